@@ -1,0 +1,89 @@
+"""GET, HEAD and DELETE of blobs."""
+
+from __future__ import annotations
+
+import re
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+
+from registry.api.distribution.access import authorize
+from registry.api.distribution.endpoint import oci_endpoint
+from registry.rbac import Action
+from registry.services import blob as blob_service
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(start, end inclusive) for a single satisfiable range, None for the whole blob."""
+    if header is None:
+        return None
+    match = _RANGE.match(header.strip())
+    if not match or (not match.group(1) and not match.group(2)):
+        raise _UnsatisfiableRangeError
+    first, last = match.group(1), match.group(2)
+    if not first:  # suffix range: the last N bytes
+        length = int(last)
+        if length == 0:
+            raise _UnsatisfiableRangeError
+        return max(size - length, 0), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or end < start:
+        raise _UnsatisfiableRangeError
+    return start, end
+
+
+class _UnsatisfiableRangeError(Exception):
+    pass
+
+
+@oci_endpoint
+async def get_blob(request: Request) -> Response:
+    name = request.path_params["name"]
+    project = await authorize(request, name, Action.PULL)
+    digest = blob_service.parse_digest(request.path_params["digest"])
+    b = request.state.backends
+    info = await blob_service.stat_blob(b, project, digest)
+    headers = {
+        "Docker-Content-Digest": str(digest),
+        "ETag": f'"{digest}"',
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "max-age=31536000",
+    }
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(info.size)
+        return Response(status_code=200, headers=headers, media_type="application/octet-stream")
+    try:
+        byte_range = _byte_range(request.headers.get("range"), info.size)
+    except _UnsatisfiableRangeError:
+        return Response(status_code=416, headers={"Content-Range": f"bytes */{info.size}"})
+    if byte_range is None:
+        url = await blob_service.redirect_url(b, digest)
+        if url is not None:
+            return RedirectResponse(url, status_code=307, headers=headers)
+        headers["Content-Length"] = str(info.size)
+        return StreamingResponse(
+            blob_service.read_blob(b, digest),
+            headers=headers,
+            media_type="application/octet-stream",
+        )
+    start, end = byte_range
+    headers["Content-Length"] = str(end - start + 1)
+    headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
+    return StreamingResponse(
+        blob_service.read_blob(b, digest, start, end - start + 1),
+        status_code=206,
+        headers=headers,
+        media_type="application/octet-stream",
+    )
+
+
+@oci_endpoint
+async def delete_blob(request: Request) -> Response:
+    name = request.path_params["name"]
+    project = await authorize(request, name, Action.DELETE)
+    digest = blob_service.parse_digest(request.path_params["digest"])
+    await blob_service.unlink_blob(request.state.backends, project, digest)
+    return Response(status_code=202, headers={"Content-Length": "0"})

@@ -1,0 +1,55 @@
+"""OCI error responses: one table from domain errors to wire codes and statuses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.responses import Response
+
+from registry.services import errors
+
+# domain error → (OCI code, HTTP status)
+_CODES: dict[type[errors.RegistryError], tuple[str, int]] = {
+    errors.BlobUnknown: ("BLOB_UNKNOWN", 404),
+    errors.BlobUploadUnknown: ("BLOB_UPLOAD_UNKNOWN", 404),
+    errors.BlobUploadInvalid: ("BLOB_UPLOAD_INVALID", 400),
+    errors.RangeInvalid: ("BLOB_UPLOAD_INVALID", 416),
+    errors.DigestInvalid: ("DIGEST_INVALID", 400),
+    errors.SizeInvalid: ("SIZE_INVALID", 400),
+    errors.ManifestUnknown: ("MANIFEST_UNKNOWN", 404),
+    errors.ManifestInvalid: ("MANIFEST_INVALID", 400),
+    errors.ManifestTooLarge: ("MANIFEST_INVALID", 413),
+    errors.ManifestBlobUnknown: ("MANIFEST_BLOB_UNKNOWN", 400),
+    errors.NameInvalid: ("NAME_INVALID", 400),
+    errors.NameUnknown: ("NAME_UNKNOWN", 404),
+    errors.TagInvalid: ("MANIFEST_INVALID", 400),
+    errors.Unsupported: ("UNSUPPORTED", 405),
+    errors.PaginationInvalid: ("PAGINATION_NUMBER_INVALID", 400),
+}
+
+
+class Unauthorized(errors.RegistryError):
+    """authentication required"""
+
+
+class Denied(errors.RegistryError):
+    """requested access to the resource is denied"""
+
+
+_CODES[Unauthorized] = ("UNAUTHORIZED", 401)
+_CODES[Denied] = ("DENIED", 403)
+
+
+def oci_error(
+    code: str, message: str, status: int, detail: Any = None, headers: dict[str, str] | None = None
+) -> Response:
+    body = {"errors": [{"code": code, "message": message, "detail": detail}]}
+    return Response(
+        json.dumps(body), status_code=status, media_type="application/json", headers=headers
+    )
+
+
+def render(exc: errors.RegistryError, headers: dict[str, str] | None = None) -> Response:
+    code, status = _CODES.get(type(exc), ("UNKNOWN", 500))
+    return oci_error(code, exc.message, status, exc.detail, headers)

@@ -1,0 +1,87 @@
+"""tags/list, _catalog and the referrers API."""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from registry.api.distribution.access import authorize, principal_of
+from registry.api.distribution.endpoint import oci_endpoint
+from registry.api.distribution.errors import Denied, Unauthorized
+from registry.oci import mediatypes
+from registry.rbac import Action, may_list_catalog
+from registry.services import blob as blob_service
+from registry.services import manifest as manifest_service
+from registry.services.errors import PaginationInvalid
+
+# Without ?n= a page holds at most this many entries; larger n are clamped to it.
+MAX_PAGE = 10_000
+
+
+def _page(request: Request) -> tuple[int, str | None]:
+    text = request.query_params.get("n")
+    if text is None or text == "":
+        limit = MAX_PAGE
+    elif text.isdigit():
+        limit = min(int(text), MAX_PAGE)
+    else:
+        raise PaginationInvalid("n must be a non-negative integer", {"n": text})
+    return limit, request.query_params.get("last") or None
+
+
+def _json(body: object, headers: dict[str, str] | None = None) -> Response:
+    return Response(json.dumps(body), media_type="application/json", headers=headers)
+
+
+def _next_link(path: str, limit: int, last: str) -> dict[str, str]:
+    return {"Link": f'<{path}?{urlencode({"n": limit, "last": last})}>; rel="next"'}
+
+
+@oci_endpoint
+async def list_tags(request: Request) -> Response:
+    name = request.path_params["name"]
+    await authorize(request, name, Action.PULL)
+    limit, last = _page(request)
+    names = await manifest_service.list_tags(request.state.backends, name, last, limit + 1)
+    headers = {}
+    if len(names) > limit:
+        names = names[:limit]
+        headers = _next_link(request.url.path, limit, names[-1])
+    return _json({"name": name, "tags": names}, headers)
+
+
+@oci_endpoint
+async def catalog(request: Request) -> Response:
+    principal = await principal_of(request)
+    if not may_list_catalog(principal):
+        raise Unauthorized("authentication required") if principal.anonymous else Denied()
+    limit, last = _page(request)
+    names = await manifest_service.list_repositories(request.state.backends, last, limit + 1)
+    headers = {}
+    if len(names) > limit:
+        names = names[:limit]
+        headers = _next_link(request.url.path, limit, names[-1])
+    return _json({"repositories": names}, headers)
+
+
+@oci_endpoint
+async def referrers(request: Request) -> Response:
+    name = request.path_params["name"]
+    await authorize(request, name, Action.PULL)
+    subject = blob_service.parse_digest(request.path_params["digest"])
+    artifact_type = request.query_params.get("artifactType") or None
+    index = await manifest_service.referrers(request.state.backends, name, subject, artifact_type)
+    headers = {"OCI-Filters-Applied": "artifactType"} if artifact_type else {}
+    return Response(json.dumps(index), media_type=mediatypes.OCI_INDEX, headers=headers)
+
+
+@oci_endpoint
+async def version_check(request: Request) -> Response:
+    """GET /v2/: 200 to an authenticated caller, a challenge to everyone else."""
+    principal = await principal_of(request)
+    if principal.anonymous:
+        raise Unauthorized("authentication required")
+    return _json({})

@@ -1,0 +1,71 @@
+"""The ASGI application: ``create_app(settings)`` is the one constructor."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from registry.api.distribution.routes import routes as distribution_routes
+from registry.auth.basic import BasicAuthenticator
+from registry.config import Settings, load_settings
+from registry.db.pool import open_pool
+from registry.services.context import Backends
+from registry.services.upload import purge_expired_uploads
+from registry.storage import create_driver
+
+log = logging.getLogger(__name__)
+
+_PURGE_INTERVAL_SECONDS = 600
+
+
+async def _purge_uploads_forever(backends: Backends) -> None:
+    while True:
+        await asyncio.sleep(_PURGE_INTERVAL_SECONDS)
+        try:
+            await purge_expired_uploads(backends)
+        except Exception:
+            log.exception("purging expired uploads failed")
+
+
+def create_app(settings: Settings) -> Starlette:
+    if settings.database_url is None or settings.redis_url is None:
+        raise ValueError("database_url and redis_url must be set (berth serve sets them)")
+    database_url = settings.database_url.get_secret_value()
+    redis_url = settings.redis_url.get_secret_value()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
+        db = await open_pool(database_url, settings.database_pool_size)
+        redis = Redis.from_url(redis_url)
+        try:
+            await redis.ping()
+            backends = Backends(
+                settings=settings,
+                db=db,
+                storage=create_driver(settings.storage, settings.data_dir),
+                redis=redis,
+            )
+            purger = asyncio.create_task(_purge_uploads_forever(backends))
+            try:
+                yield {"backends": backends, "authenticator": BasicAuthenticator(db)}
+            finally:
+                purger.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await purger
+        finally:
+            await redis.aclose()
+            await db.close()
+
+    all_routes: list[BaseRoute] = [*distribution_routes]
+    return Starlette(routes=all_routes, lifespan=lifespan)
+
+
+def app_from_environment() -> Starlette:
+    """Factory for uvicorn workers: settings come from the environment ``berth serve`` set."""
+    return create_app(load_settings())

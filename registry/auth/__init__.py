@@ -1,0 +1,1 @@
+"""Authentication: who is calling. Authorization lives in :mod:`registry.rbac`."""

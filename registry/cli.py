@@ -1,0 +1,171 @@
+"""``berth serve | migrate | config check``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from pydantic import SecretStr, ValidationError
+
+from registry.config import Settings, load_settings, masked
+from registry.db.migrate import migrate
+from registry.db.pool import open_pool
+from registry.services.bootstrap import ADMIN, bootstrap
+
+log = logging.getLogger("berth")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="berth", description="Berth container registry")
+    parser.add_argument("--config", help="YAML settings file (also BERTH_CONFIG_FILE)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the registry (embedded services by default)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 5000)")
+    serve.add_argument("--data-dir", type=Path, help="state directory (default ./berth-data)")
+    serve.add_argument("--workers", type=int, help="uvicorn worker processes (default 1)")
+
+    mig = commands.add_parser("migrate", help="apply database migrations and exit")
+    mig.add_argument("--data-dir", type=Path)
+
+    config = commands.add_parser("config", help="inspect settings")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    config_commands.add_parser("check", help="validate and print the effective settings")
+    return parser
+
+
+@contextlib.contextmanager
+def external_services(settings: Settings) -> Iterator[Settings]:
+    """Start embedded PostgreSQL/Redis for whatever is not configured; stop them on exit.
+
+    The URLs are also exported to the environment so uvicorn worker processes, which build
+    their own settings, reach the same services.
+    """
+    from registry.embedded import EmbeddedPostgres, EmbeddedRedis
+
+    stoppers = []
+    try:
+        updates: dict[str, SecretStr] = {}
+        if settings.database_url is None:
+            postgres = EmbeddedPostgres(settings.data_dir)
+            dsn = postgres.start()
+            stoppers.append(postgres.stop)
+            updates["database_url"] = SecretStr(dsn)
+            os.environ["BERTH_DATABASE_URL"] = dsn
+            log.info("started embedded PostgreSQL under %s", settings.data_dir)
+        if settings.redis_url is None:
+            redis = EmbeddedRedis(settings.data_dir)
+            url = redis.start()
+            stoppers.append(redis.stop)
+            updates["redis_url"] = SecretStr(url)
+            os.environ["BERTH_REDIS_URL"] = url
+            log.info("started embedded Redis under %s", settings.data_dir)
+        yield settings.model_copy(update=updates)
+    finally:
+        for stop in reversed(stoppers):
+            try:
+                stop()
+            except Exception:
+                log.exception("stopping an embedded service failed")
+
+
+async def _prepare_database(settings: Settings, *, with_bootstrap: bool) -> None:
+    assert settings.database_url is not None
+    pool = await open_pool(settings.database_url.get_secret_value(), size=2)
+    try:
+        async with pool.acquire() as conn:
+            for name in await migrate(conn):
+                log.info("migration %s applied", name)
+        if with_bootstrap:
+            password = settings.admin_password
+            generated = await bootstrap(pool, password.get_secret_value() if password else None)
+            if generated:
+                # Printed once, on the terminal only: it is never written to a log file.
+                print(
+                    f"\n  Berth created the '{ADMIN}' account with password: {generated}\n"
+                    "  (set BERTH_ADMIN_PASSWORD to choose it yourself)\n",
+                    file=sys.stderr,
+                    flush=True,
+                )
+    finally:
+        await pool.close()
+
+
+def _export(settings: Settings) -> None:
+    """Command-line flags reach uvicorn worker processes through the environment."""
+    os.environ["BERTH_DATA_DIR"] = str(settings.data_dir.resolve())
+    os.environ["BERTH_HOST"] = settings.host
+    os.environ["BERTH_PORT"] = str(settings.port)
+
+
+def serve(settings: Settings) -> int:
+    import uvicorn
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
+    _export(settings)
+    with external_services(settings) as ready:
+        asyncio.run(_prepare_database(ready, with_bootstrap=True))
+        log.info("Berth listening on http://%s:%d", ready.host, ready.port)
+        common = {
+            "host": ready.host,
+            "port": ready.port,
+            "log_level": ready.log_level,
+            "proxy_headers": True,
+            # Clients hold connections open between layers; keep them longer than the default.
+            "timeout_keep_alive": 30,
+        }
+        if ready.workers == 1:
+            from registry.app import create_app
+
+            uvicorn.run(create_app(ready), **common)  # type: ignore[arg-type]
+        else:
+            uvicorn.run(
+                "registry.app:app_from_environment",
+                factory=True,
+                workers=ready.workers,
+                **common,  # type: ignore[arg-type]
+            )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.config:
+        os.environ["BERTH_CONFIG_FILE"] = args.config
+    try:
+        settings = load_settings(
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+            data_dir=getattr(args, "data_dir", None),
+            workers=getattr(args, "workers", None),
+        )
+    except ValidationError as exc:
+        print(f"berth: invalid settings:\n{exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    if args.command == "serve":
+        return serve(settings)
+    if args.command == "migrate":
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with external_services(settings) as ready:
+            asyncio.run(_prepare_database(ready, with_bootstrap=False))
+        return 0
+    if args.command == "config":
+        print(json.dumps(masked(settings), indent=2, default=str))
+        return 0
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Settings: environment variables ``BERTH_…`` (nested with ``__``) over an optional YAML file.
+
+The YAML file is named by ``BERTH_CONFIG_FILE`` (or ``berth --config``). A value left unset
+means "use the embedded default": no ``database_url`` starts a private PostgreSQL, no
+``redis_url`` a private Redis, both under ``data_dir``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    YamlConfigSettingsSource,
+)
+
+
+class FilesystemStorageSettings(BaseModel):
+    root: Path | None = Field(
+        default=None, description="Directory for blobs and uploads; default <data_dir>/storage"
+    )
+
+
+class S3StorageSettings(BaseModel):
+    bucket: str = ""
+    region: str = "us-east-1"
+    endpoint_url: str | None = None
+    access_key: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    path_style: bool = False
+    prefix: str = ""
+    # S3 needs parts of at least 5 MiB (except the last); bigger parts mean fewer requests.
+    part_size: int = Field(default=16 * 1024 * 1024, ge=5 * 1024 * 1024)
+    redirect: bool = Field(
+        default=False, description="Answer blob GETs with a presigned URL instead of streaming"
+    )
+    create_bucket: bool = Field(default=False, description="Create the bucket when missing")
+
+
+class StorageSettings(BaseModel):
+    driver: Literal["filesystem", "s3"] = "filesystem"
+    filesystem: FilesystemStorageSettings = FilesystemStorageSettings()
+    s3: S3StorageSettings = S3StorageSettings()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="BERTH_",
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 5000
+    workers: int = Field(default=1, ge=1, description="uvicorn worker processes")
+    data_dir: Path = Path("berth-data")
+    external_url: str | None = Field(
+        default=None, description="URL clients use to reach Berth, e.g. https://registry.example"
+    )
+    database_url: SecretStr | None = None
+    database_pool_size: int = 10
+    redis_url: SecretStr | None = None
+    admin_password: SecretStr | None = None
+    storage: StorageSettings = StorageSettings()
+    max_manifest_bytes: int = 4 * 1024 * 1024
+    upload_expiry_seconds: int = Field(
+        default=24 * 3600, description="Upload sessions idle longer than this are purged"
+    )
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        config_file = os.environ.get("BERTH_CONFIG_FILE")
+        if config_file:
+            sources.append(YamlConfigSettingsSource(settings_cls, yaml_file=config_file))
+        return tuple(sources)
+
+    @property
+    def storage_root(self) -> Path:
+        return self.storage.filesystem.root or self.data_dir / "storage"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings; ``overrides`` (command-line flags) win over env and file."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def masked(settings: Settings) -> dict[str, Any]:
+    """The effective settings as plain data, secrets shown as ``**********``."""
+    return settings.model_dump(mode="json")

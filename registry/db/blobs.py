@@ -1,0 +1,89 @@
+"""Blobs (stored once by digest) and their links to the projects that hold them."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from registry.db.pool import Executor
+
+
+async def find_in_project(db: Executor, project_id: int, digest: str) -> asyncpg.Record | None:
+    """(id, size) of a blob the project holds, else None: a digest alone grants nothing."""
+    return await db.fetchrow(
+        """
+        SELECT b.id, b.size FROM blobs b
+        JOIN project_blobs pb ON pb.blob_id = b.id AND pb.project_id = $1
+        WHERE b.digest = $2
+        """,
+        project_id,
+        digest,
+    )
+
+
+async def find_in_project_by_name(
+    db: Executor, project_name: str, digest: str
+) -> asyncpg.Record | None:
+    """Like :func:`find_in_project`, keyed by the project's name: one query on the pull path."""
+    return await db.fetchrow(
+        """
+        SELECT b.id, b.size FROM blobs b
+        JOIN project_blobs pb ON pb.blob_id = b.id
+        JOIN projects p ON p.id = pb.project_id AND p.name = $1
+        WHERE b.digest = $2
+        """,
+        project_name,
+        digest,
+    )
+
+
+async def exists(db: Executor, digest: str) -> bool:
+    found: bool = await db.fetchval("SELECT EXISTS (SELECT 1 FROM blobs WHERE digest = $1)", digest)
+    return found
+
+
+async def record(db: Executor, digest: str, size: int) -> int:
+    """The blob's id, inserting the row when this is the first time it was stored."""
+    blob_id: int = await db.fetchval(
+        """
+        INSERT INTO blobs (digest, size) VALUES ($1, $2)
+        ON CONFLICT (digest) DO UPDATE SET digest = EXCLUDED.digest
+        RETURNING id
+        """,
+        digest,
+        size,
+    )
+    return blob_id
+
+
+async def link_to_project(db: Executor, project_id: int, blob_id: int) -> None:
+    await db.execute(
+        "INSERT INTO project_blobs (project_id, blob_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        project_id,
+        blob_id,
+    )
+
+
+async def unlink_from_project(db: Executor, project_id: int, digest: str) -> bool:
+    status: str = await db.execute(
+        """
+        DELETE FROM project_blobs pb USING blobs b
+        WHERE pb.blob_id = b.id AND pb.project_id = $1 AND b.digest = $2
+        """,
+        project_id,
+        digest,
+    )
+    return status != "DELETE 0"
+
+
+async def ids_in_project(db: Executor, project_id: int, digests: list[str]) -> dict[str, int]:
+    """digest → blob id for those of ``digests`` the project holds."""
+    rows = await db.fetch(
+        """
+        SELECT b.id, b.digest FROM blobs b
+        JOIN project_blobs pb ON pb.blob_id = b.id AND pb.project_id = $1
+        WHERE b.digest = ANY($2::text[])
+        """,
+        project_id,
+        digests,
+    )
+    return {r["digest"]: r["id"] for r in rows}

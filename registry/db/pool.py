@@ -1,0 +1,37 @@
+"""Opening the asyncpg pool."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+if TYPE_CHECKING:
+    Pool = asyncpg.Pool[asyncpg.Record]
+    Connection = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+else:  # asyncpg's classes are generic only in its type stubs
+    Pool = asyncpg.Pool
+    Connection = asyncpg.Connection | PoolConnectionProxy
+
+# Anything a query can run on: the pool itself or a connection taken from it.
+Executor = Connection | Pool
+
+
+async def _init_connection(conn: Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def open_pool(dsn: str, size: int = 10, **kwargs: Any) -> Pool:
+    pool = await asyncpg.create_pool(
+        dsn,
+        min_size=1,
+        max_size=size,
+        init=_init_connection,
+        # Statements are few and fixed: caching their plans is the point of the pool.
+        statement_cache_size=256,
+        **kwargs,
+    )
+    assert pool is not None
+    return pool

@@ -1,0 +1,47 @@
+"""Tags: names pointing at artifacts."""
+
+from __future__ import annotations
+
+from registry.db.pool import Executor
+
+
+async def point(db: Executor, repository_id: int, name: str, artifact_id: int) -> None:
+    """Create the tag or move it to ``artifact_id``; one statement, so concurrent pushes of
+    the same tag serialize on the row and the last one wins."""
+    await db.execute(
+        """
+        INSERT INTO tags (repository_id, name, artifact_id) VALUES ($1, $2, $3)
+        ON CONFLICT (repository_id, name)
+        DO UPDATE SET artifact_id = EXCLUDED.artifact_id, pushed_at = now()
+        """,
+        repository_id,
+        name,
+        artifact_id,
+    )
+
+
+async def delete(db: Executor, repository: str, name: str) -> bool:
+    status: str = await db.execute(
+        """
+        DELETE FROM tags t USING repositories r
+        WHERE t.repository_id = r.id AND r.name = $1 AND t.name = $2
+        """,
+        repository,
+        name,
+    )
+    return status != "DELETE 0"
+
+
+async def list_names(db: Executor, repository_id: int, last: str | None, limit: int) -> list[str]:
+    rows = await db.fetch(
+        """
+        SELECT name FROM tags
+        WHERE repository_id = $1 AND ($2::text IS NULL OR name COLLATE "C" > $2::text COLLATE "C")
+        ORDER BY name COLLATE "C"
+        LIMIT $3
+        """,
+        repository_id,
+        last,
+        limit,
+    )
+    return [r["name"] for r in rows]

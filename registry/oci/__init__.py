@@ -1,0 +1,1 @@
+"""The OCI and Docker formats: digests, names, media types, manifests. No I/O here."""

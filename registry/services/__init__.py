@@ -1,0 +1,1 @@
+"""Domain operations shared by the HTTP routes and the background jobs. No HTTP here."""

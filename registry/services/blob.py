@@ -1,0 +1,70 @@
+"""Reading, stat-ing, mounting and unlinking blobs."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from registry.db import blobs, projects
+from registry.oci.digest import Digest, InvalidDigestError
+from registry.rbac import ProjectRef
+from registry.services.context import Backends
+from registry.services.errors import BlobUnknown, DigestInvalid
+from registry.storage import layout
+from registry.storage.base import PathNotFoundError
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    digest: Digest
+    size: int
+
+
+def parse_digest(text: str) -> Digest:
+    try:
+        return Digest.parse(text)
+    except InvalidDigestError as exc:
+        raise DigestInvalid(str(exc), {"digest": text}) from None
+
+
+async def stat_blob(b: Backends, project: ProjectRef, digest: Digest) -> BlobInfo:
+    """The blob as seen from ``project``: unknown unless the project holds it."""
+    row = await blobs.find_in_project(b.db, project.id, str(digest))
+    if row is None:
+        raise BlobUnknown(detail={"digest": str(digest)})
+    return BlobInfo(digest, row["size"])
+
+
+async def read_blob(
+    b: Backends, digest: Digest, offset: int = 0, length: int | None = None
+) -> AsyncIterator[bytes]:
+    """Stream a blob's bytes; the caller has already checked the project holds it."""
+    try:
+        async for chunk in b.storage.reader(layout.blob_path(digest), offset, length):
+            yield chunk
+    except PathNotFoundError:
+        raise BlobUnknown(detail={"digest": str(digest)}) from None
+
+
+async def redirect_url(b: Backends, digest: Digest) -> str | None:
+    return await b.storage.redirect_url(layout.blob_path(digest))
+
+
+async def mount_blob(b: Backends, target: ProjectRef, source: ProjectRef, digest: Digest) -> bool:
+    """Link a blob ``source`` holds into ``target``; False when ``source`` does not hold it."""
+    row = await blobs.find_in_project(b.db, source.id, str(digest))
+    if row is None:
+        return False
+    await blobs.link_to_project(b.db, target.id, row["id"])
+    return True
+
+
+async def projects_holding(b: Backends, digest: Digest) -> list[ProjectRef]:
+    rows = await projects.public_holders_of_blob(b.db, str(digest))
+    return [ProjectRef(id=r["id"], name=r["name"], public=r["public"]) for r in rows]
+
+
+async def unlink_blob(b: Backends, project: ProjectRef, digest: Digest) -> None:
+    """Remove the blob from the project; its bytes go when garbage collection finds it unused."""
+    if not await blobs.unlink_from_project(b.db, project.id, str(digest)):
+        raise BlobUnknown(detail={"digest": str(digest)})

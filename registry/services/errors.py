@@ -1,0 +1,76 @@
+"""Domain errors. Each API maps them to its own wire format in one place."""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    """Base of the errors a registry operation can end in; ``detail`` is safe to show."""
+
+    def __init__(self, message: str = "", detail: object = None) -> None:
+        super().__init__(message or self.__class__.__doc__ or self.__class__.__name__)
+        self.message = message or (self.__class__.__doc__ or "").strip()
+        self.detail = detail
+
+
+class BlobUnknown(RegistryError):
+    """blob unknown to registry"""
+
+
+class BlobUploadUnknown(RegistryError):
+    """blob upload unknown to registry"""
+
+
+class BlobUploadInvalid(RegistryError):
+    """blob upload invalid"""
+
+
+class RangeInvalid(RegistryError):
+    """requested range is not the next chunk of the upload"""
+
+    def __init__(self, current_size: int, message: str = "") -> None:
+        super().__init__(message or "chunk does not continue the upload")
+        self.current_size = current_size
+
+
+class DigestInvalid(RegistryError):
+    """provided digest did not match uploaded content"""
+
+
+class SizeInvalid(RegistryError):
+    """provided length did not match content length"""
+
+
+class ManifestUnknown(RegistryError):
+    """manifest unknown"""
+
+
+class ManifestInvalid(RegistryError):
+    """manifest invalid"""
+
+
+class ManifestTooLarge(RegistryError):
+    """manifest too large"""
+
+
+class ManifestBlobUnknown(RegistryError):
+    """manifest references a manifest or blob unknown to registry"""
+
+
+class NameInvalid(RegistryError):
+    """invalid repository name"""
+
+
+class NameUnknown(RegistryError):
+    """repository name not known to registry"""
+
+
+class TagInvalid(RegistryError):
+    """invalid tag"""
+
+
+class Unsupported(RegistryError):
+    """the operation is unsupported"""
+
+
+class PaginationInvalid(RegistryError):
+    """invalid pagination parameters"""

@@ -1,0 +1,192 @@
+"""Pushing, pulling and deleting manifests; tags; referrers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from registry.db import artifacts, blobs, repositories, tags
+from registry.db.pool import Executor
+from registry.oci import mediatypes
+from registry.oci.digest import Digest, looks_like_digest
+from registry.oci.manifest import InvalidManifestError, Manifest, parse_manifest
+from registry.oci.names import is_valid_tag
+from registry.rbac import ProjectRef
+from registry.services.blob import parse_digest
+from registry.services.context import Backends
+from registry.services.errors import (
+    DigestInvalid,
+    ManifestBlobUnknown,
+    ManifestInvalid,
+    ManifestTooLarge,
+    ManifestUnknown,
+    NameUnknown,
+    TagInvalid,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredManifest:
+    digest: str
+    media_type: str
+    content: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PushedManifest:
+    digest: Digest
+    subject: str | None
+    created: bool
+
+
+def parse_reference(reference: str) -> str | Digest:
+    """A manifest reference is a digest when it has a colon, else a tag."""
+    if looks_like_digest(reference):
+        return parse_digest(reference)
+    if not is_valid_tag(reference):
+        raise TagInvalid(f"invalid tag {reference!r}", {"tag": reference})
+    return reference
+
+
+async def get_manifest(b: Backends, repository: str, reference: str) -> StoredManifest:
+    ref = parse_reference(reference)
+    if isinstance(ref, Digest):
+        row = await artifacts.get_by_digest(b.db, repository, str(ref))
+    else:
+        row = await artifacts.get_by_tag(b.db, repository, ref)
+    if row is None:
+        raise ManifestUnknown(detail={"reference": reference})
+    return StoredManifest(row["digest"], row["media_type"], bytes(row["manifest"]))
+
+
+def _check_size(b: Backends, size: int) -> None:
+    if size > b.settings.max_manifest_bytes:
+        raise ManifestTooLarge(
+            f"manifest exceeds the {b.settings.max_manifest_bytes} byte limit",
+            {"size": size, "limit": b.settings.max_manifest_bytes},
+        )
+
+
+def check_manifest_length(b: Backends, content_length: int | None) -> None:
+    """Refuse an oversized manifest from its Content-Length, before reading the body."""
+    if content_length is not None:
+        _check_size(b, content_length)
+
+
+async def put_manifest(
+    b: Backends,
+    project: ProjectRef,
+    repository: str,
+    reference: str,
+    content: bytes,
+    content_type: str | None,
+) -> PushedManifest:
+    _check_size(b, len(content))
+    ref = parse_reference(reference)
+    algorithm = ref.algorithm if isinstance(ref, Digest) else "sha256"
+    digest = Digest.of(content, algorithm)
+    if isinstance(ref, Digest) and ref != digest:
+        raise DigestInvalid(
+            "manifest digest does not match the reference",
+            {"expected": str(ref), "actual": str(digest)},
+        )
+    try:
+        manifest = parse_manifest(content, content_type)
+    except InvalidManifestError as exc:
+        raise ManifestInvalid(str(exc)) from None
+
+    async with b.db.acquire() as conn, conn.transaction():
+        repo_id = await repositories.ensure(conn, project.id, repository)
+        blob_ids = await _referenced_blobs(conn, project, manifest)
+        children = await _referenced_children(conn, repo_id, manifest)
+        artifact_id, created = await artifacts.upsert(
+            conn,
+            repository_id=repo_id,
+            digest=str(digest),
+            media_type=manifest.media_type,
+            artifact_type=manifest.artifact_type,
+            config_media_type=manifest.config_media_type,
+            manifest=content,
+            subject_digest=manifest.subject.digest if manifest.subject else None,
+            annotations=manifest.annotations,
+        )
+        if created:
+            if blob_ids:
+                await artifacts.link_blobs(conn, artifact_id, blob_ids)
+            if children:
+                await artifacts.link_children(conn, artifact_id, children)
+        if isinstance(ref, str):
+            await tags.point(conn, repo_id, ref, artifact_id)
+    return PushedManifest(digest, manifest.subject.digest if manifest.subject else None, created)
+
+
+async def _referenced_blobs(conn: Executor, project: ProjectRef, manifest: Manifest) -> list[int]:
+    wanted = list(dict.fromkeys(d.digest for d in manifest.blobs))
+    if not wanted:
+        return []
+    found = await blobs.ids_in_project(conn, project.id, wanted)
+    missing = [d for d in wanted if d not in found]
+    if missing:
+        raise ManifestBlobUnknown(
+            f"blob {missing[0]} is not in this project", {"digest": missing[0]}
+        )
+    return list(found.values())
+
+
+async def _referenced_children(
+    conn: Executor, repo_id: int, manifest: Manifest
+) -> list[tuple[int, dict[str, Any] | None]]:
+    if not manifest.children:
+        return []
+    found = await artifacts.ids_in_repository(conn, repo_id, [d.digest for d in manifest.children])
+    for child in manifest.children:
+        if child.digest not in found:
+            raise ManifestBlobUnknown(
+                f"manifest {child.digest} is not in this repository", {"digest": child.digest}
+            )
+    return [(found[d.digest], d.platform) for d in manifest.children]
+
+
+async def delete_manifest(b: Backends, repository: str, reference: str) -> None:
+    """Delete by digest (the artifact and its tags) or by tag (the tag alone)."""
+    ref = parse_reference(reference)
+    if isinstance(ref, str):
+        if not await tags.delete(b.db, repository, ref):
+            raise ManifestUnknown(detail={"reference": reference})
+        return
+    row = await artifacts.get_by_digest(b.db, repository, str(ref))
+    if row is None:
+        raise ManifestUnknown(detail={"reference": reference})
+    await artifacts.delete(b.db, row["id"])
+
+
+async def list_tags(b: Backends, repository: str, last: str | None, limit: int) -> list[str]:
+    repo_id = await repositories.get_id(b.db, repository)
+    if repo_id is None:
+        raise NameUnknown(detail={"name": repository})
+    return await tags.list_names(b.db, repo_id, last, limit)
+
+
+async def list_repositories(b: Backends, last: str | None, limit: int) -> list[str]:
+    return await repositories.list_names(b.db, last, limit)
+
+
+async def referrers(
+    b: Backends, repository: str, subject: Digest, artifact_type: str | None
+) -> dict[str, Any]:
+    """An OCI index of the manifests whose subject is ``subject``."""
+    rows = await artifacts.referrers(b.db, repository, str(subject), artifact_type)
+    descriptors = []
+    for row in rows:
+        descriptor: dict[str, Any] = {
+            "mediaType": row["media_type"],
+            "digest": row["digest"],
+            "size": row["size"],
+        }
+        if row["artifact_type"]:
+            descriptor["artifactType"] = row["artifact_type"]
+        annotations = artifacts.annotations_json(row["annotations"])
+        if annotations:
+            descriptor["annotations"] = annotations
+        descriptors.append(descriptor)
+    return {"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": descriptors}

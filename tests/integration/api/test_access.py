@@ -1,0 +1,93 @@
+"""Names, projects and who may do what on /v2/."""
+
+from __future__ import annotations
+
+from tests.integration.api.conftest import Berth, create_project
+from tests.integration.api.oci import error_code, push_blob, push_image
+
+
+async def test_version_check_challenges_anonymous_callers(berth: Berth) -> None:
+    async with berth.client(auth=None) as anon:
+        r = await anon.get("/v2/")
+        assert r.status_code == 401
+        assert r.headers["WWW-Authenticate"].startswith("Basic ")
+        assert r.headers["Docker-Distribution-API-Version"] == "registry/2.0"
+        assert error_code(r) == "UNAUTHORIZED"
+    async with berth.client() as c:
+        r = await c.get("/v2/")
+        assert r.status_code == 200
+    async with berth.client(auth=("admin", "wrong")) as bad:
+        assert (await bad.get("/v2/")).status_code == 401
+        assert (await bad.get("/v2/library/app/tags/list")).status_code == 401
+
+
+async def test_anonymous_may_pull_public_but_not_push(berth: Berth) -> None:
+    async with berth.client() as c:
+        digest, manifest = await push_image(c, "library/app", "v1")
+    async with berth.client(auth=None) as anon:
+        r = await anon.get("/v2/library/app/manifests/v1")
+        assert r.status_code == 200
+        assert r.content == manifest
+        r = await anon.post("/v2/library/app/blobs/uploads/")
+        assert r.status_code == 401
+        assert error_code(r) == "UNAUTHORIZED"
+        r = await anon.delete(f"/v2/library/app/manifests/{digest}")
+        assert r.status_code == 401
+
+
+async def test_private_project_is_invisible_to_anonymous(berth: Berth) -> None:
+    await create_project(berth, "secret")
+    async with berth.client() as c:
+        await push_image(c, "secret/app", "v1")
+    async with berth.client(auth=None) as anon:
+        # Same answer for a private project and one that does not exist: no probing names.
+        for repo in ("secret/app", "nosuchproject/app"):
+            r = await anon.get(f"/v2/{repo}/manifests/v1")
+            assert r.status_code == 401
+
+
+async def test_invalid_names(berth: Berth) -> None:
+    async with berth.client() as c:
+        for name in (
+            "library/UPPER",
+            "library//x",
+            "library/x/",
+            "justone",
+            "library/-x",
+            "library/a..b",
+        ):
+            r = await c.post(f"/v2/{name}/blobs/uploads/")
+            assert r.status_code in (400, 404), name
+            if r.status_code == 400:
+                assert error_code(r) == "NAME_INVALID", name
+        r = await c.get("/v2/library/../x/tags/list")
+        assert r.status_code in (400, 404)
+        r = await c.get("/v2/library/%2e%2e/x/tags/list")
+        assert r.status_code in (400, 404)
+        assert error_code(r) in ("NAME_INVALID", "NAME_UNKNOWN", "NOT_FOUND")
+
+
+async def test_push_into_missing_project_is_refused(berth: Berth) -> None:
+    async with berth.client() as c:
+        r = await c.post("/v2/nosuch/app/blobs/uploads/")
+        assert r.status_code == 404
+        assert error_code(r) == "NAME_UNKNOWN"
+
+
+async def test_nested_repository_names(berth: Berth) -> None:
+    async with berth.client() as c:
+        digest, _ = await push_image(c, "library/a/b/c", "v1")
+        r = await c.get("/v2/library/a/b/c/manifests/v1")
+        assert r.headers["Docker-Content-Digest"] == digest
+        blob = await push_blob(c, "library/a/b/c", b"nested")
+        assert (await c.get(f"/v2/library/a/b/c/blobs/{blob}")).content == b"nested"
+
+
+async def test_unknown_endpoints_and_methods_answer_in_oci_format(berth: Berth) -> None:
+    async with berth.client() as c:
+        r = await c.get("/v2/library/app/nonsense")
+        assert r.status_code == 404
+        assert r.json()["errors"]
+        r = await c.post("/v2/library/app/manifests/v1")
+        assert r.status_code == 405
+        assert error_code(r) == "UNSUPPORTED"
