@@ -1,0 +1,115 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from registry.oci import mediatypes
+from registry.oci.manifest import InvalidManifestError, parse_manifest
+
+DIGEST = "sha256:" + "a" * 64
+OTHER = "sha256:" + "b" * 64
+
+
+def _image(**extra: object) -> bytes:
+    body = {
+        "schemaVersion": 2,
+        "mediaType": mediatypes.OCI_MANIFEST,
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": DIGEST, "size": 2},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": OTHER, "size": 9}],
+        **extra,
+    }
+    return json.dumps(body).encode()
+
+
+def test_image_manifest_lists_config_and_layers_as_blobs() -> None:
+    m = parse_manifest(_image(), None)
+    assert m.media_type == mediatypes.OCI_MANIFEST
+    assert [b.digest for b in m.blobs] == [DIGEST, OTHER]
+    assert m.artifact_type == "application/vnd.oci.image.config.v1+json"
+    assert not m.is_index
+
+
+def test_declared_artifact_type_wins_over_config_type() -> None:
+    m = parse_manifest(_image(artifactType="application/x-sbom"), None)
+    assert m.artifact_type == "application/x-sbom"
+
+
+def test_subject_is_parsed() -> None:
+    m = parse_manifest(
+        _image(subject={"mediaType": mediatypes.OCI_MANIFEST, "digest": OTHER, "size": 5}), None
+    )
+    assert m.subject is not None
+    assert m.subject.digest == OTHER
+
+
+def test_missing_media_type_is_taken_from_content_type_then_shape() -> None:
+    body = json.loads(_image())
+    del body["mediaType"]
+    raw = json.dumps(body).encode()
+    assert parse_manifest(raw, mediatypes.DOCKER_MANIFEST).media_type == mediatypes.DOCKER_MANIFEST
+    assert parse_manifest(raw, None).media_type == mediatypes.OCI_MANIFEST
+    index = json.dumps({"schemaVersion": 2, "manifests": []}).encode()
+    assert parse_manifest(index, "application/json").media_type == mediatypes.OCI_INDEX
+
+
+def test_foreign_layers_are_not_required_blobs() -> None:
+    body = json.loads(_image())
+    body["layers"][0]["urls"] = ["https://example.invalid/layer"]
+    m = parse_manifest(json.dumps(body).encode(), None)
+    assert [b.digest for b in m.blobs] == [DIGEST]
+
+
+def test_index_children_and_platforms() -> None:
+    raw = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": mediatypes.OCI_INDEX,
+            "manifests": [
+                {"mediaType": mediatypes.OCI_MANIFEST, "digest": DIGEST, "size": 1,
+                 "platform": {"architecture": "arm64", "os": "linux"}},
+            ],
+        }
+    ).encode()
+    m = parse_manifest(raw, mediatypes.OCI_INDEX)
+    assert m.is_index
+    assert m.children[0].platform == {"architecture": "arm64", "os": "linux"}
+    assert m.blobs == []
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b"\xff\xfe", "JSON"),
+        (b"{", "JSON"),
+        (b"1", "object"),
+        (json.dumps({"schemaVersion": 1}).encode(), "schemaVersion"),
+        (json.dumps({"schemaVersion": 2, "mediaType": "text/plain"}).encode(), "unsupported"),
+        (json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_MANIFEST}).encode(), "config"),
+        (
+            json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_MANIFEST,
+                        "config": {"mediaType": "x", "digest": DIGEST, "size": -1}}).encode(),
+            "size",
+        ),
+        (
+            json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_MANIFEST,
+                        "config": {"mediaType": "x", "digest": DIGEST, "size": True}}).encode(),
+            "size",
+        ),
+        (
+            json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_MANIFEST,
+                        "config": {"mediaType": "x", "digest": "sha256:abc", "size": 1}}).encode(),
+            "digest",
+        ),
+        (_image(annotations={"a": 1}), "annotations"),
+        (json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": {}}).encode(), "list"),
+    ],
+)
+def test_invalid_manifests_say_why(body: bytes, reason: str) -> None:
+    with pytest.raises(InvalidManifestError, match=reason):
+        parse_manifest(body, None)
+
+
+def test_body_media_type_must_agree_with_content_type() -> None:
+    with pytest.raises(InvalidManifestError, match="does not match"):
+        parse_manifest(_image(), mediatypes.DOCKER_MANIFEST)
