@@ -8,6 +8,8 @@ instead.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +17,12 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def services_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("services")
+def services_root() -> Iterator[Path]:
+    # Not under pytest's tmp_path: pytest resets that tree to mode 0700 whenever a session
+    # starts, which would lock out the unprivileged user the embedded PostgreSQL runs as.
+    root = Path(tempfile.mkdtemp(prefix="berth-test-services-"))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
