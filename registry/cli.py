@@ -8,6 +8,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,6 +107,10 @@ def _export(settings: Settings) -> None:
     os.environ["BERTH_PORT"] = str(settings.port)
 
 
+def _after_shutdown(signum: int, frame: object) -> None:
+    log.info("shutting down (signal %d)", signum)
+
+
 def serve(settings: Settings) -> int:
     import uvicorn
 
@@ -123,6 +128,11 @@ def serve(settings: Settings) -> int:
             # Clients hold connections open between layers; keep them longer than the default.
             "timeout_keep_alive": 30,
         }
+        # uvicorn handles SIGINT/SIGTERM itself and, once shut down, re-raises the signal to
+        # the handler it found: make that one a no-op so the embedded services still get
+        # stopped in order below instead of dying with a KeyboardInterrupt traceback.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, _after_shutdown)
         if ready.workers == 1:
             from registry.app import create_app
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: real PostgreSQL and Redis for the whole run.
+"""Shared fixtures: real PostgreSQL, Redis and an S3 API (moto's server) for the whole run.
 
 By default the embedded services (the same ones `berth serve` starts) run under a temporary
 directory; BERTH_TEST_DATABASE_URL / BERTH_TEST_REDIS_URL point the suite at existing servers
@@ -7,13 +7,26 @@ instead.
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import boto3
 import pytest
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.client import S3Client
+
+_MOTO_START_SECONDS = 30.0
 
 
 @pytest.fixture(scope="session")
@@ -53,3 +66,61 @@ def redis_url(services_root: Path) -> Iterator[str]:
         yield redis.start()
     finally:
         redis.stop()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _answers(port: int) -> bool:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+    try:
+        connection.request("GET", "/")
+        connection.getresponse().read()
+    except OSError:
+        return False
+    finally:
+        connection.close()
+    return True
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = _free_port()
+    log = tmp_path_factory.mktemp("moto") / "server.log"
+    with log.open("wb") as output:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + _MOTO_START_SECONDS
+        while not _answers(port):
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"moto server did not start:\n{log.read_text()[-4000:]}")
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@pytest.fixture(scope="session")
+def s3_admin(s3_endpoint: str) -> S3Client:
+    """A plain boto3 client for setting up and inspecting buckets behind the driver's back."""
+    return boto3.session.Session().client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url=s3_endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(s3={"addressing_style": "path"}),
+    )

@@ -237,10 +237,14 @@ async def _store(
             "provided digest did not match uploaded content",
             {"expected": str(digest), "actual": str(actual)},
         )
-    if not await blobs.exists(b.db, str(digest)):
-        # Concurrent uploads of one blob may both move here: same bytes, last move wins.
-        await b.storage.move(path, layout.blob_path(digest))
-    blob_id = await blobs.record(b.db, str(digest), size)
+    # Clients often push the same layer in parallel; one of them moves the bytes into place,
+    # the others find the blob recorded and drop their copy.
+    async with b.redis.lock(
+        f"berth:blob:{digest}", timeout=_LOCK_SECONDS, blocking_timeout=_LOCK_SECONDS
+    ):
+        if not await blobs.exists(b.db, str(digest)):
+            await b.storage.move(path, layout.blob_path(digest))
+        blob_id = await blobs.record(b.db, str(digest), size)
     await blobs.link_to_project(b.db, project.id, blob_id)
     return BlobInfo(digest, size)
 

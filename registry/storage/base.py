@@ -72,19 +72,27 @@ class FileWriter(Protocol):
         ...
 
     async def write(self, data: bytes) -> None:
-        """Append ``data``. Drivers may buffer; a crash before :meth:`close` may lose the tail."""
+        """Append ``data``. Drivers may buffer; a crash before :meth:`close` may lose the tail.
+
+        Raises StorageError once the writer is closed, committed or cancelled.
+        """
         ...
 
     async def close(self) -> None:
-        """Flush and release the writer so another process may resume it with ``append=True``."""
+        """Flush and release the writer so another process may resume it with ``append=True``.
+
+        Closing twice, or after commit or cancel, does nothing.
+        """
         ...
 
     async def commit(self) -> None:
-        """Make the written bytes readable at the path. The writer is closed afterwards."""
+        """Make the written bytes readable at the path, replacing what was there (an empty object
+        when nothing was written). The writer is closed afterwards."""
         ...
 
     async def cancel(self) -> None:
-        """Discard everything written, including earlier sessions' bytes."""
+        """Discard everything written, including earlier sessions' bytes; also allowed after
+        :meth:`close`. Does nothing after :meth:`commit`."""
         ...
 
 
@@ -112,29 +120,48 @@ class StorageDriver(Protocol):
 
     async def writer(self, path: str, append: bool = False) -> FileWriter:
         """Open a writer. With ``append`` it resumes an uncommitted writer closed earlier,
-        possibly by another process; without, it starts empty (discarding any earlier one)."""
+        possibly by another process, and raises PathNotFoundError when there is none; without, it
+        starts empty (discarding any earlier one). A committed object is never resumed."""
         ...
 
     async def stat(self, path: str) -> FileInfo:
-        """Size and modification time of an object, or a directory (prefix) entry."""
+        """Size and modification time of an object, or a directory (prefix) entry with
+        ``is_dir`` and size 0. ``/`` is always a directory. Raises PathNotFoundError."""
         ...
 
     async def list(self, path: str) -> list[str]:
-        """Full paths of the direct children of a directory (prefix), sorted."""
+        """Full paths of the direct children of a directory (prefix), sorted.
+
+        Raises PathNotFoundError when ``path`` is no directory; ``/`` lists as empty. A directory
+        holding only uncommitted writers lists as empty too.
+        """
         ...
 
     async def move(self, source: str, dest: str) -> None:
-        """Move an object, replacing ``dest``. Raises PathNotFoundError for a missing source."""
+        """Move an object (not a directory), replacing ``dest`` and creating its parents.
+
+        Raises PathNotFoundError for a missing source. Moving onto itself changes nothing.
+        """
         ...
 
     async def delete(self, path: str) -> None:
-        """Delete an object or a whole directory (prefix). Raises PathNotFoundError."""
+        """Delete an object or a whole directory (prefix), with any uncommitted writer there.
+
+        Raises PathNotFoundError when nothing is there. Directories left empty disappear.
+        """
         ...
 
     async def redirect_url(self, path: str, method: str = "GET") -> str | None:
-        """A URL a client may fetch the object from directly, or None when unsupported."""
+        """A URL a client may fetch the object from directly, or None when unsupported.
+
+        ``method`` is ``GET`` or ``HEAD``; other methods get None.
+        """
         ...
 
     def walk(self, path: str) -> AsyncIterator[FileInfo]:
-        """Every object below ``path`` (not directories), in no particular order."""
+        """Every object below ``path`` (not directories), in no particular order.
+
+        Raises PathNotFoundError, on the first iteration, when ``path`` is no directory; ``/``
+        walks as empty.
+        """
         ...

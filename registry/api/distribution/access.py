@@ -25,10 +25,11 @@ async def principal_of(request: Request) -> Principal:
     if cached is not None:
         return cached
     header = request.headers.get("authorization")
-    if not header:
+    credentials = parse_basic(header)
+    # containers/image answers a Basic challenge with empty credentials when it has none.
+    if not header or credentials == ("", ""):
         principal = ANONYMOUS
     else:
-        credentials = parse_basic(header)
         authenticator: BasicAuthenticator = request.state.authenticator
         found = await authenticator.authenticate(*credentials) if credentials else None
         if found is None:

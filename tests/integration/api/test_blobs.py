@@ -104,8 +104,7 @@ async def test_wrong_digest_is_refused_and_nothing_is_stored(berth: Berth) -> No
         assert error_code(r) == "DIGEST_INVALID"
         r = await c.put(location, params={"digest": "sha256:nothex"})
         assert r.status_code in (400, 404)
-    uploads = berth.storage_root / "uploads"
-    assert not uploads.exists() or not any(uploads.iterdir())
+    assert await berth.stored("/uploads") == []
 
 
 async def test_malformed_digest_and_content_range(berth: Berth) -> None:

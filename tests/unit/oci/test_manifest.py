@@ -15,8 +15,14 @@ def _image(**extra: object) -> bytes:
     body = {
         "schemaVersion": 2,
         "mediaType": mediatypes.OCI_MANIFEST,
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": DIGEST, "size": 2},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": OTHER, "size": 9}],
+        "config": {
+            "mediaType": "application/vnd.oci.image.config.v1+json",
+            "digest": DIGEST,
+            "size": 2,
+        },
+        "layers": [
+            {"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": OTHER, "size": 9}
+        ],
         **extra,
     }
     return json.dumps(body).encode()
@@ -66,8 +72,12 @@ def test_index_children_and_platforms() -> None:
             "schemaVersion": 2,
             "mediaType": mediatypes.OCI_INDEX,
             "manifests": [
-                {"mediaType": mediatypes.OCI_MANIFEST, "digest": DIGEST, "size": 1,
-                 "platform": {"architecture": "arm64", "os": "linux"}},
+                {
+                    "mediaType": mediatypes.OCI_MANIFEST,
+                    "digest": DIGEST,
+                    "size": 1,
+                    "platform": {"architecture": "arm64", "os": "linux"},
+                },
             ],
         }
     ).encode()
@@ -87,22 +97,42 @@ def test_index_children_and_platforms() -> None:
         (json.dumps({"schemaVersion": 2, "mediaType": "text/plain"}).encode(), "unsupported"),
         (json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_MANIFEST}).encode(), "config"),
         (
-            json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_MANIFEST,
-                        "config": {"mediaType": "x", "digest": DIGEST, "size": -1}}).encode(),
+            json.dumps(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": mediatypes.OCI_MANIFEST,
+                    "config": {"mediaType": "x", "digest": DIGEST, "size": -1},
+                }
+            ).encode(),
             "size",
         ),
         (
-            json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_MANIFEST,
-                        "config": {"mediaType": "x", "digest": DIGEST, "size": True}}).encode(),
+            json.dumps(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": mediatypes.OCI_MANIFEST,
+                    "config": {"mediaType": "x", "digest": DIGEST, "size": True},
+                }
+            ).encode(),
             "size",
         ),
         (
-            json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_MANIFEST,
-                        "config": {"mediaType": "x", "digest": "sha256:abc", "size": 1}}).encode(),
+            json.dumps(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": mediatypes.OCI_MANIFEST,
+                    "config": {"mediaType": "x", "digest": "sha256:abc", "size": 1},
+                }
+            ).encode(),
             "digest",
         ),
         (_image(annotations={"a": 1}), "annotations"),
-        (json.dumps({"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": {}}).encode(), "list"),
+        (
+            json.dumps(
+                {"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": {}}
+            ).encode(),
+            "list",
+        ),
     ],
 )
 def test_invalid_manifests_say_why(body: bytes, reason: str) -> None:

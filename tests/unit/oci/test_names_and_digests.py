@@ -15,8 +15,20 @@ def test_valid_repository_names(name: str) -> None:
 
 @pytest.mark.parametrize(
     "name",
-    ["app", "library/App", "library//x", "library/x/", "/library/x", "library/../x", "library/-x",
-     "library/a..b", "library/a_-b", "", "library/" + "a" * 300, "library/a b"],
+    [
+        "app",
+        "library/App",
+        "library//x",
+        "library/x/",
+        "/library/x",
+        "library/../x",
+        "library/-x",
+        "library/a..b",
+        "library/a_-b",
+        "",
+        "library/" + "a" * 300,
+        "library/a b",
+    ],
 )
 def test_invalid_repository_names(name: str) -> None:
     assert not is_valid_repository(name)
@@ -40,7 +52,13 @@ def test_digest_parsing() -> None:
     d = Digest.parse("sha256:" + "0" * 64)
     assert str(d) == "sha256:" + "0" * 64
     assert Digest.parse("sha512:" + "f" * 128).algorithm == "sha512"
-    for bad in ["sha256:" + "0" * 63, "sha256:" + "G" * 64, "md5:" + "0" * 32, "sha256", "SHA256:" + "0" * 64]:
+    for bad in [
+        "sha256:" + "0" * 63,
+        "sha256:" + "G" * 64,
+        "md5:" + "0" * 32,
+        "sha256",
+        "SHA256:" + "0" * 64,
+    ]:
         with pytest.raises(InvalidDigestError):
             Digest.parse(bad)
 

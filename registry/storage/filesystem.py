@@ -1,0 +1,337 @@
+"""Storage in a local (or mounted) directory.
+
+A path maps to the same relative file below ``root``::
+
+    <root>/
+      blobs/sha256/ab/abcd…/data        an object
+      uploads/<id>/data!partial         bytes of an uncommitted writer; commit renames it onto data
+      uploads/<id>/data!tmp.<random>    put_content staging file, renamed onto data at once
+
+Bookkeeping names hold ``!``, which :func:`~registry.storage.base.check_path` never accepts, so they
+cannot collide with a stored path; list, walk and stat only show names that are valid paths.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import os
+import secrets
+import shutil
+import stat as stat_mode
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any, TypeVar
+
+from registry.storage.base import (
+    FileInfo,
+    FileWriter,
+    InvalidOffsetError,
+    InvalidPathError,
+    PathNotFoundError,
+    StorageError,
+    check_path,
+)
+
+_T = TypeVar("_T")
+
+# Reads and buffered writes move this much per worker-thread hop.
+CHUNK_SIZE = 1024 * 1024
+
+_PARTIAL_SUFFIX = "!partial"
+_EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+def _visible(name: str) -> bool:
+    try:
+        check_path(f"/{name}")
+    except InvalidPathError:
+        return False
+    return True
+
+
+def _missing_ok_stat(file: Path) -> os.stat_result | None:
+    try:
+        return file.stat()
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+
+
+class FilesystemDriver:
+    """A :class:`~registry.storage.base.StorageDriver` over a directory tree."""
+
+    name = "filesystem"
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _local(self, path: str) -> Path:
+        return self.root / path[1:]
+
+    async def get_content(self, path: str) -> bytes:
+        return await asyncio.to_thread(self._get_content, path)
+
+    def _get_content(self, path: str) -> bytes:
+        try:
+            return self._local(path).read_bytes()
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise PathNotFoundError(path, self.name) from None
+
+    async def put_content(self, path: str, content: bytes) -> None:
+        await asyncio.to_thread(self._put_content, path, content)
+
+    def _put_content(self, path: str, content: bytes) -> None:
+        target = self._local(path)
+        staging = target.with_name(f"{target.name}!tmp.{secrets.token_hex(8)}")
+        file = self._with_parent(staging, lambda: open(staging, "xb"))  # noqa: SIM115 - closed below
+        try:
+            with file:
+                file.write(content)
+            os.replace(staging, target)
+        except BaseException:
+            staging.unlink(missing_ok=True)
+            raise
+
+    async def reader(
+        self, path: str, offset: int = 0, length: int | None = None
+    ) -> AsyncIterator[bytes]:
+        file = await asyncio.to_thread(self._open_at, path, offset)
+        try:
+            remaining = length
+            while remaining is None or remaining > 0:
+                size = CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining)
+                chunk = await asyncio.to_thread(file.read, size)
+                if not chunk:
+                    return
+                if remaining is not None:
+                    remaining -= len(chunk)
+                yield chunk
+        finally:
+            file.close()
+
+    def _open_at(self, path: str, offset: int) -> IO[bytes]:
+        try:
+            file = open(self._local(path), "rb")  # noqa: SIM115 - closed by the reader
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise PathNotFoundError(path, self.name) from None
+        try:
+            size = os.fstat(file.fileno()).st_size
+            if offset > size:
+                raise InvalidOffsetError(path, self.name, f"offset {offset} > size {size}")
+            file.seek(offset)
+        except BaseException:
+            file.close()
+            raise
+        return file
+
+    async def writer(self, path: str, append: bool = False) -> FileWriter:
+        return await asyncio.to_thread(self._open_writer, path, append)
+
+    def _open_writer(self, path: str, append: bool) -> FileWriter:
+        target = self._local(path)
+        partial = target.with_name(target.name + _PARTIAL_SUFFIX)
+        file: IO[bytes]
+        if append:
+            try:
+                # Not "ab": that would create the file when there is nothing to resume.
+                file = open(partial, "r+b")  # noqa: SIM115 - owned by the writer
+            except (FileNotFoundError, NotADirectoryError):
+                raise PathNotFoundError(path, self.name, "no writer to resume") from None
+            file.seek(0, os.SEEK_END)
+        else:
+            # The writer owns the file from here on.
+            file = self._with_parent(partial, lambda: open(partial, "wb"))  # noqa: SIM115
+        return _FilesystemWriter(self, path, target, partial, file)
+
+    async def stat(self, path: str) -> FileInfo:
+        return await asyncio.to_thread(self._stat, path)
+
+    def _stat(self, path: str) -> FileInfo:
+        info = _missing_ok_stat(self._local(path))
+        if info is None:
+            if path == "/":
+                return FileInfo(path, 0, _EPOCH, is_dir=True)
+            raise PathNotFoundError(path, self.name)
+        is_dir = stat_mode.S_ISDIR(info.st_mode)
+        modified = datetime.fromtimestamp(info.st_mtime, UTC)
+        return FileInfo(path, 0 if is_dir else info.st_size, modified, is_dir)
+
+    async def list(self, path: str) -> builtins.list[str]:
+        return await asyncio.to_thread(self._list, path)
+
+    def _list(self, path: str) -> builtins.list[str]:
+        try:
+            with os.scandir(self._local(path)) as entries:
+                names = [entry.name for entry in entries]
+        except FileNotFoundError:
+            if path == "/":
+                return []
+            raise PathNotFoundError(path, self.name) from None
+        except NotADirectoryError:
+            raise PathNotFoundError(path, self.name, "not a directory") from None
+        base = "" if path == "/" else path
+        return sorted(f"{base}/{name}" for name in names if _visible(name))
+
+    async def move(self, source: str, dest: str) -> None:
+        await asyncio.to_thread(self._move, source, dest)
+
+    def _move(self, source: str, dest: str) -> None:
+        origin = self._local(source)
+        if not origin.is_file():
+            raise PathNotFoundError(source, self.name)
+        target = self._local(dest)
+        self._with_parent(target, lambda: os.replace(origin, target))
+        self._prune(origin.parent)
+
+    async def delete(self, path: str) -> None:
+        await asyncio.to_thread(self._delete, path)
+
+    def _delete(self, path: str) -> None:
+        target = self._local(path)
+        found = False
+        # An uncommitted writer for the path goes with it, as on S3.
+        partial = target.with_name(target.name + _PARTIAL_SUFFIX)
+        if path != "/" and _missing_ok_stat(partial) is not None:
+            partial.unlink(missing_ok=True)
+            found = True
+        info = _missing_ok_stat(target)
+        if info is not None:
+            if stat_mode.S_ISDIR(info.st_mode):
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
+            found = True
+        if not found:
+            raise PathNotFoundError(path, self.name)
+        self._prune(target.parent)
+
+    async def redirect_url(self, path: str, method: str = "GET") -> str | None:
+        return None
+
+    async def walk(self, path: str) -> AsyncIterator[FileInfo]:
+        pending = [(self._local(path), path)]
+        first = True
+        while pending:
+            directory, dir_path = pending.pop()
+            try:
+                files, subdirs = await asyncio.to_thread(self._scan, directory, dir_path)
+            except (FileNotFoundError, NotADirectoryError):
+                # Only the starting point must exist; a subdirectory may vanish meanwhile.
+                if first and path != "/":
+                    raise PathNotFoundError(path, self.name) from None
+                files, subdirs = [], []
+            first = False
+            pending.extend(subdirs)
+            for info in files:
+                yield info
+
+    def _scan(
+        self, directory: Path, dir_path: str
+    ) -> tuple[builtins.list[FileInfo], builtins.list[tuple[Path, str]]]:
+        files: builtins.list[FileInfo] = []
+        subdirs: builtins.list[tuple[Path, str]] = []
+        base = "" if dir_path == "/" else dir_path
+        with os.scandir(directory) as entries:
+            for entry in entries:
+                if not _visible(entry.name):
+                    continue
+                child = f"{base}/{entry.name}"
+                try:
+                    if entry.is_dir():
+                        subdirs.append((Path(entry.path), child))
+                        continue
+                    info = entry.stat()
+                except FileNotFoundError:
+                    continue
+                modified = datetime.fromtimestamp(info.st_mtime, UTC)
+                files.append(FileInfo(child, info.st_size, modified))
+        return files, subdirs
+
+    def _with_parent(self, target: Path, action: Callable[[], _T]) -> _T:
+        # delete() prunes empty directories, so a parent created here may vanish before the action
+        # uses it when another process deletes a neighbour at the same moment; create it again.
+        for _ in range(3):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                return action()
+            except FileNotFoundError:
+                continue
+        return action()
+
+    def _prune(self, directory: Path) -> None:
+        while directory != self.root and directory.is_relative_to(self.root):
+            try:
+                directory.rmdir()
+            except OSError:
+                return
+            directory = directory.parent
+
+
+class _FilesystemWriter:
+    def __init__(
+        self, driver: FilesystemDriver, path: str, target: Path, partial: Path, file: IO[Any]
+    ) -> None:
+        self._driver = driver
+        self._path = path
+        self._target = target
+        self._partial = partial
+        self._file = file
+        self._buffer = bytearray()
+        self._size = os.fstat(file.fileno()).st_size
+        self._closed = False
+        self._committed = False
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    async def write(self, data: bytes) -> None:
+        self._ensure_open()
+        self._size += len(data)
+        if len(self._buffer) + len(data) < CHUNK_SIZE:
+            self._buffer += data
+            return
+        buffered, self._buffer = self._buffer, bytearray()
+        await asyncio.to_thread(self._write_out, buffered, data)
+
+    def _write_out(self, *chunks: bytes | bytearray) -> None:
+        for chunk in chunks:
+            if chunk:
+                self._file.write(chunk)
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        buffered, self._buffer = self._buffer, bytearray()
+        await asyncio.to_thread(self._flush_and_close, buffered)
+
+    def _flush_and_close(self, buffered: bytearray) -> None:
+        try:
+            self._write_out(buffered)
+        finally:
+            self._file.close()
+
+    async def commit(self) -> None:
+        self._ensure_open()
+        await self.close()
+        await asyncio.to_thread(os.replace, self._partial, self._target)
+        self._committed = True
+
+    async def cancel(self) -> None:
+        if self._committed:
+            return
+        if not self._closed:
+            self._closed = True
+            self._buffer = bytearray()
+            await asyncio.to_thread(self._file.close)
+        await asyncio.to_thread(self._discard)
+
+    def _discard(self) -> None:
+        self._partial.unlink(missing_ok=True)
+        self._driver._prune(self._partial.parent)
+
+    def _ensure_open(self) -> None:
+        if self._closed:
+            raise StorageError(self._path, self._driver.name, "writer is closed")
