@@ -12,12 +12,15 @@ from starlette.applications import Starlette
 from starlette.routing import BaseRoute
 
 from registry.api.distribution.routes import routes as distribution_routes
-from registry.auth.basic import BasicAuthenticator
+from registry.api.token import routes as token_routes
 from registry.config import Settings, load_settings
 from registry.db.pool import open_pool
+from registry.services.configuration import ConfigurationCache
 from registry.services.context import Backends
+from registry.services.identity import IdentityService
 from registry.services.upload import purge_expired_uploads
 from registry.storage import create_driver
+from registry.token.keys import load_key_ring
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +48,26 @@ def create_app(settings: Settings) -> Starlette:
         redis = Redis.from_url(redis_url)
         try:
             await redis.ping()
+            config = ConfigurationCache(db)
             backends = Backends(
                 settings=settings,
                 db=db,
                 storage=create_driver(settings.storage, settings.data_dir),
                 redis=redis,
+                keys=await load_key_ring(db, settings.token.private_key_path),
+                config=config,
+                identity=IdentityService(
+                    db,
+                    redis,
+                    config,
+                    failure_limit=settings.login_failure_limit,
+                    failure_window_seconds=settings.login_failure_window_seconds,
+                ),
             )
+            app.state.backends = backends  # for embedding and tests; requests use request.state
             purger = asyncio.create_task(_purge_uploads_forever(backends))
             try:
-                yield {"backends": backends, "authenticator": BasicAuthenticator(db)}
+                yield {"backends": backends}
             finally:
                 purger.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -62,7 +76,7 @@ def create_app(settings: Settings) -> Starlette:
             await redis.aclose()
             await db.close()
 
-    all_routes: list[BaseRoute] = [*distribution_routes]
+    all_routes: list[BaseRoute] = [*token_routes, *distribution_routes]
     return Starlette(routes=all_routes, lifespan=lifespan)
 
 

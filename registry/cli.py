@@ -87,7 +87,9 @@ async def _prepare_database(settings: Settings, *, with_bootstrap: bool) -> None
                 log.info("migration %s applied", name)
         if with_bootstrap:
             password = settings.admin_password
-            generated = await bootstrap(pool, password.get_secret_value() if password else None)
+            generated = await bootstrap(
+                pool, password.get_secret_value() if password else None, settings.configuration
+            )
             if generated:
                 # Printed once, on the terminal only: it is never written to a log file.
                 print(

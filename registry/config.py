@@ -48,6 +48,15 @@ class StorageSettings(BaseModel):
     s3: S3StorageSettings = S3StorageSettings()
 
 
+class TokenSettings(BaseModel):
+    issuer: str = "berth-token-issuer"
+    service: str = Field(default="berth-registry", description="the token audience")
+    private_key_path: Path | None = Field(
+        default=None, description="PEM RSA key to sign with; default: generated, kept in the DB"
+    )
+    refresh_ttl_seconds: int = 7 * 24 * 3600
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BERTH_",
@@ -72,6 +81,16 @@ class Settings(BaseSettings):
         default=24 * 3600, description="Upload sessions idle longer than this are purged"
     )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
+    token: TokenSettings = TokenSettings()
+    configuration: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Harbor configuration keys applied at first start "
+        "(BERTH_CONFIGURATION__AUTH_MODE=ldap_auth, BERTH_CONFIGURATION__LDAP_URL=…)",
+    )
+    login_failure_limit: int = Field(
+        default=10, description="failed logins per account before it is throttled"
+    )
+    login_failure_window_seconds: int = 300
 
     @classmethod
     def settings_customise_sources(

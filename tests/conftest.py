@@ -23,6 +23,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from tests.integration.ldap_server import LdapServer, slapd_available
+
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
 
@@ -124,3 +126,15 @@ def s3_admin(s3_endpoint: str) -> S3Client:
         aws_secret_access_key="test",
         config=Config(s3={"addressing_style": "path"}),
     )
+
+
+@pytest.fixture(scope="session")
+def ldap_server() -> Iterator[LdapServer]:
+    """A real slapd with a generated tree (users, groups, a nested group, memberOf)."""
+    if not slapd_available():
+        pytest.fail("slapd is not installed: scripts/test installs Debian's slapd package")
+    server = LdapServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from registry.auth.password import generate_password, hash_password
 from registry.db import projects, users
 from registry.db.pool import Pool
+from registry.services.configuration import seed_configuration
 
 log = logging.getLogger(__name__)
 
@@ -14,7 +16,9 @@ ADMIN = "admin"
 DEFAULT_PROJECT = "library"
 
 
-async def bootstrap(db: Pool, admin_password: str | None) -> str | None:
+async def bootstrap(
+    db: Pool, admin_password: str | None, configuration: dict[str, Any] | None = None
+) -> str | None:
     """Create what a new installation needs; return the admin password if one was generated."""
     generated = None
     async with db.acquire() as conn, conn.transaction():
@@ -26,6 +30,7 @@ async def bootstrap(db: Pool, admin_password: str | None) -> str | None:
             log.info("created the %s account", ADMIN)
         else:
             admin_id = admin["id"]
+        await seed_configuration(conn, configuration or {})
         if await projects.get_by_name(conn, DEFAULT_PROJECT) is None:
             await projects.create(conn, DEFAULT_PROJECT, public=True, owner_id=admin_id)
             log.info("created the public project %s", DEFAULT_PROJECT)

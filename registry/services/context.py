@@ -8,8 +8,11 @@ from redis.asyncio import Redis
 
 from registry.config import Settings
 from registry.db.pool import Pool
+from registry.services.configuration import ConfigurationCache
 from registry.services.hashers import HasherCache
+from registry.services.identity import IdentityService
 from registry.storage.base import StorageDriver
+from registry.token.keys import KeyRing
 
 
 @dataclass
@@ -18,4 +21,7 @@ class Backends:
     db: Pool
     storage: StorageDriver
     redis: Redis
+    keys: KeyRing
+    config: ConfigurationCache
+    identity: IdentityService
     hashers: HasherCache = field(default_factory=HasherCache)

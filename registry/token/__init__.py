@@ -1,0 +1,1 @@
+"""The Docker registry token service: scopes, grants, signing and verifying JWTs."""

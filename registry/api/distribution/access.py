@@ -1,70 +1,180 @@
-"""Who is calling /v2/ and what they may do: the one authorization gate of the API.
+"""The authorization gate of /v2/.
 
-Callers authenticate with HTTP Basic against local accounts, or not at all. The decision itself
-is :func:`registry.rbac.may`.
+Registry clients present Bearer tokens from the token service: signed by this registry, for
+this service, still valid, granting the action on the repository (or ``registry:catalog:*``).
+Anything else gets a 401 with a challenge naming the scope to ask for, so clients fetch a
+fitting token and retry. A token issued before its project was (re)created is refused, as
+Harbor does. Like Harbor, Basic credentials are accepted too; the caller's roles then decide.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from starlette.requests import Request
 
-from registry.api.distribution.errors import Denied, Unauthorized
-from registry.auth.basic import ANONYMOUS, BasicAuthenticator, Principal, parse_basic
+from registry import rbac
+from registry.api.distribution.errors import Denied, TooManyRequests, Unauthorized
+from registry.auth.basic import parse_basic
+from registry.auth.principal import ANONYMOUS, Principal
 from registry.db import projects
 from registry.oci.names import project_of
-from registry.rbac import Action, ProjectRef, may
+from registry.rbac import Action, ProjectRef
+from registry.services import access
+from registry.services.context import Backends
 from registry.services.errors import NameUnknown
+from registry.services.identity import BackendUnavailable, LoginThrottled
 from registry.services.project import check_repository_name
+from registry.token import jwt
 
-CHALLENGE = 'Basic realm="Berth"'
+# The token actions each registry action needs, and the scope a challenge asks for.
+_TOKEN_ACTION = {Action.PULL: "pull", Action.PUSH: "push", Action.DELETE: "delete"}
+_CHALLENGE_ACTIONS = {Action.PULL: "pull", Action.PUSH: "pull,push", Action.DELETE: "delete"}
 
 
-async def principal_of(request: Request) -> Principal:
-    """The caller; Unauthorized when credentials are offered but wrong."""
-    cached: Principal | None = getattr(request.state, "principal", None)
-    if cached is not None:
-        return cached
-    header = request.headers.get("authorization")
-    credentials = parse_basic(header)
-    # containers/image answers a Basic challenge with empty credentials when it has none.
-    if not header or credentials == ("", ""):
-        principal = ANONYMOUS
-    else:
-        authenticator: BasicAuthenticator = request.state.authenticator
-        found = await authenticator.authenticate(*credentials) if credentials else None
-        if found is None:
-            raise Unauthorized("invalid credentials")
-        principal = found
-    request.state.principal = principal
+class Challenge(Unauthorized):
+    """authentication required"""
+
+    def __init__(self, message: str, scope: str | None = None, error: str | None = None) -> None:
+        super().__init__(message)
+        self.scope = scope
+        self.error = error
+
+    def header(self, request: Request) -> str:
+        b: Backends = request.state.backends
+        realm = token_realm(request)
+        parts = [f'Bearer realm="{realm}"', f'service="{b.settings.token.service}"']
+        if self.scope:
+            parts.append(f'scope="{self.scope}"')
+        if self.error:
+            parts.append(f'error="{self.error}"')
+        return ",".join(parts)
+
+
+def token_realm(request: Request) -> str:
+    b: Backends = request.state.backends
+    if b.settings.external_url:
+        return b.settings.external_url.rstrip("/") + "/service/token"
+    # uvicorn has already applied X-Forwarded-Proto from trusted proxies to the scheme; the
+    # proxy passes the client's Host through.
+    host = request.headers.get("host") or f"{b.settings.host}:{b.settings.port}"
+    return f"{request.url.scheme}://{host}/service/token"
+
+
+def _bearer(request: Request, scope: str | None) -> jwt.Claims | None:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    b: Backends = request.state.backends
+    try:
+        return jwt.verify(
+            b.keys,
+            token.strip(),
+            issuer=b.settings.token.issuer,
+            audience=b.settings.token.service,
+        )
+    except jwt.InvalidTokenError:
+        raise Challenge("invalid token", scope, "invalid_token") from None
+
+
+async def _basic(request: Request, scope: str | None) -> Principal | None:
+    """Harbor also takes Basic credentials on /v2/ (curl, oras-py, scripts): the caller's
+    rights then come from its roles directly instead of from a token."""
+    credentials = parse_basic(request.headers.get("authorization"))
+    if credentials is None:
+        return None
+    b: Backends = request.state.backends
+    try:
+        principal = await b.identity.login(*credentials)
+    except LoginThrottled:
+        raise TooManyRequests("too many failed logins, retry later") from None
+    except BackendUnavailable:
+        raise Challenge("the identity backend is unavailable", scope) from None
+    if principal is None:
+        raise Challenge("invalid credentials", scope)
     return principal
 
 
-async def authorize(request: Request, repository: str, action: Action) -> ProjectRef:
-    """The project of ``repository`` when the caller may ``action`` on it.
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """A verified token, or a principal that logged in with Basic credentials."""
 
-    A project that does not exist is reported only to callers who could see it anyway, so
-    names cannot be probed anonymously.
-    """
-    check_repository_name(repository)
-    principal = await principal_of(request)
+    claims: jwt.Claims | None = None
+    principal: Principal | None = None
+
+
+async def caller_of(request: Request, scope: str | None = None) -> Caller:
+    """Who sent the request; a Challenge when nothing valid was presented."""
+    cached: Caller | None = getattr(request.state, "caller", None)
+    if cached is not None:
+        return cached
+    claims = _bearer(request, scope)
+    principal = None if claims is not None else await _basic(request, scope)
+    if claims is None and principal is None:
+        raise Challenge("authentication required", scope)
+    caller = Caller(claims, principal)
+    request.state.caller = caller
+    return caller
+
+
+async def _project(request: Request, repository: str) -> ProjectRef | None:
     row = await projects.get_by_name(request.state.backends.db, project_of(repository))
     if row is None:
-        if principal.sysadmin:
+        return None
+    return ProjectRef(row["id"], row["name"], row["public"], row["created_at"])
+
+
+async def authorize(request: Request, repository: str, action: Action) -> ProjectRef:
+    """The project of ``repository`` when the caller may ``action`` on it."""
+    check_repository_name(repository)
+    scope = f"repository:{repository}:{_CHALLENGE_ACTIONS[action]}"
+    caller = await caller_of(request, scope)
+    b: Backends = request.state.backends
+    if caller.claims is not None:
+        if not caller.claims.allows("repository", repository, _TOKEN_ACTION[action]):
+            raise Challenge("insufficient scope", scope, "insufficient_scope")
+        project = await _project(request, repository)
+        if project is None:
             raise NameUnknown(
                 f"project {project_of(repository)!r} does not exist", {"name": repository}
             )
-        raise _refusal(principal)
-    project = ProjectRef(id=row["id"], name=row["name"], public=row["public"])
-    if not may(principal, project, action):
-        raise _refusal(principal)
+        assert project.created_at is not None
+        if project.created_at.timestamp() > caller.claims.issued_at + jwt.LEEWAY_SECONDS:
+            raise Challenge("token predates the project", scope, "invalid_token")
+        return project
+    assert caller.principal is not None
+    project = await _project(request, repository)
+    if project is None:
+        if caller.principal.sysadmin:
+            raise NameUnknown(
+                f"project {project_of(repository)!r} does not exist", {"name": repository}
+            )
+        raise Denied()
+    if not await access.may(b.db, caller.principal, project, action):
+        raise Denied()
     return project
 
 
 async def may_pull(request: Request, project: ProjectRef) -> bool:
-    return may(await principal_of(request), project, Action.PULL)
+    """Whether the caller may pull from ``project``, beyond its token's own scopes (an
+    automatic mount names no source, so no scope could be asked for it)."""
+    caller = await caller_of(request)
+    b: Backends = request.state.backends
+    principal = caller.principal
+    if caller.claims is not None:
+        if any(
+            kind == "repository" and project_of(name) == project.name and ("pull" in a or "*" in a)
+            for (kind, name), a in caller.claims.access.items()
+        ):
+            return True
+        subject = caller.claims.subject
+        principal = await b.identity.principal_by_name(subject) if subject else ANONYMOUS
+    return principal is not None and await access.may(b.db, principal, project, Action.PULL)
 
 
-def _refusal(principal: Principal) -> Unauthorized | Denied:
-    if principal.anonymous:
-        return Unauthorized("authentication required")
-    return Denied()
+async def may_list_catalog(request: Request) -> bool:
+    caller = await caller_of(request, "registry:catalog:*")
+    if caller.claims is not None:
+        return caller.claims.allows("registry", "catalog", "*")
+    return caller.principal is not None and rbac.may_list_catalog(caller.principal)

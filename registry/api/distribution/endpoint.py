@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-from registry.api.distribution.access import CHALLENGE
-from registry.api.distribution.errors import Unauthorized, oci_error, render
+from registry.api.distribution.access import Challenge
+from registry.api.distribution.errors import oci_error, render
 from registry.services.errors import RangeInvalid, RegistryError, SizeInvalid
 
 log = logging.getLogger(__name__)
@@ -25,8 +25,8 @@ def oci_endpoint(handler: Handler) -> Handler:
     async def wrapped(request: Request) -> Response:
         try:
             response = await handler(request)
-        except Unauthorized as exc:
-            response = render(exc, {"WWW-Authenticate": CHALLENGE})
+        except Challenge as exc:
+            response = render(exc, {"WWW-Authenticate": exc.header(request)})
         except RangeInvalid as exc:
             response = render(
                 exc,

@@ -37,7 +37,12 @@ class Denied(errors.RegistryError):
     """requested access to the resource is denied"""
 
 
+class TooManyRequests(errors.RegistryError):
+    """too many requests"""
+
+
 _CODES[Unauthorized] = ("UNAUTHORIZED", 401)
+_CODES[TooManyRequests] = ("TOOMANYREQUESTS", 429)
 _CODES[Denied] = ("DENIED", 403)
 
 
@@ -51,5 +56,7 @@ def oci_error(
 
 
 def render(exc: errors.RegistryError, headers: dict[str, str] | None = None) -> Response:
-    code, status = _CODES.get(type(exc), ("UNKNOWN", 500))
+    code, status = next(
+        (_CODES[kind] for kind in type(exc).__mro__ if kind in _CODES), ("UNKNOWN", 500)
+    )
     return oci_error(code, exc.message, status, exc.detail, headers)

@@ -8,11 +8,11 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from registry.api.distribution.access import authorize, principal_of
+from registry.api.distribution.access import Challenge, authorize, caller_of, may_list_catalog
 from registry.api.distribution.endpoint import oci_endpoint
-from registry.api.distribution.errors import Denied, Unauthorized
+from registry.api.distribution.errors import Denied
 from registry.oci import mediatypes
-from registry.rbac import Action, may_list_catalog
+from registry.rbac import Action
 from registry.services import blob as blob_service
 from registry.services import manifest as manifest_service
 from registry.services.errors import PaginationInvalid
@@ -55,9 +55,10 @@ async def list_tags(request: Request) -> Response:
 
 @oci_endpoint
 async def catalog(request: Request) -> Response:
-    principal = await principal_of(request)
-    if not may_list_catalog(principal):
-        raise Unauthorized("authentication required") if principal.anonymous else Denied()
+    if not await may_list_catalog(request):
+        if (await caller_of(request)).principal is not None:
+            raise Denied()
+        raise Challenge("insufficient scope", "registry:catalog:*", "insufficient_scope")
     limit, last = _page(request)
     names = await manifest_service.list_repositories(request.state.backends, last, limit + 1)
     headers = {}
@@ -80,8 +81,6 @@ async def referrers(request: Request) -> Response:
 
 @oci_endpoint
 async def version_check(request: Request) -> Response:
-    """GET /v2/: 200 to an authenticated caller, a challenge to everyone else."""
-    principal = await principal_of(request)
-    if principal.anonymous:
-        raise Unauthorized("authentication required")
+    """GET /v2/: 200 with any valid token (even one granting nothing), else a challenge."""
+    await caller_of(request)
     return _json({})

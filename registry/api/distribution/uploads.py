@@ -5,14 +5,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from registry.api.distribution.access import authorize, may_pull, principal_of
+from registry.api.distribution.access import Challenge, authorize, may_pull
 from registry.api.distribution.endpoint import content_length, oci_endpoint
-from registry.api.distribution.errors import Denied, Unauthorized
 from registry.rbac import Action, ProjectRef
 from registry.services import blob as blob_service
 from registry.services import upload as upload_service
 from registry.services.blob import BlobInfo
-from registry.services.errors import NameInvalid, NameUnknown
+from registry.services.errors import DigestInvalid, NameInvalid, NameUnknown
 from registry.services.upload import UploadState
 
 
@@ -38,7 +37,7 @@ def _in_progress(state: UploadState, status: int = 202) -> Response:
     return Response(status_code=status, headers=headers)
 
 
-async def _try_mount(request: Request, target: ProjectRef, name: str) -> BlobInfo | None:
+async def _try_mount(request: Request, target: ProjectRef) -> BlobInfo | None:
     """Mount ``?mount=`` from ``?from=`` (or, without it, from any project the caller may pull
     from). None means: fall back to an ordinary upload."""
     mount = request.query_params.get("mount")
@@ -51,10 +50,9 @@ async def _try_mount(request: Request, target: ProjectRef, name: str) -> BlobInf
     if source_name:
         try:
             candidates = [await authorize(request, source_name, Action.PULL)]
-        except (Unauthorized, Denied, NameInvalid, NameUnknown):
+        except (Challenge, NameInvalid, NameUnknown):
             return None
     else:
-        await principal_of(request)
         candidates = [
             p for p in await blob_service.projects_holding(b, digest) if await may_pull(request, p)
         ]
@@ -69,7 +67,7 @@ async def start_upload(request: Request) -> Response:
     name = request.path_params["name"]
     project = await authorize(request, name, Action.PUSH)
     b = request.state.backends
-    mounted = await _try_mount(request, project, name)
+    mounted = await _try_mount(request, project)
     if mounted is not None:
         return _created(name, mounted)
     digest_text = request.query_params.get("digest")
@@ -106,8 +104,6 @@ async def finish_upload(request: Request) -> Response:
     upload_id = upload_service.parse_upload_id(request.path_params["uuid"])
     digest_text = request.query_params.get("digest")
     if not digest_text:
-        from registry.services.errors import DigestInvalid
-
         raise DigestInvalid("the digest query parameter is required")
     digest = blob_service.parse_digest(digest_text)
     info = await upload_service.complete_upload(

@@ -16,11 +16,13 @@ import boto3
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from registry.app import create_app
 from registry.config import Settings
 from registry.db.migrate import migrate
 from registry.services.bootstrap import bootstrap
+from tests.integration.api.tokens import TokenAuth
 from tests.integration.storage.conftest import s3_settings
 
 if TYPE_CHECKING:
@@ -29,7 +31,8 @@ if TYPE_CHECKING:
 ADMIN_PASSWORD = "Harbor12345"
 _TABLES = (
     "tags, artifact_references, artifact_blobs, artifacts, upload_sessions, project_blobs, "
-    "blobs, repositories, projects, users"
+    "blobs, repositories, project_members, robot_permissions, robots, user_group_members, "
+    "user_groups, configurations, audit_logs, projects, users"
 )
 
 
@@ -40,6 +43,7 @@ class Berth:
     storage_root: Path
     database_url: str
     driver: str
+    app: Starlette
 
     async def stored(self, path: str) -> list[str]:
         """Everything under ``path`` in the server's blob store, including bytes of writers
@@ -69,7 +73,13 @@ class Berth:
         return sorted(keys + [f"multipart:{u['Key']}" for u in uploads])
 
     def client(self, auth: tuple[str, str] | None = ("admin", ADMIN_PASSWORD)) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url, auth=auth, timeout=60)
+        """A client that logs in through the token service (anonymously when ``auth`` is
+        None), as docker and podman do."""
+        return httpx.AsyncClient(base_url=self.url, auth=TokenAuth(auth), timeout=60)
+
+    def raw(self) -> httpx.AsyncClient:
+        """A client that sends no credentials at all."""
+        return httpx.AsyncClient(base_url=self.url, timeout=60)
 
 
 def _free_port() -> int:
@@ -104,9 +114,8 @@ async def berth_server(
         admin.create_bucket(Bucket="berth-api")
         settings = settings.model_copy(update={"storage": s3_settings(endpoint, "berth-api")})
     port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -119,6 +128,7 @@ async def berth_server(
             settings.storage_root,
             database_url,
             settings.storage.driver,
+            app,
         )
     finally:
         server.should_exit = True
@@ -134,6 +144,9 @@ async def berth(berth_server: Berth) -> Berth:
         await bootstrap(pool, ADMIN_PASSWORD)
     finally:
         await pool.close()
+    backends = berth_server.app.state.backends
+    backends.identity.forget_all()
+    await backends.redis.flushdb()
     return berth_server
 
 

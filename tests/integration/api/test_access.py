@@ -1,24 +1,49 @@
-"""Names, projects and who may do what on /v2/."""
+"""Names, projects and who may do what on /v2/, through Bearer tokens."""
 
 from __future__ import annotations
 
-from tests.integration.api.conftest import Berth, create_project
+import httpx
+
+from tests.integration.api.conftest import ADMIN_PASSWORD, Berth, create_project
 from tests.integration.api.oci import error_code, push_blob, push_image
+from tests.integration.api.tokens import challenge_params
 
 
-async def test_version_check_challenges_anonymous_callers(berth: Berth) -> None:
-    async with berth.client(auth=None) as anon:
-        r = await anon.get("/v2/")
+def scope_of(response: httpx.Response) -> str:
+    return challenge_params(response.headers["WWW-Authenticate"])["scope"]
+
+
+async def test_version_check_challenges_callers_without_a_token(berth: Berth) -> None:
+    async with berth.raw() as raw:
+        r = await raw.get("/v2/")
         assert r.status_code == 401
-        assert r.headers["WWW-Authenticate"].startswith("Basic ")
+        params = challenge_params(r.headers["WWW-Authenticate"])
+        assert params["realm"] == f"{berth.url}/service/token"
+        assert params["service"] == "berth-registry"
         assert r.headers["Docker-Distribution-API-Version"] == "registry/2.0"
         assert error_code(r) == "UNAUTHORIZED"
-    async with berth.client() as c:
-        r = await c.get("/v2/")
+        # Like Harbor, Basic credentials also work on /v2/ (scripts, curl, oras-py).
+        r = await raw.get("/v2/", auth=("admin", ADMIN_PASSWORD))
         assert r.status_code == 200
-    async with berth.client(auth=("admin", "wrong")) as bad:
-        assert (await bad.get("/v2/")).status_code == 401
-        assert (await bad.get("/v2/library/app/tags/list")).status_code == 401
+        r = await raw.get("/v2/library/x/tags/list", auth=("admin", "wrong"))
+        assert r.status_code == 401
+    async with berth.client() as c:
+        assert (await c.get("/v2/")).status_code == 200
+    async with berth.client(auth=None) as anon:
+        # An anonymous token grants nothing, but it is a valid token.
+        assert (await anon.get("/v2/")).status_code == 200
+
+
+async def test_challenge_names_the_scope_to_ask_for(berth: Berth) -> None:
+    async with berth.raw() as raw:
+        r = await raw.get("/v2/library/app/manifests/v1")
+        assert scope_of(r) == "repository:library/app:pull"
+        r = await raw.post("/v2/library/app/blobs/uploads/")
+        assert scope_of(r) == "repository:library/app:pull,push"
+        r = await raw.delete(f"/v2/library/app/manifests/sha256:{'0' * 64}")
+        assert scope_of(r) == "repository:library/app:delete"
+        r = await raw.get("/v2/_catalog")
+        assert scope_of(r) == "registry:catalog:*"
 
 
 async def test_anonymous_may_pull_public_but_not_push(berth: Berth) -> None:
@@ -30,7 +55,7 @@ async def test_anonymous_may_pull_public_but_not_push(berth: Berth) -> None:
         assert r.content == manifest
         r = await anon.post("/v2/library/app/blobs/uploads/")
         assert r.status_code == 401
-        assert error_code(r) == "UNAUTHORIZED"
+        assert 'error="insufficient_scope"' in r.headers["WWW-Authenticate"]
         r = await anon.delete(f"/v2/library/app/manifests/{digest}")
         assert r.status_code == 401
 

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncpg
-from redis.asyncio import Redis
 
-from registry.db.pool import open_pool
-from registry.services.context import Backends
 from registry.services.upload import purge_expired_uploads
-from registry.storage import create_driver
 from tests.integration.api.conftest import Berth
 from tests.integration.api.oci import error_code
 
@@ -34,21 +30,7 @@ async def test_idle_session_is_refused_and_purged(berth: Berth) -> None:
     upload_id = location.rsplit("/", 1)[1]
     assert await berth.stored(f"/uploads/{upload_id}") != []
 
-    settings = berth.settings
-    assert settings.database_url is not None
-    assert settings.redis_url is not None
-    pool = await open_pool(settings.database_url.get_secret_value(), size=2)
-    redis = Redis.from_url(settings.redis_url.get_secret_value())
-    try:
-        backends = Backends(
-            settings=settings,
-            db=pool,
-            storage=create_driver(settings.storage, settings.data_dir),
-            redis=redis,
-        )
-        assert await purge_expired_uploads(backends) == 2
-        assert await purge_expired_uploads(backends) == 0
-    finally:
-        await redis.aclose()
-        await pool.close()
+    backends = berth.app.state.backends
+    assert await purge_expired_uploads(backends) == 2
+    assert await purge_expired_uploads(backends) == 0
     assert await berth.stored(f"/uploads/{upload_id}") == []

@@ -1,0 +1,83 @@
+"""Harbor's error envelope: ``{"errors":[{"code","message"}]}``, one table from domain errors."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.responses import Response
+
+from registry.services import errors
+from registry.services.configuration import ConfigurationInvalid
+
+
+class HarborError(Exception):
+    """An API answer that is not a success."""
+
+    status = 400
+    code = "BAD_REQUEST"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(HarborError):
+    status, code = 400, "BAD_REQUEST"
+
+
+class Unauthorized(HarborError):
+    status, code = 401, "UNAUTHORIZED"
+
+
+class Forbidden(HarborError):
+    status, code = 403, "FORBIDDEN"
+
+
+class NotFound(HarborError):
+    status, code = 404, "NOT_FOUND"
+
+
+class Conflict(HarborError):
+    status, code = 409, "CONFLICT"
+
+
+class PreconditionFailed(HarborError):
+    status, code = 412, "PRECONDITION"
+
+
+class PayloadTooLarge(HarborError):
+    status, code = 413, "PAYLOAD_TOO_LARGE"
+
+
+class TooManyRequests(HarborError):
+    status, code = 429, "TOO_MANY_REQUESTS"
+
+
+class Unavailable(HarborError):
+    status, code = 503, "SERVICE_UNAVAILABLE"
+
+
+_DOMAIN: dict[type[errors.RegistryError], type[HarborError]] = {
+    errors.NameInvalid: BadRequest,
+    errors.NameUnknown: NotFound,
+    errors.ManifestUnknown: NotFound,
+    errors.BlobUnknown: NotFound,
+    errors.TagInvalid: BadRequest,
+    errors.DigestInvalid: BadRequest,
+    errors.PaginationInvalid: BadRequest,
+    ConfigurationInvalid: BadRequest,
+}
+
+
+def from_domain(exc: errors.RegistryError) -> HarborError:
+    for kind in type(exc).__mro__:
+        if kind in _DOMAIN:
+            return _DOMAIN[kind](exc.message)
+    return HarborError(exc.message)
+
+
+def render(exc: HarborError, headers: dict[str, str] | None = None) -> Response:
+    body = {"errors": [{"code": exc.code, "message": exc.message}]}
+    return Response(
+        json.dumps(body), status_code=exc.status, media_type="application/json", headers=headers
+    )

@@ -1,0 +1,100 @@
+"""Who calls the management API, and the permission checks every route makes.
+
+Callers authenticate with Basic credentials (users and robots, any auth mode) or come
+anonymously; a project is addressed by name or id, as in Harbor (``X-Is-Resource-Name``).
+"""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+
+from registry.api.v2_0.errors import (
+    Forbidden,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+)
+from registry.auth.basic import parse_basic
+from registry.auth.principal import ANONYMOUS, Principal
+from registry.db import projects
+from registry.rbac import Action, ProjectRef
+from registry.services import access
+from registry.services.context import Backends
+from registry.services.identity import BackendUnavailable, LoginThrottled
+
+
+def backends(request: Request) -> Backends:
+    b: Backends = request.state.backends
+    return b
+
+
+async def principal_of(request: Request) -> Principal:
+    cached: Principal | None = getattr(request.state, "api_principal", None)
+    if cached is not None:
+        return cached
+    header = request.headers.get("authorization")
+    principal = ANONYMOUS
+    if header:
+        credentials = parse_basic(header)
+        if credentials is None:
+            raise Unauthorized("unsupported authorization scheme")
+        try:
+            found = await backends(request).identity.login(*credentials)
+        except LoginThrottled:
+            raise TooManyRequests("too many failed logins, retry later") from None
+        except BackendUnavailable:
+            raise Unavailable("the identity backend is unavailable") from None
+        if found is None:
+            raise Unauthorized("invalid credentials")
+        principal = found
+    request.state.api_principal = principal
+    return principal
+
+
+async def authenticated(request: Request) -> Principal:
+    principal = await principal_of(request)
+    if principal.anonymous:
+        raise Unauthorized("authentication required")
+    return principal
+
+
+async def sysadmin(request: Request) -> Principal:
+    principal = await authenticated(request)
+    if not principal.sysadmin:
+        raise Forbidden("only system administrators may do this")
+    return principal
+
+
+async def find_project(request: Request, name_or_id: str) -> ProjectRef | None:
+    db = backends(request).db
+    by_name = request.headers.get("x-is-resource-name", "").lower() == "true"
+    if not by_name and name_or_id.isdigit():
+        row = await db.fetchrow(
+            "SELECT id, name, public, created_at FROM projects WHERE id = $1", int(name_or_id)
+        )
+    else:
+        row = await projects.get_by_name(db, name_or_id)
+    if row is None:
+        return None
+    return ProjectRef(row["id"], row["name"], row["public"], row["created_at"])
+
+
+async def project_for(
+    request: Request, action: Action, param: str = "project_name_or_id"
+) -> ProjectRef:
+    """The project named in the path, when the caller may ``action`` in it."""
+    project = await find_project(request, request.path_params[param])
+    if project is None:
+        raise NotFound(f"project {request.path_params[param]} not found")
+    await require(request, project, action)
+    return project
+
+
+async def require(request: Request, project: ProjectRef, action: Action) -> Principal:
+    principal = await principal_of(request)
+    if not await access.may(backends(request).db, principal, project, action):
+        if principal.anonymous:
+            raise Unauthorized("authentication required")
+        raise Forbidden(f"not allowed to {action.value} in project {project.name}")
+    return principal

@@ -1,0 +1,73 @@
+"""User groups (LDAP groups by DN), as Harbor's /usergroups keeps them."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from registry.db.pool import Executor
+
+_COLUMNS = "id, group_name, group_type, ldap_group_dn, created_at, updated_at"
+
+
+async def ids_for_dns(db: Executor, dns: list[str]) -> list[int]:
+    rows = await db.fetch(
+        "SELECT id FROM user_groups WHERE lower(ldap_group_dn) = ANY($1::text[])",
+        [dn.lower() for dn in dns],
+    )
+    return [r["id"] for r in rows]
+
+
+async def get(db: Executor, group_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM user_groups WHERE id = $1",  # noqa: S608 — constant columns
+        group_id,
+    )
+
+
+async def find_by_dn(db: Executor, dn: str) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM user_groups WHERE lower(ldap_group_dn) = lower($1)",  # noqa: S608
+        dn,
+    )
+
+
+async def search(
+    db: Executor, name: str | None, limit: int, offset: int
+) -> tuple[list[asyncpg.Record], int]:
+    condition = "($1::text IS NULL OR group_name ILIKE '%' || $1 || '%')"
+    rows = await db.fetch(
+        f"SELECT {_COLUMNS} FROM user_groups WHERE {condition} ORDER BY id LIMIT $2 OFFSET $3",  # noqa: S608
+        name,
+        limit,
+        offset,
+    )
+    total: int = await db.fetchval(
+        f"SELECT count(*) FROM user_groups WHERE {condition}",  # noqa: S608 — constant SQL
+        name,
+    )
+    return rows, total
+
+
+async def create(db: Executor, name: str, group_type: int, ldap_group_dn: str | None) -> int | None:
+    group_id: int | None = await db.fetchval(
+        """
+        INSERT INTO user_groups (group_name, group_type, ldap_group_dn) VALUES ($1, $2, $3)
+        ON CONFLICT DO NOTHING RETURNING id
+        """,
+        name,
+        group_type,
+        ldap_group_dn,
+    )
+    return group_id
+
+
+async def rename(db: Executor, group_id: int, name: str) -> bool:
+    status: str = await db.execute(
+        "UPDATE user_groups SET group_name = $2, updated_at = now() WHERE id = $1", group_id, name
+    )
+    return status == "UPDATE 1"
+
+
+async def delete(db: Executor, group_id: int) -> bool:
+    status: str = await db.execute("DELETE FROM user_groups WHERE id = $1", group_id)
+    return status == "DELETE 1"

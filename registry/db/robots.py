@@ -1,0 +1,165 @@
+"""Robot accounts and their per-project permissions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from registry.db.pool import Executor
+
+_COLUMNS = (
+    "id, name, description, level, project_id, secret_hash, disabled, duration, expires_at, "
+    "creator, created_at, updated_at"
+)
+
+
+async def get_by_name(db: Executor, name: str) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM robots WHERE name = $1",  # noqa: S608 — constant columns
+        name,
+    )
+
+
+async def get(db: Executor, robot_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM robots WHERE id = $1",  # noqa: S608 — constant columns
+        robot_id,
+    )
+
+
+async def create(
+    db: Executor,
+    *,
+    name: str,
+    description: str,
+    level: str,
+    project_id: int | None,
+    secret_hash: str,
+    disabled: bool,
+    duration: int,
+    expires_at: datetime | None,
+    creator: str,
+) -> int | None:
+    robot_id: int | None = await db.fetchval(
+        """
+        INSERT INTO robots (name, description, level, project_id, secret_hash, disabled,
+                            duration, expires_at, creator)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+        ON CONFLICT (name) DO NOTHING RETURNING id
+        """,
+        name,
+        description,
+        level,
+        project_id,
+        secret_hash,
+        disabled,
+        duration,
+        expires_at,
+        creator,
+    )
+    return robot_id
+
+
+async def set_permissions(db: Executor, robot_id: int, permissions: list[dict[str, Any]]) -> None:
+    await db.execute("DELETE FROM robot_permissions WHERE robot_id = $1", robot_id)
+    await db.executemany(
+        "INSERT INTO robot_permissions (robot_id, kind, namespace, access) VALUES ($1, $2, $3, $4)",
+        [(robot_id, p["kind"], p["namespace"], p["access"]) for p in permissions],
+    )
+
+
+async def permissions(db: Executor, robot_ids: list[int]) -> dict[int, list[asyncpg.Record]]:
+    rows = await db.fetch(
+        "SELECT robot_id, kind, namespace, access FROM robot_permissions "
+        "WHERE robot_id = ANY($1::bigint[]) ORDER BY namespace",
+        robot_ids,
+    )
+    found: dict[int, list[asyncpg.Record]] = {i: [] for i in robot_ids}
+    for row in rows:
+        found[row["robot_id"]].append(row)
+    return found
+
+
+async def access_in(db: Executor, robot_id: int, project_name: str) -> list[tuple[str, str]] | None:
+    """(resource, action) pairs the robot holds in the project; None when it has no entry."""
+    rows = await db.fetch(
+        "SELECT access FROM robot_permissions WHERE robot_id = $1 AND kind = 'project' "
+        "AND (namespace = $2 OR namespace = '*')",
+        robot_id,
+        project_name,
+    )
+    if not rows:
+        return None
+    return [
+        (str(item.get("resource")), str(item.get("action")))
+        for row in rows
+        for item in row["access"]
+        if item.get("effect", "allow") == "allow"
+    ]
+
+
+async def search(
+    db: Executor,
+    level: str | None,
+    project_id: int | None,
+    name: str | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[asyncpg.Record], int]:
+    condition = (
+        "($1::text IS NULL OR level = $1) AND ($2::bigint IS NULL OR project_id = $2) "
+        "AND ($3::text IS NULL OR name ILIKE '%' || $3 || '%')"
+    )
+    rows = await db.fetch(
+        f"SELECT {_COLUMNS} FROM robots WHERE {condition} ORDER BY id LIMIT $4 OFFSET $5",  # noqa: S608
+        level,
+        project_id,
+        name,
+        limit,
+        offset,
+    )
+    total: int = await db.fetchval(
+        f"SELECT count(*) FROM robots WHERE {condition}",  # noqa: S608 — constant SQL
+        level,
+        project_id,
+        name,
+    )
+    return rows, total
+
+
+async def update(
+    db: Executor,
+    robot_id: int,
+    *,
+    description: str,
+    disabled: bool,
+    duration: int,
+    expires_at: datetime | None,
+) -> None:
+    await db.execute(
+        """
+        UPDATE robots SET description = $2, disabled = $3, duration = $4, expires_at = $5,
+                          updated_at = now()
+        WHERE id = $1
+        """,
+        robot_id,
+        description,
+        disabled,
+        duration,
+        expires_at,
+    )
+
+
+async def set_secret(db: Executor, robot_id: int, secret_hash: str) -> None:
+    await db.execute(
+        "UPDATE robots SET secret_hash = $2, updated_at = now() WHERE id = $1",
+        robot_id,
+        secret_hash,
+    )
+
+
+async def delete(db: Executor, robot_id: int) -> bool:
+    status: str = await db.execute("DELETE FROM robots WHERE id = $1", robot_id)
+    return status == "DELETE 1"

@@ -1,0 +1,29 @@
+"""What a principal may do in a project: role lookup feeding :mod:`registry.rbac`."""
+
+from __future__ import annotations
+
+from registry.auth.principal import Principal, PrincipalKind
+from registry.db import members, robots
+from registry.db.pool import Executor
+from registry.rbac import Action, ProjectRef, Role, allowed, robot_actions, strongest
+
+
+async def role_in(db: Executor, principal: Principal, project: ProjectRef) -> Role | None:
+    if principal.kind is not PrincipalKind.USER or principal.user_id is None:
+        return None
+    found = await members.roles_of(db, project.id, principal.user_id, principal.group_ids)
+    return strongest(Role(r) for r in found)
+
+
+async def actions_in(db: Executor, principal: Principal, project: ProjectRef) -> frozenset[Action]:
+    if principal.sysadmin:
+        return frozenset(Action)
+    if principal.kind is PrincipalKind.ROBOT and principal.robot_id is not None:
+        access = await robots.access_in(db, principal.robot_id, project.name)
+        grants = robot_actions(access or [])
+        return allowed(principal, project, None, grants)
+    return allowed(principal, project, await role_in(db, principal, project))
+
+
+async def may(db: Executor, principal: Principal, project: ProjectRef, action: Action) -> bool:
+    return action in await actions_in(db, principal, project)

@@ -1,0 +1,205 @@
+"""Logging in: local users, LDAP users and robot accounts, behind one entry point.
+
+``login`` decides which backend answers (robots by their ``robot$`` prefix, ``admin`` always
+from the database, everyone else by ``auth_mode``), onboards LDAP users and their groups,
+throttles repeated failures per account, and remembers recent successes so a registry client
+that sends its credentials with every token request does not pay for a password hash each time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
+from redis.asyncio import Redis
+
+from registry.auth.base import AuthBackendError, Identity
+from registry.auth.ldap import LdapAuthenticator, LdapConfig
+from registry.auth.password import verify_password
+from registry.auth.principal import Principal, PrincipalKind
+from registry.db import groups, robots, users
+from registry.db.pool import Pool
+from registry.services.configuration import ConfigurationCache
+from registry.services.errors import RegistryError
+
+log = logging.getLogger(__name__)
+
+ROBOT_PREFIX = "robot$"
+ADMIN = "admin"
+
+# A valid hash of a random password, checked when the account does not exist so that the
+# answer takes as long as for a real one.
+_DUMMY_HASH = (
+    "scrypt$16384$8$1$AAAAAAAAAAAAAAAAAAAAAA==$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
+)
+
+
+class LoginThrottled(RegistryError):
+    """too many failed logins; try again later"""
+
+
+class BackendUnavailable(RegistryError):
+    """the identity backend is unavailable"""
+
+
+@dataclass(slots=True)
+class _Remembered:
+    principal: Principal
+    at: float
+
+
+class IdentityService:
+    def __init__(
+        self,
+        db: Pool,
+        redis: Redis,
+        config: ConfigurationCache,
+        *,
+        failure_limit: int = 10,
+        failure_window_seconds: int = 300,
+        remember_seconds: float = 30.0,
+        capacity: int = 2048,
+    ) -> None:
+        self._db = db
+        self._redis = redis
+        self._config = config
+        self._failure_limit = failure_limit
+        self._failure_window = failure_window_seconds
+        self._remember_seconds = remember_seconds
+        self._capacity = capacity
+        self._remembered: OrderedDict[bytes, _Remembered] = OrderedDict()
+
+    async def login(self, username: str, password: str) -> Principal | None:
+        """The principal for these credentials, None when they are wrong.
+
+        Raises LoginThrottled after too many recent failures for the account (even with the
+        right password, so guessing cannot continue), BackendUnavailable when LDAP is down.
+        """
+        if not username or not password:
+            return None
+        key = hashlib.sha256(f"{username}\0{password}".encode()).digest()
+        remembered = self._remembered.get(key)
+        if remembered is not None and time.monotonic() - remembered.at < self._remember_seconds:
+            return remembered.principal
+        failures_key = f"berth:login-failures:{hashlib.sha256(username.encode()).hexdigest()}"
+        failures = int(await self._redis.get(failures_key) or 0)
+        if failures >= self._failure_limit:
+            raise LoginThrottled()
+        principal = await self._authenticate(username, password)
+        if principal is None:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                pipe.incr(failures_key)
+                pipe.expire(failures_key, self._failure_window)
+                await pipe.execute()
+            self._remembered.pop(key, None)
+            return None
+        self._remembered[key] = _Remembered(principal, time.monotonic())
+        self._remembered.move_to_end(key)
+        while len(self._remembered) > self._capacity:
+            self._remembered.popitem(last=False)
+        return principal
+
+    def forget_all(self) -> None:
+        """Drop remembered logins (after a password change or a deletion in this process)."""
+        self._remembered.clear()
+
+    async def _authenticate(self, username: str, password: str) -> Principal | None:
+        if username.startswith(ROBOT_PREFIX):
+            return await self._robot(username, password)
+        config = await self._config.get()
+        if username == ADMIN or config["auth_mode"] == "db_auth":
+            return await self._database_user(username, password)
+        return await self._ldap_user(username, password, config)
+
+    async def _database_user(self, username: str, password: str) -> Principal | None:
+        row = await users.get_by_username(self._db, username)
+        stored = row["password_hash"] if row is not None else None
+        ok = await asyncio.to_thread(verify_password, password, stored or _DUMMY_HASH)
+        if row is None or stored is None or not ok:
+            return None
+        return await self.principal_for_user(row["id"])
+
+    async def _ldap_user(
+        self, username: str, password: str, config: dict[str, object]
+    ) -> Principal | None:
+        try:
+            authenticator = LdapAuthenticator(ldap_config(config))
+            identity = await authenticator.authenticate(username, password)
+        except AuthBackendError as exc:
+            log.warning("LDAP login failed: %s", exc)
+            raise BackendUnavailable(str(exc)) from None
+        if identity is None:
+            return None
+        return await self.onboard(identity)
+
+    async def onboard(self, identity: Identity) -> Principal:
+        """Create or refresh the local user an external backend vouched for."""
+        async with self._db.acquire() as conn, conn.transaction():
+            row = await users.onboard_external(
+                conn,
+                identity.username,
+                email=identity.email,
+                realname=identity.realname or "",
+                source="ldap",
+                external_id=identity.external_id,
+            )
+            group_ids = await groups.ids_for_dns(conn, list(identity.groups))
+            await users.set_groups(conn, row["id"], group_ids)
+        return Principal(
+            username=row["username"],
+            kind=PrincipalKind.USER,
+            user_id=row["id"],
+            sysadmin=row["sysadmin"] or identity.sysadmin,
+            group_ids=tuple(group_ids),
+        )
+
+    async def principal_for_user(self, user_id: int) -> Principal | None:
+        row = await users.get(self._db, user_id)
+        if row is None:
+            return None
+        return Principal(
+            username=row["username"],
+            kind=PrincipalKind.USER,
+            user_id=row["id"],
+            sysadmin=row["sysadmin"],
+            group_ids=await users.group_ids(self._db, row["id"]),
+        )
+
+    async def principal_by_name(self, name: str) -> Principal | None:
+        """Re-resolve a token subject (refresh tokens): None when the account is gone or
+        can no longer log in."""
+        if name.startswith(ROBOT_PREFIX):
+            row = await robots.get_by_name(self._db, name.removeprefix(ROBOT_PREFIX))
+            return _robot_principal(row) if row is not None and _robot_usable(row) else None
+        user = await users.get_by_username(self._db, name)
+        return await self.principal_for_user(user["id"]) if user is not None else None
+
+    async def _robot(self, username: str, secret: str) -> Principal | None:
+        row = await robots.get_by_name(self._db, username.removeprefix(ROBOT_PREFIX))
+        stored = row["secret_hash"] if row is not None else None
+        ok = await asyncio.to_thread(verify_password, secret, stored or _DUMMY_HASH)
+        if row is None or not ok or not _robot_usable(row):
+            return None
+        return _robot_principal(row)
+
+
+def ldap_config(config: dict[str, object]) -> LdapConfig:
+    """The LDAP settings out of the whole system configuration."""
+    return LdapConfig.model_validate({k: v for k, v in config.items() if k.startswith("ldap_")})
+
+
+def _robot_usable(row: asyncpg.Record) -> bool:
+    expires_at: datetime | None = row["expires_at"]
+    return not row["disabled"] and (expires_at is None or expires_at > datetime.now(UTC))
+
+
+def _robot_principal(row: asyncpg.Record) -> Principal:
+    return Principal(
+        username=ROBOT_PREFIX + row["name"], kind=PrincipalKind.ROBOT, robot_id=row["id"]
+    )

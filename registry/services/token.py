@@ -1,0 +1,48 @@
+"""The token service's decision: requested scopes ∩ what the caller may do."""
+
+from __future__ import annotations
+
+from registry.auth.principal import Principal
+from registry.db import projects
+from registry.db.pool import Executor
+from registry.oci.names import is_valid_repository, project_of
+from registry.rbac import Action, ProjectRef, may_list_catalog
+from registry.services.access import actions_in
+from registry.token.scope import Scope
+
+# Token actions and the project permission each needs.
+_NEEDS = {"pull": Action.PULL, "push": Action.PUSH, "delete": Action.DELETE}
+
+
+async def grant(db: Executor, principal: Principal, requested: list[Scope]) -> list[Scope]:
+    """Every requested scope, with the actions cut down to those allowed (possibly none)."""
+    granted: list[Scope] = []
+    allowed_by_project: dict[str, frozenset[Action]] = {}
+    for scope in requested:
+        actions: set[str] = set()
+        if scope.type == "registry" and scope.name == "catalog":
+            if may_list_catalog(principal):
+                actions = set(scope.actions) & {"*"}
+        elif not (scope.type == "repository" and is_valid_repository(scope.name)):
+            pass  # unknown resource types and malformed names get nothing
+        elif principal.sysadmin:
+            # Even for a project that does not exist: the registry then says so (NAME_UNKNOWN)
+            # instead of an unexplained 401.
+            actions = {a for a in scope.actions if a in (*_NEEDS, "*")}
+        else:
+            project_name = project_of(scope.name)
+            if project_name not in allowed_by_project:
+                row = await projects.get_by_name(db, project_name)
+                allowed_by_project[project_name] = (
+                    frozenset()
+                    if row is None
+                    else await actions_in(
+                        db, principal, ProjectRef(row["id"], row["name"], row["public"])
+                    )
+                )
+            permitted = allowed_by_project[project_name]
+            actions = {a for a in scope.actions if a in _NEEDS and _NEEDS[a] in permitted}
+            if "*" in scope.actions and set(_NEEDS.values()) <= permitted:
+                actions.add("*")
+        granted.append(Scope(scope.type, scope.name, frozenset(actions)))
+    return granted

@@ -1,0 +1,103 @@
+"""Issuing and verifying registry tokens (RS256 JWTs, Docker token spec claims)."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+
+from registry.token.keys import KeyRing
+from registry.token.scope import Scope
+
+# Clocks of replicas and clients drift a little; more than this is an invalid token.
+LEEWAY_SECONDS = 30
+
+
+class InvalidTokenError(Exception):
+    """The token is not one this registry accepts; the message says why (safe to log)."""
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedToken:
+    token: str
+    expires_in: int
+    issued_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Claims:
+    subject: str
+    issued_at: int
+    access: dict[tuple[str, str], frozenset[str]]
+    kind: str
+
+    def allows(self, resource_type: str, name: str, action: str) -> bool:
+        actions = self.access.get((resource_type, name), frozenset())
+        return action in actions or "*" in actions
+
+
+def issue(
+    keys: KeyRing,
+    *,
+    issuer: str,
+    audience: str,
+    subject: str,
+    access: list[Scope],
+    ttl_seconds: int,
+    kind: str = "access",
+) -> IssuedToken:
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": issuer,
+        "sub": subject,
+        "aud": audience,
+        "exp": now + ttl_seconds,
+        "nbf": now - 1,
+        "iat": now,
+        "jti": secrets.token_urlsafe(16),
+        "access": [s.claim() for s in access],
+    }
+    if kind != "access":
+        claims["typ"] = kind
+    token = jwt.encode(claims, keys.private_key, algorithm="RS256", headers={"kid": keys.kid})
+    return IssuedToken(token, ttl_seconds, now)
+
+
+def verify(
+    keys: KeyRing, token: str, *, issuer: str, audience: str, kind: str = "access"
+) -> Claims:
+    """Check signature (RS256 only, by ``kid``), issuer, audience, exp/nbf and token kind."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError as exc:
+        raise InvalidTokenError(f"malformed token: {exc}") from None
+    if header.get("alg") != "RS256":
+        raise InvalidTokenError("only RS256 tokens are accepted")
+    key = keys.public_keys.get(str(header.get("kid")))
+    if key is None:
+        raise InvalidTokenError("token signed by an unknown key")
+    try:
+        claims = jwt.decode(
+            token,
+            key,
+            algorithms=["RS256"],
+            audience=audience,
+            issuer=issuer,
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["exp", "iat", "nbf", "iss", "aud", "sub"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidTokenError(str(exc)) from None
+    if claims.get("typ", "access") != kind:
+        raise InvalidTokenError(f"not an {kind} token")
+    access: dict[tuple[str, str], frozenset[str]] = {}
+    for entry in claims.get("access") or []:
+        if isinstance(entry, dict):
+            key_ = (str(entry.get("type")), str(entry.get("name")))
+            access[key_] = access.get(key_, frozenset()) | frozenset(
+                str(a) for a in entry.get("actions") or []
+            )
+    return Claims(str(claims["sub"]), int(claims["iat"]), access, kind)
