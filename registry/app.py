@@ -13,8 +13,10 @@ from starlette.routing import BaseRoute
 
 from registry.api.distribution.routes import routes as distribution_routes
 from registry.api.token import routes as token_routes
+from registry.api.v2_0.routes import routes as management_routes
 from registry.config import Settings, load_settings
 from registry.db.pool import open_pool
+from registry.services.audit import AuditTrail
 from registry.services.configuration import ConfigurationCache
 from registry.services.context import Backends
 from registry.services.identity import IdentityService
@@ -63,7 +65,9 @@ def create_app(settings: Settings) -> Starlette:
                     failure_limit=settings.login_failure_limit,
                     failure_window_seconds=settings.login_failure_window_seconds,
                 ),
+                audit=AuditTrail(db),
             )
+            backends.audit.start()
             app.state.backends = backends  # for embedding and tests; requests use request.state
             purger = asyncio.create_task(_purge_uploads_forever(backends))
             try:
@@ -72,11 +76,12 @@ def create_app(settings: Settings) -> Starlette:
                 purger.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await purger
+                await backends.audit.stop()
         finally:
             await redis.aclose()
             await db.close()
 
-    all_routes: list[BaseRoute] = [*token_routes, *distribution_routes]
+    all_routes: list[BaseRoute] = [*token_routes, *distribution_routes, *management_routes]
     return Starlette(routes=all_routes, lifespan=lifespan)
 
 

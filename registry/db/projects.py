@@ -14,18 +14,25 @@ async def get_by_name(db: Executor, name: str) -> asyncpg.Record | None:
 
 
 async def create(
-    db: Executor, name: str, *, public: bool = False, owner_id: int | None = None
-) -> int:
-    """Create the project unless it exists; return its id either way."""
-    project_id: int = await db.fetchval(
+    db: Executor,
+    name: str,
+    *,
+    public: bool = False,
+    owner_id: int | None = None,
+    metadata: dict[str, str] | None = None,
+) -> int | None:
+    """The new project's id, or None when the name is taken."""
+    meta = {"public": "true" if public else "false", **(metadata or {})}
+    project_id: int | None = await db.fetchval(
         """
-        INSERT INTO projects (name, public, owner_id) VALUES ($1, $2, $3)
-        ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name
+        INSERT INTO projects (name, public, owner_id, metadata) VALUES ($1, $2, $3, $4)
+        ON CONFLICT (name) DO NOTHING
         RETURNING id
         """,
         name,
         public,
         owner_id,
+        meta,
     )
     return project_id
 
@@ -46,3 +53,49 @@ async def public_holders_of_blob(
         digest,
         limit,
     )
+
+
+_PROJECT_COLUMNS = """
+    p.id, p.name, p.public, p.owner_id, p.metadata, p.created_at, p.updated_at,
+    u.username AS owner_name,
+    (SELECT count(*) FROM repositories r WHERE r.project_id = p.id) AS repo_count
+"""
+
+
+async def get_detail(db: Executor, project_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        f"SELECT {_PROJECT_COLUMNS} FROM projects p LEFT JOIN users u ON u.id = p.owner_id "  # noqa: S608
+        "WHERE p.id = $1",
+        project_id,
+    )
+
+
+async def list_detail(
+    db: Executor, where: str, order_by: str, params: list[object], limit: int, offset: int
+) -> tuple[list[asyncpg.Record], int]:
+    """Projects matching a WHERE clause built by the API's SqlFilter (values as params)."""
+    base = f"FROM projects p LEFT JOIN users u ON u.id = p.owner_id {where}"
+    n = len(params)
+    rows = await db.fetch(
+        f"SELECT {_PROJECT_COLUMNS} {base} {order_by} LIMIT ${n + 1} OFFSET ${n + 2}",
+        *params,
+        limit,
+        offset,
+    )
+    total: int = await db.fetchval(f"SELECT count(*) {base}", *params)
+    return rows, total
+
+
+async def update_metadata(
+    db: Executor, project_id: int, metadata: dict[str, str], public: bool
+) -> None:
+    await db.execute(
+        "UPDATE projects SET metadata = $2, public = $3, updated_at = now() WHERE id = $1",
+        project_id,
+        metadata,
+        public,
+    )
+
+
+async def delete(db: Executor, project_id: int) -> None:
+    await db.execute("DELETE FROM projects WHERE id = $1", project_id)

@@ -8,6 +8,7 @@ from redis.asyncio import Redis
 
 from registry.config import Settings
 from registry.db.pool import Pool
+from registry.services.audit import AuditTrail
 from registry.services.configuration import ConfigurationCache
 from registry.services.hashers import HasherCache
 from registry.services.identity import IdentityService
@@ -24,4 +25,5 @@ class Backends:
     keys: KeyRing
     config: ConfigurationCache
     identity: IdentityService
+    audit: AuditTrail
     hashers: HasherCache = field(default_factory=HasherCache)

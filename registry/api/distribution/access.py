@@ -178,3 +178,11 @@ async def may_list_catalog(request: Request) -> bool:
     if caller.claims is not None:
         return caller.claims.allows("registry", "catalog", "*")
     return caller.principal is not None and rbac.may_list_catalog(caller.principal)
+
+
+async def caller_name(request: Request) -> str:
+    """Who to name in the audit log."""
+    caller = await caller_of(request)
+    if caller.claims is not None:
+        return caller.claims.subject or "anonymous"
+    return caller.principal.name if caller.principal is not None else "anonymous"

@@ -8,6 +8,7 @@ from starlette.responses import Response
 
 from registry.services import errors
 from registry.services.configuration import ConfigurationInvalid
+from registry.services.projects import ProjectExists, ProjectInvalid, ProjectNotEmpty
 
 
 class HarborError(Exception):
@@ -66,6 +67,9 @@ _DOMAIN: dict[type[errors.RegistryError], type[HarborError]] = {
     errors.DigestInvalid: BadRequest,
     errors.PaginationInvalid: BadRequest,
     ConfigurationInvalid: BadRequest,
+    ProjectInvalid: BadRequest,
+    ProjectExists: Conflict,
+    ProjectNotEmpty: PreconditionFailed,
 }
 
 

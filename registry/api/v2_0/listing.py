@@ -50,7 +50,9 @@ class Term:
 
 def _split_terms(text: str) -> list[str]:
     """Split on commas outside of {…} and […]."""
-    terms, depth, current = [], 0, []
+    terms: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         if char in "{[(":
             depth += 1

@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 from registry.app import create_app
 from registry.config import Settings
 from registry.db.migrate import migrate
+from registry.db.pool import open_pool
 from registry.services.bootstrap import bootstrap
 from tests.integration.api.tokens import TokenAuth
 from tests.integration.storage.conftest import s3_settings
@@ -137,8 +138,7 @@ async def berth_server(
 
 @pytest.fixture
 async def berth(berth_server: Berth) -> Berth:
-    pool = await asyncpg.create_pool(berth_server.database_url, min_size=1, max_size=2)
-    assert pool is not None
+    pool = await open_pool(berth_server.database_url, size=2)
     try:
         await pool.execute(f"TRUNCATE {_TABLES} RESTART IDENTITY CASCADE")
         await bootstrap(pool, ADMIN_PASSWORD)
@@ -151,9 +151,9 @@ async def berth(berth_server: Berth) -> Berth:
 
 
 async def create_project(berth: Berth, name: str, public: bool = False) -> None:
-    """Projects get an API with the identity service; until then tests insert them."""
-    conn = await asyncpg.connect(berth.database_url)
-    try:
-        await conn.execute("INSERT INTO projects (name, public) VALUES ($1, $2)", name, public)
-    finally:
-        await conn.close()
+    async with httpx.AsyncClient(base_url=berth.url, auth=("admin", ADMIN_PASSWORD)) as c:
+        r = await c.post(
+            "/api/v2.0/projects",
+            json={"project_name": name, "metadata": {"public": str(public).lower()}},
+        )
+        assert r.status_code == 201, r.text

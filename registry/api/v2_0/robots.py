@@ -1,0 +1,289 @@
+"""/robots: Harbor's v2 robot accounts, system or project level, with explicit permissions."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import secrets
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import Response
+
+from registry.api.v2_0.endpoint import (
+    harbor_endpoint,
+    int_path,
+    json_response,
+    read_object,
+    string_field,
+)
+from registry.api.v2_0.errors import BadRequest, Conflict, Forbidden, NotFound
+from registry.api.v2_0.listing import list_headers, page_of, parse_query
+from registry.api.v2_0.security import authenticated, backends, find_project, require
+from registry.api.v2_0.users import check_password
+from registry.auth.password import hash_password
+from registry.auth.principal import Principal
+from registry.db import robots
+from registry.rbac import ROBOT_ACCESS, Action
+from registry.services.audit import AuditEvent
+from registry.services.identity import ROBOT_PREFIX
+
+_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+
+
+def _generate_secret() -> str:
+    # Harbor's secret rule (upper, lower, digit) holds for every generated secret.
+    while True:
+        secret = secrets.token_urlsafe(24)
+        if (
+            any(c.isupper() for c in secret)
+            and any(c.islower() for c in secret)
+            and any(c.isdigit() for c in secret)
+        ):
+            return secret
+
+
+def _permissions(value: Any) -> list[dict[str, Any]]:
+    if not isinstance(value, list):
+        raise BadRequest("permissions must be a list")
+    clean = []
+    for item in value:
+        if not isinstance(item, dict) or item.get("kind", "project") != "project":
+            raise BadRequest('each permission needs kind "project"')
+        namespace = item.get("namespace")
+        access = item.get("access")
+        if not isinstance(namespace, str) or not namespace or not isinstance(access, list):
+            raise BadRequest("each permission needs a namespace and an access list")
+        entries = []
+        for entry in access:
+            if not isinstance(entry, dict):
+                raise BadRequest("access entries are objects")
+            resource, action = entry.get("resource"), entry.get("action")
+            if (resource, action) not in ROBOT_ACCESS:
+                raise BadRequest(f"unsupported robot permission {resource}:{action}")
+            effect = entry.get("effect", "allow")
+            if effect not in ("allow", "deny"):
+                raise BadRequest("effect must be allow or deny")
+            entries.append({"resource": resource, "action": action, "effect": effect})
+        clean.append({"kind": "project", "namespace": namespace, "access": entries})
+    return clean
+
+
+def _expiry(duration: int) -> datetime | None:
+    if duration == -1:
+        return None
+    if duration <= 0:
+        raise BadRequest("duration is -1 (never expires) or a positive number of days")
+    return datetime.now(UTC) + timedelta(days=duration)
+
+
+async def _authorize_permissions(
+    request: Request, principal: Principal, level: str, permissions: list[dict[str, Any]]
+) -> int | None:
+    """Check the caller may hand out these permissions; the project id of a project robot."""
+    if level == "system":
+        if not principal.sysadmin:
+            raise Forbidden("only system administrators create system robot accounts")
+        return None
+    if len(permissions) != 1 or permissions[0]["namespace"] == "*":
+        raise BadRequest("a project robot account has permissions in exactly one project")
+    project = await find_project(request, permissions[0]["namespace"])
+    if project is None:
+        raise NotFound(f"project {permissions[0]['namespace']} not found")
+    await require(request, project, Action.MANAGE_ROBOTS)
+    return project.id
+
+
+def _to_json(row: asyncpg.Record, permissions: list[asyncpg.Record]) -> dict[str, Any]:
+    expires_at = row["expires_at"]
+    return {
+        "id": row["id"],
+        "name": ROBOT_PREFIX + row["name"],
+        "description": row["description"],
+        "level": row["level"],
+        "duration": row["duration"],
+        "disable": row["disabled"],
+        "editable": True,
+        "expires_at": int(expires_at.timestamp()) if expires_at else -1,
+        "creation_time": row["created_at"],
+        "update_time": row["updated_at"],
+        "permissions": [
+            {"kind": p["kind"], "namespace": p["namespace"], "access": p["access"]}
+            for p in permissions
+        ],
+    }
+
+
+@harbor_endpoint
+async def create_robot(request: Request) -> Response:
+    principal = await authenticated(request)
+    body = await read_object(request)
+    name = string_field(body, "name")
+    assert name is not None
+    if not _NAME.match(name):
+        raise BadRequest("robot names are lower-case letters and digits, separated by . _ -")
+    level = body.get("level", "system")
+    if level not in ("system", "project"):
+        raise BadRequest("level must be system or project")
+    duration = body.get("duration", -1)
+    if not isinstance(duration, int) or isinstance(duration, bool):
+        raise BadRequest("duration must be an integer")
+    disabled = body.get("disable", False)
+    if not isinstance(disabled, bool):
+        raise BadRequest("disable must be a boolean")
+    permissions = _permissions(body.get("permissions", []))
+    project_id = await _authorize_permissions(request, principal, level, permissions)
+    full_name = f"{permissions[0]['namespace']}+{name}" if level == "project" else name
+    secret = string_field(body, "secret", required=False) or _generate_secret()
+    check_password(secret)
+    b = backends(request)
+    async with b.db.acquire() as conn, conn.transaction():
+        robot_id = await robots.create(
+            conn,
+            name=full_name,
+            description=string_field(body, "description", required=False) or "",
+            level=level,
+            project_id=project_id,
+            secret_hash=await asyncio.to_thread(hash_password, secret),
+            disabled=disabled,
+            duration=duration,
+            expires_at=_expiry(duration),
+            creator=principal.name,
+        )
+        if robot_id is None:
+            raise Conflict(f"robot account {ROBOT_PREFIX}{full_name} already exists")
+        await robots.set_permissions(conn, robot_id, permissions)
+    row = await robots.get(b.db, robot_id)
+    assert row is not None
+    b.audit.record(
+        AuditEvent("create", "robot", ROBOT_PREFIX + full_name, principal.name, project_id)
+    )
+    expires_at = row["expires_at"]
+    return json_response(
+        {
+            "id": robot_id,
+            "name": ROBOT_PREFIX + full_name,
+            "secret": secret,
+            "creation_time": row["created_at"],
+            "expires_at": int(expires_at.timestamp()) if expires_at else -1,
+        },
+        status=201,
+        headers={"Location": f"/api/v2.0/robots/{robot_id}"},
+    )
+
+
+async def _robot_for(request: Request, manage: bool) -> asyncpg.Record:
+    principal = await authenticated(request)
+    b = backends(request)
+    row = await robots.get(b.db, int_path(request, "robot_id"))
+    if row is None:
+        raise NotFound("robot account not found")
+    if principal.sysadmin:
+        return row
+    if row["level"] == "system" or row["project_id"] is None:
+        raise Forbidden("only system administrators manage system robot accounts")
+    project = await find_project(request, str(row["project_id"]))
+    if project is None:
+        raise NotFound("robot account not found")
+    await require(request, project, Action.MANAGE_ROBOTS if manage else Action.READ_PROJECT)
+    return row
+
+
+@harbor_endpoint
+async def list_robots(request: Request) -> Response:
+    principal = await authenticated(request)
+    page = page_of(request)
+    query = parse_query(request.query_params.get("q"))
+    level = query["Level"].values[0] if "Level" in query else None
+    project_id = int(query["ProjectID"].values[0]) if "ProjectID" in query else None
+    name = query["name"].values[0] if "name" in query else None
+    if not principal.sysadmin:
+        if project_id is None:
+            raise Forbidden(
+                "list the robot accounts of one project: q=Level=project,ProjectID=<id>"
+            )
+        project = await find_project(request, str(project_id))
+        if project is None:
+            raise NotFound("project not found")
+        await require(request, project, Action.MANAGE_ROBOTS)
+    b = backends(request)
+    rows, total = await robots.search(b.db, level, project_id, name, page.page_size, page.offset)
+    perms = await robots.permissions(b.db, [r["id"] for r in rows])
+    body = [_to_json(r, perms[r["id"]]) for r in rows]
+    return json_response(body, headers=list_headers(request, page, total))
+
+
+@harbor_endpoint
+async def get_robot(request: Request) -> Response:
+    row = await _robot_for(request, manage=False)
+    perms = await robots.permissions(backends(request).db, [row["id"]])
+    return json_response(_to_json(row, perms[row["id"]]))
+
+
+@harbor_endpoint
+async def update_robot(request: Request) -> Response:
+    row = await _robot_for(request, manage=True)
+    principal = await authenticated(request)
+    body = await read_object(request)
+    duration = body.get("duration", row["duration"])
+    disabled = body.get("disable", row["disabled"])
+    if not isinstance(duration, int) or not isinstance(disabled, bool):
+        raise BadRequest("duration is an integer and disable a boolean")
+    b = backends(request)
+    async with b.db.acquire() as conn, conn.transaction():
+        if "permissions" in body:
+            permissions = _permissions(body["permissions"])
+            project_id = await _authorize_permissions(request, principal, row["level"], permissions)
+            if row["level"] == "project" and project_id != row["project_id"]:
+                raise BadRequest("a project robot account stays in its project")
+            await robots.set_permissions(conn, row["id"], permissions)
+        await robots.update(
+            conn,
+            row["id"],
+            description=string_field(body, "description", required=False) or row["description"],
+            disabled=disabled,
+            duration=duration,
+            expires_at=_expiry(duration) if duration != row["duration"] else row["expires_at"],
+        )
+    b.identity.forget_all()
+    b.audit.record(
+        AuditEvent("update", "robot", ROBOT_PREFIX + row["name"], principal.name, row["project_id"])
+    )
+    return Response(status_code=200)
+
+
+@harbor_endpoint
+async def refresh_secret(request: Request) -> Response:
+    row = await _robot_for(request, manage=True)
+    principal = await authenticated(request)
+    body = await read_object(request)
+    secret = string_field(body, "secret", required=False) or _generate_secret()
+    check_password(secret)
+    b = backends(request)
+    await robots.set_secret(b.db, row["id"], await asyncio.to_thread(hash_password, secret))
+    b.identity.forget_all()
+    b.audit.record(
+        AuditEvent(
+            "update",
+            "robot",
+            ROBOT_PREFIX + row["name"] + ":secret",
+            principal.name,
+            row["project_id"],
+        )
+    )
+    return json_response({"secret": secret})
+
+
+@harbor_endpoint
+async def delete_robot(request: Request) -> Response:
+    row = await _robot_for(request, manage=True)
+    principal = await authenticated(request)
+    b = backends(request)
+    await robots.delete(b.db, row["id"])
+    b.identity.forget_all()
+    b.audit.record(
+        AuditEvent("delete", "robot", ROBOT_PREFIX + row["name"], principal.name, row["project_id"])
+    )
+    return Response(status_code=200)

@@ -1,0 +1,66 @@
+"""The /api/v2.0 routing table."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from registry.api.v2_0 import (
+    audit_logs,
+    ldap,
+    members,
+    projects,
+    robots,
+    system,
+    usergroups,
+    users,
+)
+
+_P = "/api/v2.0/projects/{project_name_or_id}"
+
+routes = [
+    Route("/api/v2.0/ping", system.ping, methods=["GET"]),
+    Route("/api/v2.0/health", system.health, methods=["GET"]),
+    Route("/api/v2.0/systeminfo", system.systeminfo, methods=["GET"]),
+    Route("/api/v2.0/configurations", system.get_configurations, methods=["GET"]),
+    Route("/api/v2.0/configurations", system.put_configurations, methods=["PUT"]),
+    Route("/api/v2.0/projects", projects.list_projects, methods=["GET"]),
+    Route("/api/v2.0/projects", projects.head_project, methods=["HEAD"]),
+    Route("/api/v2.0/projects", projects.create_project, methods=["POST"]),
+    Route(_P, projects.get_project, methods=["GET"]),
+    Route(_P, projects.update_project, methods=["PUT"]),
+    Route(_P, projects.delete_project, methods=["DELETE"]),
+    Route(f"{_P}/_deletable", projects.deletable, methods=["GET"]),
+    Route(f"{_P}/summary", projects.summary, methods=["GET"]),
+    Route(f"{_P}/members", members.list_members, methods=["GET"]),
+    Route(f"{_P}/members", members.add_member, methods=["POST"]),
+    Route(f"{_P}/members/{{mid}}", members.get_member, methods=["GET"]),
+    Route(f"{_P}/members/{{mid}}", members.update_member, methods=["PUT"]),
+    Route(f"{_P}/members/{{mid}}", members.delete_member, methods=["DELETE"]),
+    Route(f"{_P}/logs", audit_logs.project_logs, methods=["GET"]),
+    Route("/api/v2.0/audit-logs", audit_logs.list_audit_logs, methods=["GET"]),
+    Route("/api/v2.0/users", users.list_users, methods=["GET"]),
+    Route("/api/v2.0/users", users.create_user, methods=["POST"]),
+    Route("/api/v2.0/users/current", users.current_user, methods=["GET"]),
+    Route("/api/v2.0/users/search", users.search_users, methods=["GET"]),
+    Route("/api/v2.0/users/{user_id}", users.get_user, methods=["GET"]),
+    Route("/api/v2.0/users/{user_id}", users.update_user, methods=["PUT"]),
+    Route("/api/v2.0/users/{user_id}", users.delete_user, methods=["DELETE"]),
+    Route("/api/v2.0/users/{user_id}/password", users.change_password, methods=["PUT"]),
+    Route("/api/v2.0/users/{user_id}/sysadmin", users.set_sysadmin, methods=["PUT"]),
+    Route("/api/v2.0/robots", robots.list_robots, methods=["GET"]),
+    Route("/api/v2.0/robots", robots.create_robot, methods=["POST"]),
+    Route("/api/v2.0/robots/{robot_id}", robots.get_robot, methods=["GET"]),
+    Route("/api/v2.0/robots/{robot_id}", robots.update_robot, methods=["PUT"]),
+    Route("/api/v2.0/robots/{robot_id}", robots.refresh_secret, methods=["PATCH"]),
+    Route("/api/v2.0/robots/{robot_id}", robots.delete_robot, methods=["DELETE"]),
+    Route("/api/v2.0/ldap/ping", ldap.ping, methods=["POST"]),
+    Route("/api/v2.0/ldap/users/search", ldap.search_users, methods=["GET"]),
+    Route("/api/v2.0/ldap/users/import", ldap.import_users, methods=["POST"]),
+    Route("/api/v2.0/ldap/groups/search", ldap.search_groups, methods=["GET"]),
+    Route("/api/v2.0/usergroups", usergroups.list_groups, methods=["GET"]),
+    Route("/api/v2.0/usergroups", usergroups.create_group, methods=["POST"]),
+    Route("/api/v2.0/usergroups/search", usergroups.search_groups, methods=["GET"]),
+    Route("/api/v2.0/usergroups/{group_id}", usergroups.get_group, methods=["GET"]),
+    Route("/api/v2.0/usergroups/{group_id}", usergroups.update_group, methods=["PUT"]),
+    Route("/api/v2.0/usergroups/{group_id}", usergroups.delete_group, methods=["DELETE"]),
+]

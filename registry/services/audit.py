@@ -1,0 +1,71 @@
+"""The audit trail. Writes are buffered and flushed in batches so pulls, which are audited
+too, never wait on an INSERT; the buffer is flushed at least every second and on shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from registry.db.pool import Pool
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    operation: str
+    resource_type: str
+    resource: str
+    username: str
+    project_id: int | None = None
+
+
+class AuditTrail:
+    def __init__(self, db: Pool, interval_seconds: float = 1.0, max_pending: int = 10_000) -> None:
+        self._db = db
+        self._interval = interval_seconds
+        self._max_pending = max_pending
+        self._pending: list[AuditEvent] = []
+        self._task: asyncio.Task[None] | None = None
+
+    def record(self, event: AuditEvent) -> None:
+        if len(self._pending) >= self._max_pending:
+            # Better to lose audit lines under a flood than to grow without bound.
+            log.warning("audit buffer full; dropping an event")
+            return
+        self._pending.append(event)
+
+    async def flush(self) -> None:
+        events, self._pending = self._pending, []
+        if not events:
+            return
+        try:
+            await self._db.executemany(
+                """
+                INSERT INTO audit_logs (project_id, operation, resource_type, resource, username)
+                VALUES ($1, $2, $3, $4, $5)
+                """,
+                [
+                    (e.project_id, e.operation, e.resource_type, e.resource, e.username)
+                    for e in events
+                ],
+            )
+        except Exception:
+            log.exception("writing %d audit events failed", len(events))
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            await self.flush()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self.flush()

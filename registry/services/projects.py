@@ -1,0 +1,117 @@
+"""Creating, changing and deleting projects."""
+
+from __future__ import annotations
+
+import re
+
+from registry.auth.principal import Principal
+from registry.db import members, projects
+from registry.rbac import ProjectRef, Role
+from registry.services.audit import AuditEvent
+from registry.services.context import Backends
+from registry.services.errors import RegistryError
+
+# Harbor's project name rule: lower-case components joined by . _ -
+_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+MAX_NAME_LENGTH = 255
+
+# Metadata keys Harbor projects carry; values are strings ("true"/"false" for flags).
+METADATA_KEYS = frozenset(
+    {
+        "public",
+        "enable_content_trust",
+        "enable_content_trust_cosign",
+        "prevent_vul",
+        "severity",
+        "auto_scan",
+        "auto_sbom_generation",
+        "reuse_sys_cve_allowlist",
+        "retention_id",
+        "proxy_speed_kb",
+    }
+)
+
+
+_FLAGS = METADATA_KEYS - {"severity", "retention_id", "proxy_speed_kb"}
+
+
+class ProjectInvalid(RegistryError):
+    """invalid project"""
+
+
+class ProjectExists(RegistryError):
+    """project already exists"""
+
+
+class ProjectNotEmpty(RegistryError):
+    """the project still holds repositories"""
+
+
+def check_metadata(metadata: dict[str, object]) -> dict[str, str]:
+    clean: dict[str, str] = {}
+    for key, value in metadata.items():
+        if key not in METADATA_KEYS:
+            raise ProjectInvalid(f"unknown project metadata {key!r}")
+        if isinstance(value, bool):
+            value = "true" if value else "false"
+        if not isinstance(value, str):
+            raise ProjectInvalid(f"metadata {key} must be a string")
+        if key in (
+            "public",
+            "enable_content_trust",
+            "prevent_vul",
+            "auto_scan",
+            "reuse_sys_cve_allowlist",
+            "auto_sbom_generation",
+            "enable_content_trust_cosign",
+        ):
+            if value.lower() not in ("true", "false"):
+                raise ProjectInvalid(f'metadata {key} must be "true" or "false"')
+            value = value.lower()
+        clean[key] = value
+    return clean
+
+
+async def create_project(
+    b: Backends, creator: Principal, name: str, metadata: dict[str, object]
+) -> int:
+    if not _NAME.match(name) or len(name) > MAX_NAME_LENGTH:
+        raise ProjectInvalid(
+            "project names are lower-case letters and digits, separated by '.', '_' or '-'"
+        )
+    meta = check_metadata(metadata)
+    public = meta.get("public", "false") == "true"
+    async with b.db.acquire() as conn, conn.transaction():
+        project_id = await projects.create(
+            conn, name, public=public, owner_id=creator.user_id, metadata=meta
+        )
+        if project_id is None:
+            raise ProjectExists(f"project {name} already exists")
+        if creator.user_id is not None:
+            await members.add(conn, project_id, "u", creator.user_id, int(Role.PROJECT_ADMIN))
+    b.audit.record(AuditEvent("create", "project", name, creator.name, project_id))
+    return project_id
+
+
+async def update_project(
+    b: Backends, actor: Principal, project: ProjectRef, metadata: dict[str, object]
+) -> None:
+    row = await projects.get_detail(b.db, project.id)
+    if row is None:
+        return
+    merged = {**(row["metadata"] or {}), **check_metadata(metadata)}
+    await projects.update_metadata(b.db, project.id, merged, merged.get("public") == "true")
+    b.audit.record(AuditEvent("update", "project", project.name, actor.name, project.id))
+
+
+async def delete_project(b: Backends, actor: Principal, project: ProjectRef) -> None:
+    async with b.db.acquire() as conn, conn.transaction():
+        held = await conn.fetchval(
+            "SELECT count(*) FROM repositories WHERE project_id = $1", project.id
+        )
+        if held:
+            raise ProjectNotEmpty(
+                f"the project {project.name} still holds {held} repositories; delete them first"
+            )
+        await projects.delete(conn, project.id)
+    b.audit.record(AuditEvent("delete", "project", project.name, actor.name, project.id))
