@@ -192,3 +192,53 @@ def toolbox(tmp_path: Path) -> Iterator[Toolbox]:
     box = Toolbox(tmp_path / "tools")
     yield box
     box.close()
+
+
+# ---------------------------------------------------------------------------- nginx in front
+
+
+def _nginx_front_of(pair: RegistryPair, host: str, nginx: ServerProcess) -> Registry:
+    """The pair's registry as reached through nginx. Its only server is nginx: a test that
+    also asks for ``berth_pair`` gets the backends' logs in its failure report."""
+    first = pair.first
+    return Registry(first.target, host, first.username, first.password, [nginx])
+
+
+@pytest.fixture(scope="module")
+def nginx_front(berth_pair: RegistryPair) -> Iterator[Registry]:
+    """Debian's nginx running deploy/nginx.conf (ports, backends and directories
+    substituted) in front of both servers of ``berth_pair``; clients use its host."""
+    from tests.e2e._nginx import nginx_workdir, start_nginx_front
+
+    root = nginx_workdir()
+    try:
+        upstreams = [berth_pair.first.host, berth_pair.second.host]
+        nginx, host = _start(start_nginx_front, root, upstreams)
+        yield _nginx_front_of(berth_pair, host, nginx)
+        problems = _stop_all([nginx])
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    assert not problems, "nginx did not shut down cleanly:\n" + "\n".join(problems)
+
+
+@pytest.fixture
+def nginx_tls_front(berth_pair: RegistryPair) -> Iterator[tuple[Registry, str]]:
+    """deploy/nginx.conf with its commented TLS example enabled as the file describes, in
+    front of ``berth_pair`` → (Registry on the HTTPS host, host of the port-80 redirect).
+
+    The Registry's ``url`` and ``client()`` speak plain HTTP: use ``https://{host}``.
+    """
+    from tests.e2e._nginx import nginx_workdir, start_nginx_tls_front
+
+    root = nginx_workdir()
+    try:
+        upstreams = [berth_pair.first.host, berth_pair.second.host]
+        try:
+            nginx, host, redirect_host = start_nginx_tls_front(root, upstreams)
+        except ServerError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        yield _nginx_front_of(berth_pair, host, nginx), redirect_host
+        problems = _stop_all([nginx])
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    assert not problems, "nginx did not shut down cleanly:\n" + "\n".join(problems)

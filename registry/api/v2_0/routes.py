@@ -23,8 +23,9 @@ routes = [
     Route("/api/v2.0/systeminfo", system.systeminfo, methods=["GET"]),
     Route("/api/v2.0/configurations", system.get_configurations, methods=["GET"]),
     Route("/api/v2.0/configurations", system.put_configurations, methods=["PUT"]),
-    Route("/api/v2.0/projects", projects.list_projects, methods=["GET"]),
+    # Before the GET route, which Starlette also makes answer HEAD.
     Route("/api/v2.0/projects", projects.head_project, methods=["HEAD"]),
+    Route("/api/v2.0/projects", projects.list_projects, methods=["GET"]),
     Route("/api/v2.0/projects", projects.create_project, methods=["POST"]),
     Route(_P, projects.get_project, methods=["GET"]),
     Route(_P, projects.update_project, methods=["PUT"]),
