@@ -127,6 +127,7 @@ def serve(settings: Settings) -> int:
             "port": ready.port,
             "log_level": ready.log_level,
             "proxy_headers": True,
+            "forwarded_allow_ips": ready.trusted_proxies,
             # Clients hold connections open between layers; keep them longer than the default.
             "timeout_keep_alive": 30,
         }

@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     external_url: str | None = Field(
         default=None, description="URL clients use to reach Berth, e.g. https://registry.example"
     )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="addresses whose X-Forwarded-Proto/For/Host headers are believed",
+    )
     database_url: SecretStr | None = None
     database_pool_size: int = 10
     redis_url: SecretStr | None = None

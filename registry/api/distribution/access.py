@@ -56,8 +56,12 @@ def token_realm(request: Request) -> str:
     if b.settings.external_url:
         return b.settings.external_url.rstrip("/") + "/service/token"
     # uvicorn has already applied X-Forwarded-Proto from trusted proxies to the scheme; the
-    # proxy passes the client's Host through.
+    # host is the proxy's X-Forwarded-Host when it sends one, else the Host it passed through.
     host = request.headers.get("host") or f"{b.settings.host}:{b.settings.port}"
+    forwarded_host = request.headers.get("x-forwarded-host")
+    peer = request.client.host if request.client else None
+    if forwarded_host and peer in b.settings.trusted_proxies:
+        host = forwarded_host.split(",")[0].strip()
     return f"{request.url.scheme}://{host}/service/token"
 
 

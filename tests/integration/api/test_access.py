@@ -116,3 +116,14 @@ async def test_unknown_endpoints_and_methods_answer_in_oci_format(berth: Berth) 
         r = await c.post("/v2/library/app/manifests/v1")
         assert r.status_code == 405
         assert error_code(r) == "UNSUPPORTED"
+
+
+async def test_realm_follows_a_trusted_proxy(berth: Berth) -> None:
+    async with berth.raw() as raw:
+        r = await raw.get(
+            "/v2/",
+            headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "registry.example"},
+        )
+    assert challenge_params(r.headers["WWW-Authenticate"])["realm"] == (
+        "https://registry.example/service/token"
+    )
