@@ -9,9 +9,12 @@ from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from registry.api.distribution.routes import routes as distribution_routes
+from registry.api.portal_auth import CSRFTokenMiddleware
+from registry.api.portal_auth import routes as portal_auth_routes
 from registry.api.token import routes as token_routes
 from registry.api.v2_0.routes import routes as management_routes
 from registry.config import Settings, load_settings
@@ -81,8 +84,15 @@ def create_app(settings: Settings) -> Starlette:
             await redis.aclose()
             await db.close()
 
-    all_routes: list[BaseRoute] = [*token_routes, *distribution_routes, *management_routes]
-    return Starlette(routes=all_routes, lifespan=lifespan)
+    all_routes: list[BaseRoute] = [
+        *token_routes,
+        *distribution_routes,
+        *management_routes,
+        *portal_auth_routes,
+    ]
+    return Starlette(
+        routes=all_routes, lifespan=lifespan, middleware=[Middleware(CSRFTokenMiddleware)]
+    )
 
 
 def app_from_environment() -> Starlette:

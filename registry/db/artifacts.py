@@ -9,7 +9,7 @@ import asyncpg
 
 from registry.db.pool import Executor
 
-_COLUMNS = "a.id, a.repository_id, a.digest, a.media_type, a.size, a.manifest"
+_COLUMNS = "a.id, a.repository_id, a.digest, a.media_type, a.size, a.manifest, a.subject_digest"
 
 
 async def get_by_digest(db: Executor, repository: str, digest: str) -> asyncpg.Record | None:
@@ -27,7 +27,7 @@ async def get_by_digest(db: Executor, repository: str, digest: str) -> asyncpg.R
 async def get_by_tag(db: Executor, repository: str, tag: str) -> asyncpg.Record | None:
     return await db.fetchrow(
         f"""
-        SELECT {_COLUMNS} FROM tags t
+        SELECT {_COLUMNS}, t.id AS tag_id FROM tags t
         JOIN repositories r ON r.id = t.repository_id
         JOIN artifacts a ON a.id = t.artifact_id
         WHERE r.name = $1 AND t.name = $2
@@ -48,13 +48,15 @@ async def upsert(
     manifest: bytes,
     subject_digest: str | None,
     annotations: dict[str, str] | None,
+    artifact_kind: str | None = None,
 ) -> tuple[int, bool]:
     """Insert the artifact or refresh its push time; return (id, created)."""
     row = await db.fetchrow(
         """
         INSERT INTO artifacts (repository_id, digest, media_type, artifact_type,
-                               config_media_type, size, manifest, subject_digest, annotations)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                               config_media_type, size, manifest, subject_digest, annotations,
+                               artifact_kind)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
         ON CONFLICT (repository_id, digest) DO UPDATE SET pushed_at = now()
         RETURNING id, (xmax = 0) AS created
         """,
@@ -67,6 +69,7 @@ async def upsert(
         manifest,
         subject_digest,
         annotations,
+        artifact_kind,
     )
     assert row is not None
     return row["id"], row["created"]
@@ -131,3 +134,91 @@ def annotations_json(value: Any) -> dict[str, str] | None:
         return value
     decoded: dict[str, str] = json.loads(value)
     return decoded
+
+
+_DETAIL = """
+    SELECT a.id, a.repository_id, a.digest, a.media_type, a.artifact_type, a.config_media_type,
+           a.size AS manifest_size, a.annotations, a.pushed_at, a.pulled_at, a.extra_attrs,
+           a.subject_digest, r.name AS repository_name, r.project_id,
+           (a.size + COALESCE((SELECT sum(b.size) FROM artifact_blobs ab JOIN blobs b
+                               ON b.id = ab.blob_id WHERE ab.artifact_id = a.id), 0))::bigint
+               AS size
+    FROM artifacts a JOIN repositories r ON r.id = a.repository_id
+"""
+
+
+async def get_detail_by_id(db: Executor, artifact_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(_DETAIL + " WHERE a.id = $1", artifact_id)
+
+
+async def list_detail(
+    db: Executor, where: str, order_by: str, params: list[object], limit: int, offset: int
+) -> tuple[list[asyncpg.Record], int]:
+    n = len(params)
+    rows = await db.fetch(
+        f"{_DETAIL} {where} {order_by} LIMIT ${n + 1} OFFSET ${n + 2}",
+        *params,
+        limit,
+        offset,
+    )
+    total: int = await db.fetchval(
+        f"SELECT count(*) FROM artifacts a JOIN repositories r ON r.id = a.repository_id {where}",  # noqa: S608
+        *params,
+    )
+    return rows, total
+
+
+async def tags_of(db: Executor, artifact_ids: list[int]) -> dict[int, list[asyncpg.Record]]:
+    rows = await db.fetch(
+        "SELECT id, repository_id, artifact_id, name, pushed_at, pulled_at FROM tags "
+        "WHERE artifact_id = ANY($1::bigint[]) ORDER BY pushed_at DESC, name",
+        artifact_ids,
+    )
+    found: dict[int, list[asyncpg.Record]] = {i: [] for i in artifact_ids}
+    for row in rows:
+        found[row["artifact_id"]].append(row)
+    return found
+
+
+async def children_of(db: Executor, artifact_ids: list[int]) -> dict[int, list[asyncpg.Record]]:
+    rows = await db.fetch(
+        """
+        SELECT ar.parent_id, ar.child_id, ar.platform, c.digest AS child_digest
+        FROM artifact_references ar JOIN artifacts c ON c.id = ar.child_id
+        WHERE ar.parent_id = ANY($1::bigint[])
+        """,
+        artifact_ids,
+    )
+    found: dict[int, list[asyncpg.Record]] = {i: [] for i in artifact_ids}
+    for row in rows:
+        found[row["parent_id"]].append(row)
+    return found
+
+
+async def parents_of(db: Executor, artifact_id: int) -> list[int]:
+    rows = await db.fetch(
+        "SELECT parent_id FROM artifact_references WHERE child_id = $1", artifact_id
+    )
+    return [r["parent_id"] for r in rows]
+
+
+async def blob_ids(db: Executor, artifact_id: int) -> list[tuple[int, int]]:
+    """(blob id, size) of every blob the artifact names."""
+    rows = await db.fetch(
+        "SELECT b.id, b.size FROM artifact_blobs ab JOIN blobs b ON b.id = ab.blob_id "
+        "WHERE ab.artifact_id = $1",
+        artifact_id,
+    )
+    return [(r["id"], r["size"]) for r in rows]
+
+
+async def set_extra_attrs(db: Executor, artifact_id: int, attrs: dict[str, object]) -> None:
+    await db.execute("UPDATE artifacts SET extra_attrs = $2 WHERE id = $1", artifact_id, attrs)
+
+
+async def record_pulls(db: Executor, artifact_ids: list[int], tag_ids: list[int]) -> None:
+    await db.execute(
+        "UPDATE artifacts SET pulled_at = now() WHERE id = ANY($1::bigint[])", artifact_ids
+    )
+    if tag_ids:
+        await db.execute("UPDATE tags SET pulled_at = now() WHERE id = ANY($1::bigint[])", tag_ids)

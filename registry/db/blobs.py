@@ -87,3 +87,12 @@ async def ids_in_project(db: Executor, project_id: int, digests: list[str]) -> d
         digests,
     )
     return {r["digest"]: r["id"] for r in rows}
+
+
+async def held_by_project(db: Executor, project_id: int, blob_ids: list[int]) -> set[int]:
+    rows = await db.fetch(
+        "SELECT blob_id FROM project_blobs WHERE project_id = $1 AND blob_id = ANY($2::bigint[])",
+        project_id,
+        blob_ids,
+    )
+    return {r["blob_id"] for r in rows}

@@ -39,3 +39,50 @@ async def list_names(db: Executor, last: str | None, limit: int) -> list[str]:
         limit,
     )
     return [r["name"] for r in rows]
+
+
+_DETAIL = """
+    SELECT r.id, r.project_id, r.name, r.description, r.pull_count, r.created_at, r.updated_at,
+           (SELECT count(*) FROM artifacts a WHERE a.repository_id = r.id) AS artifact_count
+    FROM repositories r JOIN projects p ON p.id = r.project_id
+"""
+
+
+async def get_detail(db: Executor, name: str) -> asyncpg.Record | None:
+    return await db.fetchrow(_DETAIL + " WHERE r.name = $1", name)
+
+
+async def list_detail(
+    db: Executor, where: str, order_by: str, params: list[object], limit: int, offset: int
+) -> tuple[list[asyncpg.Record], int]:
+    n = len(params)
+    rows = await db.fetch(
+        f"{_DETAIL} {where} {order_by} LIMIT ${n + 1} OFFSET ${n + 2}",
+        *params,
+        limit,
+        offset,
+    )
+    total: int = await db.fetchval(
+        f"SELECT count(*) FROM repositories r JOIN projects p ON p.id = r.project_id {where}",  # noqa: S608
+        *params,
+    )
+    return rows, total
+
+
+async def set_description(db: Executor, repository_id: int, description: str) -> None:
+    await db.execute(
+        "UPDATE repositories SET description = $2, updated_at = now() WHERE id = $1",
+        repository_id,
+        description,
+    )
+
+
+async def delete(db: Executor, repository_id: int) -> None:
+    await db.execute("DELETE FROM repositories WHERE id = $1", repository_id)
+
+
+async def add_pulls(db: Executor, counts: dict[int, int]) -> None:
+    await db.executemany(
+        "UPDATE repositories SET pull_count = pull_count + $2 WHERE id = $1",
+        list(counts.items()),
+    )

@@ -8,6 +8,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 
+from registry.db import artifacts, repositories
 from registry.db.pool import Pool
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,9 @@ class AuditTrail:
         self._interval = interval_seconds
         self._max_pending = max_pending
         self._pending: list[AuditEvent] = []
+        self._pulled_artifacts: set[int] = set()
+        self._pulled_tags: set[int] = set()
+        self._pulls_per_repository: dict[int, int] = {}
         self._task: asyncio.Task[None] | None = None
 
     def record(self, event: AuditEvent) -> None:
@@ -37,7 +41,29 @@ class AuditTrail:
             return
         self._pending.append(event)
 
+    def record_pull(self, artifact_id: int, tag_id: int | None, repository_id: int) -> None:
+        """Pull times and counts are kept the same way: batched, never on the request path."""
+        self._pulled_artifacts.add(artifact_id)
+        if tag_id is not None:
+            self._pulled_tags.add(tag_id)
+        self._pulls_per_repository[repository_id] = (
+            self._pulls_per_repository.get(repository_id, 0) + 1
+        )
+
+    async def _flush_pulls(self) -> None:
+        artifact_ids, self._pulled_artifacts = self._pulled_artifacts, set()
+        tag_ids, self._pulled_tags = self._pulled_tags, set()
+        counts, self._pulls_per_repository = self._pulls_per_repository, {}
+        if not artifact_ids:
+            return
+        try:
+            await artifacts.record_pulls(self._db, sorted(artifact_ids), sorted(tag_ids))
+            await repositories.add_pulls(self._db, counts)
+        except Exception:
+            log.exception("recording pull times failed")
+
     async def flush(self) -> None:
+        await self._flush_pulls()
         events, self._pending = self._pending, []
         if not events:
             return

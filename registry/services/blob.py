@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from registry.db import blobs, projects
 from registry.oci.digest import Digest, InvalidDigestError
 from registry.rbac import ProjectRef
+from registry.services import quota
 from registry.services.context import Backends
 from registry.services.errors import BlobUnknown, DigestInvalid
 from registry.storage import layout
@@ -55,7 +56,8 @@ async def mount_blob(b: Backends, target: ProjectRef, source: ProjectRef, digest
     row = await blobs.find_in_project(b.db, source.id, str(digest))
     if row is None:
         return False
-    await blobs.link_to_project(b.db, target.id, row["id"])
+    if await blobs.find_in_project(b.db, target.id, str(digest)) is None:
+        await quota.link_blob_within_quota(b.db, target.id, row["id"], row["size"])
     return True
 
 

@@ -6,7 +6,7 @@ import logging
 from typing import Any
 
 from registry.auth.password import generate_password, hash_password
-from registry.db import projects, users
+from registry.db import projects, quotas, users
 from registry.db.pool import Pool
 from registry.services.configuration import seed_configuration
 
@@ -32,6 +32,10 @@ async def bootstrap(
             admin_id = admin["id"]
         await seed_configuration(conn, configuration or {})
         if await projects.get_by_name(conn, DEFAULT_PROJECT) is None:
-            await projects.create(conn, DEFAULT_PROJECT, public=True, owner_id=admin_id)
+            project_id = await projects.create(
+                conn, DEFAULT_PROJECT, public=True, owner_id=admin_id
+            )
+            assert project_id is not None
+            await quotas.ensure(conn, project_id)
             log.info("created the public project %s", DEFAULT_PROJECT)
     return generated

@@ -106,6 +106,9 @@ class ConfigurationCache:
             self._loaded_at = time.monotonic()
         return self._values
 
+    def invalidate(self) -> None:
+        self._values = None
+
     async def update(self, values: dict[str, Any]) -> None:
         await configurations.save(self._db, validate(values))
         self._values = None

@@ -12,6 +12,7 @@ from registry.oci.digest import Digest, looks_like_digest
 from registry.oci.manifest import InvalidManifestError, Manifest, parse_manifest
 from registry.oci.names import is_valid_tag
 from registry.rbac import ProjectRef
+from registry.services.artifact import check_tags_mutable, kind_for
 from registry.services.blob import parse_digest
 from registry.services.context import Backends
 from registry.services.errors import (
@@ -30,6 +31,9 @@ class StoredManifest:
     digest: str
     media_type: str
     content: bytes
+    artifact_id: int
+    repository_id: int
+    tag_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +60,14 @@ async def get_manifest(b: Backends, repository: str, reference: str) -> StoredMa
         row = await artifacts.get_by_tag(b.db, repository, ref)
     if row is None:
         raise ManifestUnknown(detail={"reference": reference})
-    return StoredManifest(row["digest"], row["media_type"], bytes(row["manifest"]))
+    return StoredManifest(
+        row["digest"],
+        row["media_type"],
+        bytes(row["manifest"]),
+        row["id"],
+        row["repository_id"],
+        row.get("tag_id"),
+    )
 
 
 def _check_size(b: Backends, size: int) -> None:
@@ -109,6 +120,7 @@ async def put_manifest(
             manifest=content,
             subject_digest=manifest.subject.digest if manifest.subject else None,
             annotations=manifest.annotations,
+            artifact_kind=kind_for(manifest.media_type, manifest.config_media_type),
         )
         if created:
             if blob_ids:
@@ -116,6 +128,11 @@ async def put_manifest(
             if children:
                 await artifacts.link_children(conn, artifact_id, children)
         if isinstance(ref, str):
+            current = await conn.fetchval(
+                "SELECT artifact_id FROM tags WHERE repository_id = $1 AND name = $2", repo_id, ref
+            )
+            if current is not None and current != artifact_id:
+                await check_tags_mutable(b, project, repository, [ref])
             await tags.point(conn, repo_id, ref, artifact_id)
     return PushedManifest(digest, manifest.subject.digest if manifest.subject else None, created)
 
@@ -147,16 +164,21 @@ async def _referenced_children(
     return [(found[d.digest], d.platform) for d in manifest.children]
 
 
-async def delete_manifest(b: Backends, repository: str, reference: str) -> None:
+async def delete_manifest(
+    b: Backends, project: ProjectRef, repository: str, reference: str
+) -> None:
     """Delete by digest (the artifact and its tags) or by tag (the tag alone)."""
     ref = parse_reference(reference)
     if isinstance(ref, str):
+        await check_tags_mutable(b, project, repository, [ref])
         if not await tags.delete(b.db, repository, ref):
             raise ManifestUnknown(detail={"reference": reference})
         return
     row = await artifacts.get_by_digest(b.db, repository, str(ref))
     if row is None:
         raise ManifestUnknown(detail={"reference": reference})
+    names = [t["name"] for t in (await artifacts.tags_of(b.db, [row["id"]]))[row["id"]]]
+    await check_tags_mutable(b, project, repository, names)
     await artifacts.delete(b.db, row["id"])
 
 

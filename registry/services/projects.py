@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from registry.auth.principal import Principal
-from registry.db import members, projects
+from registry.db import members, projects, quotas
 from registry.rbac import ProjectRef, Role
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
@@ -73,7 +73,11 @@ def check_metadata(metadata: dict[str, object]) -> dict[str, str]:
 
 
 async def create_project(
-    b: Backends, creator: Principal, name: str, metadata: dict[str, object]
+    b: Backends,
+    creator: Principal,
+    name: str,
+    metadata: dict[str, object],
+    storage_limit: int = -1,
 ) -> int:
     if not _NAME.match(name) or len(name) > MAX_NAME_LENGTH:
         raise ProjectInvalid(
@@ -87,6 +91,7 @@ async def create_project(
         )
         if project_id is None:
             raise ProjectExists(f"project {name} already exists")
+        await quotas.ensure(conn, project_id, storage_limit)
         if creator.user_id is not None:
             await members.add(conn, project_id, "u", creator.user_id, int(Role.PROJECT_ADMIN))
     b.audit.record(AuditEvent("create", "project", name, creator.name, project_id))

@@ -20,6 +20,7 @@ from redis.exceptions import LockError
 from registry.db import blobs, uploads
 from registry.oci.digest import DEFAULT_ALGORITHM, Digest, StreamHasher
 from registry.rbac import ProjectRef
+from registry.services import quota
 from registry.services.blob import BlobInfo
 from registry.services.context import Backends
 from registry.services.errors import (
@@ -43,6 +44,7 @@ class UploadState:
     id: uuid.UUID
     repository: str
     size: int
+    project_id: int
 
 
 def parse_upload_id(text: str) -> uuid.UUID:
@@ -55,7 +57,7 @@ def parse_upload_id(text: str) -> uuid.UUID:
 async def start_upload(b: Backends, project: ProjectRef, repository: str) -> UploadState:
     upload_id = uuid.uuid4()
     await uploads.create(b.db, upload_id, repository, project.id)
-    return UploadState(upload_id, repository, 0)
+    return UploadState(upload_id, repository, 0, project.id)
 
 
 async def _session(b: Backends, repository: str, upload_id: uuid.UUID) -> UploadState:
@@ -63,7 +65,7 @@ async def _session(b: Backends, repository: str, upload_id: uuid.UUID) -> Upload
     expired_before = datetime.now(UTC) - timedelta(seconds=b.settings.upload_expiry_seconds)
     if row is None or row["repository"] != repository or row["updated_at"] < expired_before:
         raise BlobUploadUnknown(detail={"uuid": str(upload_id)})
-    return UploadState(upload_id, repository, row["size"])
+    return UploadState(upload_id, repository, row["size"], row["project_id"])
 
 
 async def upload_status(b: Backends, repository: str, upload_id: uuid.UUID) -> UploadState:
@@ -124,6 +126,10 @@ async def append_chunk(
         if content_length is not None and content_length != end - start + 1:
             raise RangeInvalid(session.size, "Content-Length does not match Content-Range")
         expected_length = end - start + 1
+    if expected_length is not None:
+        room = await quota.remaining(b.db, session.project_id)
+        if room is not None and session.size + expected_length > room:
+            await quota.check_room(b.db, session.project_id, session.size + expected_length)
     async with _exclusive(b, upload_id):
         # Re-read under the lock: another replica may have advanced it meanwhile.
         session = await _session(b, repository, upload_id)
@@ -148,7 +154,7 @@ async def append_chunk(
             raise BlobUploadInvalid("upload moved concurrently")
         if hasher is not None:
             b.hashers.keep(upload_id, hasher)
-    return UploadState(upload_id, repository, new_size)
+    return UploadState(upload_id, repository, new_size, session.project_id)
 
 
 async def complete_upload(
@@ -237,6 +243,9 @@ async def _store(
             "provided digest did not match uploaded content",
             {"expected": str(digest), "actual": str(actual)},
         )
+    already_held = await blobs.find_in_project(b.db, project.id, str(digest)) is not None
+    if not already_held:
+        await quota.check_room(b.db, project.id, size)  # fail before moving anything
     # Clients often push the same layer in parallel; one of them moves the bytes into place,
     # the others find the blob recorded and drop their copy.
     async with b.redis.lock(
@@ -245,7 +254,8 @@ async def _store(
         if not await blobs.exists(b.db, str(digest)):
             await b.storage.move(path, layout.blob_path(digest))
         blob_id = await blobs.record(b.db, str(digest), size)
-    await blobs.link_to_project(b.db, project.id, blob_id)
+    if not already_held:
+        await quota.link_blob_within_quota(b.db, project.id, blob_id, size)
     return BlobInfo(digest, size)
 
 

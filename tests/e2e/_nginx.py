@@ -257,6 +257,30 @@ def start_nginx_tls_front(root: Path, upstreams: list[str]) -> tuple[ServerProce
     return server, f"127.0.0.1:{https_port}", f"127.0.0.1:{http_port}"
 
 
+def spooled_bytes(server: ServerProcess) -> int:
+    """Bytes nginx's processes hold in temp files under the server's directory right now.
+
+    nginx unlinks a temp file (request body, buffered response) as soon as it creates it,
+    so such files are only visible as open descriptors of its workers.
+    """
+    # deploy/nginx.conf's client_body_temp_path and proxy_temp_path, as rendered.
+    temp_dirs = (f"{server.cwd}/body/", f"{server.cwd}/proxy/")
+    total = 0
+    for proc in server.process_tree():
+        fd_dir = Path(f"/proc/{proc.pid}/fd")
+        try:
+            descriptors = list(fd_dir.iterdir())
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        for fd in descriptors:
+            try:
+                if os.readlink(fd).startswith(temp_dirs):
+                    total += fd.stat().st_size
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+    return total
+
+
 def upstreams_in_log(log: str) -> list[str]:
     """The backend addresses of the access-log lines in ``log``, in order (``-`` when nginx
     answered itself; ``a, b`` when it retried)."""

@@ -6,6 +6,7 @@ PATCH, and the file's commented TLS servers once enabled."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import platform
@@ -33,6 +34,7 @@ from tests.e2e._nginx import (
     deploy_conf,
     directives,
     server_blocks,
+    spooled_bytes,
     uncomment_tls_example,
     upstreams_in_log,
 )
@@ -46,7 +48,7 @@ MiB = 1024 * 1024
 # podman has no systemd to talk to here.
 PODMAN_GLOBALS = ["--cgroup-manager", "cgroupfs", "--events-backend", "file"]
 REFUSED = re.compile(
-    r"unauthorized|authentication required|denied|forbidden|insufficient_scope|40[13]",
+    r"unauthorized|authentication required|denied|forbidden|insufficient.scope",
     re.IGNORECASE,
 )
 BERTH_SERVICE = "berth-registry"
@@ -344,6 +346,8 @@ CHUNK = 1 * MiB
 CHECKPOINT_CHUNKS = 128
 CHECKPOINT_STORED = 96 * MiB
 CHECKPOINT_TIMEOUT = 30.0
+# A client that stops reading a download for this long must not make nginx spool the rest.
+STALL_SECONDS = 2.0
 
 
 def _big_payload(hasher: hashlib._Hash, checkpoint: Iterator[None]) -> Iterator[bytes]:
@@ -359,7 +363,7 @@ def _big_payload(hasher: hashlib._Hash, checkpoint: Iterator[None]) -> Iterator[
         yield chunk
 
 
-def _backends_storing(root: Path, at_least: int) -> Iterator[None]:
+def _backends_storing(root: Path, at_least: int, nginx: ServerProcess) -> Iterator[None]:
     """Wait until some file under ``root`` holds ``at_least`` bytes."""
     deadline = time.monotonic() + CHECKPOINT_TIMEOUT
     largest = _largest_file(root)
@@ -367,17 +371,29 @@ def _backends_storing(root: Path, at_least: int) -> Iterator[None]:
         assert time.monotonic() < deadline, (
             f"{CHECKPOINT_CHUNKS} MiB of the PATCH body had been sent to nginx, but after "
             f"{CHECKPOINT_TIMEOUT:.0f} s the largest file in the backends' storage held "
-            f"{largest / MiB:.1f} MiB: nginx is buffering the request body"
+            f"{largest / MiB:.1f} MiB, while nginx held {spooled_bytes(nginx) / MiB:.1f} MiB "
+            "in temp files: nginx buffers (or cut off) the request body"
         )
         time.sleep(0.1)
         largest = _largest_file(root)
     yield
 
 
+def _spooled_while_stalled(nginx: ServerProcess) -> int:
+    """The most nginx held in temp files while the client read nothing for STALL_SECONDS."""
+    deadline = time.monotonic() + STALL_SECONDS
+    most = 0
+    while time.monotonic() < deadline:
+        most = max(most, spooled_bytes(nginx))
+        time.sleep(0.1)
+    return most
+
+
 def test_200_mib_layer_streams_through_nginx(
     nginx_front: Registry, berth_pair: RegistryPair
 ) -> None:
     front = nginx_front
+    [nginx] = front.servers
     storage = _storage_root(berth_pair.first.servers[0])
     with front.client(timeout=300.0) as client:
         started = expect(client.post(f"/v2/{BIG_REPOSITORY}/blobs/uploads/"), 202)
@@ -386,7 +402,7 @@ def test_200_mib_layer_streams_through_nginx(
         assert urlsplit(location).netloc in ("", front.host), describe(started)
 
         hasher = hashlib.sha256()
-        checkpoint = _backends_storing(storage, CHECKPOINT_STORED)
+        checkpoint = _backends_storing(storage, CHECKPOINT_STORED, nginx)
         # A generator body: httpx sends it chunked, in one PATCH, with no Content-Length.
         patched = client.patch(
             location_on(front.url, location),
@@ -410,7 +426,13 @@ def test_200_mib_layer_streams_through_nginx(
             if response.status_code != 200:
                 response.read()
             expect(response, 200)
-            for chunk in response.iter_bytes(CHUNK):
+            chunks = response.iter_bytes(CHUNK)
+            first = next(chunks)
+            # With proxy_buffering off, a stalled client stalls Berth's stream too; buffered,
+            # nginx would go on reading the layer into proxy_temp_path.
+            spooled = _spooled_while_stalled(nginx)
+            assert spooled == 0, f"nginx spooled {spooled / MiB:.1f} MiB of the download"
+            for chunk in itertools.chain([first], chunks):
                 pulled.update(chunk)
                 received += len(chunk)
     assert received == BIG_SIZE

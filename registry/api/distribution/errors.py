@@ -8,6 +8,8 @@ from typing import Any
 from starlette.responses import Response
 
 from registry.services import errors
+from registry.services.immutability import TagImmutable
+from registry.services.quota import QuotaExceeded
 
 # domain error → (OCI code, HTTP status)
 _CODES: dict[type[errors.RegistryError], tuple[str, int]] = {
@@ -41,6 +43,8 @@ class TooManyRequests(errors.RegistryError):
     """too many requests"""
 
 
+_CODES[QuotaExceeded] = ("DENIED", 403)
+_CODES[TagImmutable] = ("DENIED", 403)
 _CODES[Unauthorized] = ("UNAUTHORIZED", 401)
 _CODES[TooManyRequests] = ("TOOMANYREQUESTS", 429)
 _CODES[Denied] = ("DENIED", 403)

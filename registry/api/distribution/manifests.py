@@ -25,6 +25,7 @@ async def get_manifest(request: Request) -> Response:
         # A malformed tag names nothing that could exist.
         raise ManifestUnknown(detail={"reference": reference}) from None
     if request.method == "GET":
+        b.audit.record_pull(stored.artifact_id, stored.tag_id, stored.repository_id)
         b.audit.record(
             AuditEvent(
                 "pull",
@@ -88,7 +89,7 @@ async def delete_manifest(request: Request) -> Response:
     reference = request.path_params["reference"]
     b = request.state.backends
     try:
-        await manifest_service.delete_manifest(b, name, reference)
+        await manifest_service.delete_manifest(b, project, name, reference)
     except TagInvalid:
         raise ManifestUnknown(detail={"reference": reference}) from None
     b.audit.record(

@@ -7,8 +7,11 @@ import json
 from starlette.responses import Response
 
 from registry.services import errors
+from registry.services.artifact import ArtifactInUse, TagExists
 from registry.services.configuration import ConfigurationInvalid
+from registry.services.immutability import TagImmutable
 from registry.services.projects import ProjectExists, ProjectInvalid, ProjectNotEmpty
+from registry.services.quota import QuotaExceeded
 
 
 class HarborError(Exception):
@@ -70,6 +73,10 @@ _DOMAIN: dict[type[errors.RegistryError], type[HarborError]] = {
     ProjectInvalid: BadRequest,
     ProjectExists: Conflict,
     ProjectNotEmpty: PreconditionFailed,
+    TagExists: Conflict,
+    ArtifactInUse: PreconditionFailed,
+    TagImmutable: PreconditionFailed,
+    QuotaExceeded: Forbidden,
 }
 
 

@@ -49,7 +49,7 @@ _ROBOT_IN = """(p.public OR EXISTS (
     WHERE rp.robot_id = {robot} AND (rp.namespace = p.name OR rp.namespace = '*')))"""
 
 
-def _visible_to(principal: Principal, sql: SqlFilter) -> None:
+def visible_to(principal: Principal, sql: SqlFilter) -> None:
     """Only $n placeholders are put into the SQL text; the values travel as parameters."""
     if principal.sysadmin:
         return
@@ -103,7 +103,12 @@ async def create_project(request: Request) -> Response:
         raise BadRequest("metadata must be an object")
     if "public" in body and "public" not in metadata:
         metadata["public"] = body["public"]
-    project_id = await project_service.create_project(b, principal, name, metadata)
+    storage_limit = body.get("storage_limit", -1)
+    if storage_limit is None:
+        storage_limit = -1
+    if not isinstance(storage_limit, int) or isinstance(storage_limit, bool) or storage_limit < -1:
+        raise BadRequest("storage_limit is -1 (unlimited) or a number of bytes")
+    project_id = await project_service.create_project(b, principal, name, metadata, storage_limit)
     return created(f"/api/v2.0/projects/{project_id}")
 
 
@@ -121,7 +126,7 @@ async def list_projects(request: Request) -> Response:
     principal = await principal_of(request)
     page = page_of(request)
     sql = SqlFilter(_COLUMNS)
-    _visible_to(principal, sql)
+    visible_to(principal, sql)
     query = parse_query(request.query_params.get("q"))
     if name := request.query_params.get("name"):
         sql.add(f"p.name ILIKE '%' || {sql.param(name)} || '%'")

@@ -5,10 +5,16 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from registry.api.v2_0 import (
+    artifacts,
     audit_logs,
+    immutable,
+    labels,
     ldap,
     members,
+    openapi,
     projects,
+    quotas,
+    repositories,
     robots,
     system,
     usergroups,
@@ -16,6 +22,8 @@ from registry.api.v2_0 import (
 )
 
 _P = "/api/v2.0/projects/{project_name_or_id}"
+_R = "/api/v2.0/projects/{project_name}/repositories/{repository_name:path}"
+_A = _R + "/artifacts/{reference}"
 
 routes = [
     Route("/api/v2.0/ping", system.ping, methods=["GET"]),
@@ -64,4 +72,31 @@ routes = [
     Route("/api/v2.0/usergroups/{group_id}", usergroups.get_group, methods=["GET"]),
     Route("/api/v2.0/usergroups/{group_id}", usergroups.update_group, methods=["PUT"]),
     Route("/api/v2.0/usergroups/{group_id}", usergroups.delete_group, methods=["DELETE"]),
+    Route("/api/v2.0/statistics", system.statistics, methods=["GET"]),
+    Route("/api/v2.0/search", system.search, methods=["GET"]),
+    Route("/api/v2.0/quotas", quotas.list_quotas, methods=["GET"]),
+    Route("/api/v2.0/quotas/{id}", quotas.get_quota, methods=["GET"]),
+    Route("/api/v2.0/quotas/{id}", quotas.update_quota, methods=["PUT"]),
+    Route("/api/v2.0/repositories", repositories.list_all, methods=["GET"]),
+    Route(
+        "/api/v2.0/projects/{project_name}/repositories",
+        repositories.list_in_project,
+        methods=["GET"],
+    ),
+    *labels.routes,
+    *immutable.routes,
+    # Longest paths first: a repository name may itself contain "/artifacts/".
+    Route(f"{_A}/tags/{{tag_name}}", artifacts.delete_tag, methods=["DELETE"]),
+    Route(f"{_A}/tags", artifacts.list_tags, methods=["GET"]),
+    Route(f"{_A}/tags", artifacts.create_tag, methods=["POST"]),
+    Route(f"{_A}/accessories", artifacts.list_accessories, methods=["GET"]),
+    Route(f"{_A}/additions/{{addition}}", artifacts.addition, methods=["GET"]),
+    Route(_A, artifacts.get_artifact, methods=["GET"]),
+    Route(_A, artifacts.delete_artifact, methods=["DELETE"]),
+    Route(f"{_R}/artifacts", artifacts.list_artifacts, methods=["GET"]),
+    Route(f"{_R}/artifacts", artifacts.copy_artifact, methods=["POST"]),
+    Route(_R, repositories.get_repository, methods=["GET"]),
+    Route(_R, repositories.update_repository, methods=["PUT"]),
+    Route(_R, repositories.delete_repository, methods=["DELETE"]),
+    *openapi.routes,
 ]

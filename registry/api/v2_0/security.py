@@ -1,13 +1,17 @@
 """Who calls the management API, and the permission checks every route makes.
 
-Callers authenticate with Basic credentials (users and robots, any auth mode) or come
-anonymously; a project is addressed by name or id, as in Harbor (``X-Is-Resource-Name``).
+Callers authenticate with Basic credentials (users and robots, any auth mode), with the
+portal's session cookie (unsafe methods must echo its CSRF token), or come anonymously; a
+project is addressed by name or id, as in Harbor (``X-Is-Resource-Name``).
 """
 
 from __future__ import annotations
 
+import hmac
+
 from starlette.requests import Request
 
+from registry.api.portal_auth import note_session
 from registry.api.v2_0.errors import (
     Forbidden,
     NotFound,
@@ -15,6 +19,7 @@ from registry.api.v2_0.errors import (
     Unauthorized,
     Unavailable,
 )
+from registry.auth import session
 from registry.auth.basic import parse_basic
 from registry.auth.principal import ANONYMOUS, Principal
 from registry.db import projects
@@ -48,8 +53,27 @@ async def principal_of(request: Request) -> Principal:
         if found is None:
             raise Unauthorized("invalid credentials")
         principal = found
+    elif session_id := request.cookies.get(session.COOKIE):
+        principal = await _session_principal(request, session_id)
     request.state.api_principal = principal
     return principal
+
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+async def _session_principal(request: Request, session_id: str) -> Principal:
+    """Who the session cookie names; anonymous when it names no live session."""
+    b = backends(request)
+    found = await session.load(b.redis, b.identity, session_id)
+    note_session(request, found.csrf_token if found is not None else None)
+    if found is None:
+        return ANONYMOUS
+    if request.method not in _SAFE_METHODS:
+        sent = request.headers.get(session.CSRF_HEADER, "")
+        if not hmac.compare_digest(sent.encode(), found.csrf_token.encode()):
+            raise Forbidden("CSRF token invalid")
+    return found.principal
 
 
 async def authenticated(request: Request) -> Principal:

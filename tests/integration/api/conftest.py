@@ -16,6 +16,7 @@ import boto3
 import httpx
 import pytest
 import uvicorn
+from pydantic import SecretStr
 from starlette.applications import Starlette
 
 from registry.app import create_app
@@ -105,8 +106,8 @@ async def berth_server(
     data_dir = tmp_path_factory.mktemp("berth")
     settings = Settings(
         data_dir=data_dir,
-        database_url=database_url,
-        redis_url=redis_url,
+        database_url=SecretStr(database_url),
+        redis_url=SecretStr(redis_url),
         max_manifest_bytes=4 * 1024 * 1024,
     )
     if request.param == "s3":
@@ -146,6 +147,7 @@ async def berth(berth_server: Berth) -> Berth:
         await pool.close()
     backends = berth_server.app.state.backends
     backends.identity.forget_all()
+    backends.config.invalidate()
     await backends.redis.flushdb()
     return berth_server
 

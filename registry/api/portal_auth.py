@@ -1,0 +1,172 @@
+"""The portal's login and logout (``/c/login``, ``/c/logout``), as Harbor's portal calls them.
+
+``POST /c/login`` takes the form ``principal=<user>&password=<password>`` and answers 200 with a
+``sid`` cookie (HttpOnly, SameSite=Lax, Path=/, Secure over https) and the session's CSRF token
+in ``X-Harbor-CSRF-Token``. The /api/v2.0 routes then accept the cookie (see
+``registry.api.v2_0.security.principal_of``); unsafe methods must echo the token.
+
+``CSRFTokenMiddleware`` puts the token on every response to a request that carries a live
+session cookie (and no ``Authorization``), which is how the portal keeps it current. Install it
+around the whole app: ``Starlette(..., middleware=[Middleware(CSRFTokenMiddleware)])``.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs
+
+from redis.exceptions import RedisError
+from starlette.datastructures import MutableHeaders
+from starlette.requests import HTTPConnection, Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from registry.api.v2_0.errors import (
+    BadRequest,
+    HarborError,
+    PayloadTooLarge,
+    TooManyRequests,
+    Unauthorized,
+    Unavailable,
+    render,
+)
+from registry.auth import session
+from registry.services.context import Backends
+from registry.services.identity import BackendUnavailable, LoginThrottled
+
+_MAX_FORM_BYTES = 16 * 1024
+_FORM = "application/x-www-form-urlencoded"
+# Set in the request's state once the session cookie has been looked at: the session's CSRF
+# token, or None when the cookie named no live session.
+_STATE_KEY = "session_csrf_token"
+
+
+def note_session(request: Request, csrf_token: str | None) -> None:
+    """Record what the request's session cookie resolved to, for ``CSRFTokenMiddleware``."""
+    setattr(request.state, _STATE_KEY, csrf_token)
+
+
+def _backends(request: Request) -> Backends:
+    b: Backends = request.state.backends
+    return b
+
+
+async def _read_form(request: Request) -> dict[str, str]:
+    media_type = request.headers.get("content-type", _FORM).split(";")[0].strip().lower()
+    if media_type != _FORM:
+        raise BadRequest(f"the login form must be sent as {_FORM}")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > _MAX_FORM_BYTES:
+            raise PayloadTooLarge("request body too large")
+    try:
+        parsed = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=32)
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("malformed form body") from None
+    return {name: values[-1] for name, values in parsed.items()}
+
+
+def _set_cookie(request: Request, response: Response, value: str) -> None:
+    response.set_cookie(
+        session.COOKIE,
+        value,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+
+
+async def login(request: Request) -> Response:
+    b = _backends(request)
+    try:
+        form = await _read_form(request)
+        try:
+            principal = await b.identity.login(form.get("principal", ""), form.get("password", ""))
+        except LoginThrottled:
+            raise TooManyRequests("too many failed logins, retry later") from None
+        except BackendUnavailable:
+            raise Unavailable("the identity backend is unavailable") from None
+        if principal is None:
+            raise Unauthorized("invalid user name or password")
+    except HarborError as exc:
+        # No WWW-Authenticate: the portal's XHR must not make the browser pop up a dialog.
+        return render(exc)
+    # A fresh id on every login, and the one the browser had is no longer any good.
+    await session.destroy(b.redis, request.cookies.get(session.COOKIE))
+    session_id, created = await session.create(b.redis, principal)
+    note_session(request, created.csrf_token)
+    response = Response(
+        status_code=200,
+        headers={session.CSRF_HEADER: created.csrf_token, "Cache-Control": "no-store"},
+    )
+    _set_cookie(request, response, session_id)
+    return response
+
+
+async def logout(request: Request) -> Response:
+    await session.destroy(_backends(request).redis, request.cookies.get(session.COOKIE))
+    note_session(request, None)
+    response = Response(status_code=200, headers={"Cache-Control": "no-store"})
+    response.delete_cookie(
+        session.COOKIE,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+class CSRFTokenMiddleware:
+    """Adds ``X-Harbor-CSRF-Token`` to responses to requests with a live session cookie.
+
+    Uses what ``principal_of`` found (via ``note_session``) when the handler asked who is
+    calling; otherwise reads the token from Redis (no account lookup, the idle clock is not
+    restarted). Leaves alone responses that already carry the header (``/c/login``).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        connection = HTTPConnection(scope)
+        session_id = connection.cookies.get(session.COOKIE)
+        if not session_id or "authorization" in connection.headers:
+            await self.app(scope, receive, send)
+            return
+        state: dict[str, object] = scope.setdefault("state", {})
+
+        async def send_with_token(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                if session.CSRF_HEADER not in headers:
+                    token = await self._token(state, session_id)
+                    if token is not None:
+                        headers[session.CSRF_HEADER] = token
+            await send(message)
+
+        await self.app(scope, receive, send_with_token)
+
+    @staticmethod
+    async def _token(state: dict[str, object], session_id: str) -> str | None:
+        if _STATE_KEY in state:
+            noted = state[_STATE_KEY]
+            return noted if isinstance(noted, str) else None
+        backends = state.get("backends")
+        if not isinstance(backends, Backends):
+            return None
+        try:
+            return await session.csrf_token(backends.redis, session_id)
+        except RedisError:
+            return None  # the response is on its way; it just goes without the token
+
+
+routes = [
+    Route("/c/login", login, methods=["POST"]),
+    Route("/c/logout", logout, methods=["GET"]),
+]

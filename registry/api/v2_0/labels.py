@@ -1,0 +1,305 @@
+"""/labels, and the labels on artifacts (.../artifacts/{reference}/labels).
+
+A label is global (scope ``g``: any signed-in caller reads it, system administrators manage
+it) or belongs to one project (scope ``p``: read with the right to read the project, managed
+with the right to manage it). A project label is attached only to artifacts of its project.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from registry.api.v2_0.endpoint import (
+    created,
+    harbor_endpoint,
+    int_path,
+    json_response,
+    read_object,
+)
+from registry.api.v2_0.errors import BadRequest, Conflict, NotFound
+from registry.api.v2_0.listing import SqlFilter, list_headers, page_of, parse_query
+from registry.api.v2_0.security import (
+    authenticated,
+    backends,
+    principal_of,
+    project_for,
+    require,
+    sysadmin,
+)
+from registry.auth.principal import Principal
+from registry.db import artifacts, labels, projects
+from registry.rbac import Action, ProjectRef
+from registry.services.audit import AuditEvent
+
+GLOBAL, PROJECT = "g", "p"
+MAX_NAME_LENGTH = 128
+MAX_TEXT_LENGTH = 1024
+
+_COLUMNS = {
+    "id": ("l.id", "bigint"),
+    "name": ("l.name", "text"),
+    "scope": ("l.scope", "text"),
+    "project_id": ("l.project_id", "bigint"),
+    "creation_time": ("l.created_at", "timestamptz"),
+    "update_time": ("l.updated_at", "timestamptz"),
+}
+
+
+def label_json(row: asyncpg.Record) -> dict[str, Any]:
+    """A label as Harbor shows it, also inside an artifact's ``labels``."""
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+        "color": row["color"],
+        "scope": row["scope"],
+        "project_id": row["project_id"] or 0,
+        "creation_time": row["created_at"],
+        "update_time": row["updated_at"],
+    }
+
+
+async def _project_by_id(request: Request, project_id: int) -> ProjectRef:
+    row = await projects.get_detail(backends(request).db, project_id)
+    if row is None:
+        raise NotFound(f"project {project_id} not found")
+    return ProjectRef(row["id"], row["name"], row["public"], row["created_at"])
+
+
+async def _authorize(
+    request: Request, scope: str, project_id: int | None, *, write: bool
+) -> Principal:
+    """The caller, when it may read (or, with ``write``, manage) labels of that scope."""
+    if scope == GLOBAL:
+        return await (sysadmin(request) if write else authenticated(request))
+    assert project_id is not None
+    project = await _project_by_id(request, project_id)
+    return await require(request, project, Action.MANAGE_PROJECT if write else Action.READ_PROJECT)
+
+
+async def _label(request: Request, *, write: bool) -> tuple[asyncpg.Record, Principal]:
+    row = await labels.get(backends(request).db, int_path(request, "label_id"))
+    if row is None:
+        raise NotFound("label not found")
+    principal = await _authorize(request, row["scope"], row["project_id"], write=write)
+    return row, principal
+
+
+def _text(body: dict[str, Any], name: str, default: str, limit: int) -> str:
+    value = body.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be a string")
+    if len(value) > limit:
+        raise BadRequest(f"{name} is longer than {limit} characters")
+    return value
+
+
+def _name(body: dict[str, Any], default: str | None = None) -> str:
+    name = _text(body, "name", default or "", MAX_NAME_LENGTH).strip()
+    if not name:
+        raise BadRequest("name is required")
+    return name
+
+
+def _positive_int(value: object, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise BadRequest(f"{name} must be a positive integer")
+    return value
+
+
+@harbor_endpoint
+async def list_labels(request: Request) -> Response:
+    page = page_of(request)
+    params = request.query_params
+    project_text = params.get("project_id") or ""
+    scope = params.get("scope") or (PROJECT if project_text else GLOBAL)
+    if scope not in (GLOBAL, PROJECT):
+        raise BadRequest("scope must be g (global) or p (project)")
+    sql = SqlFilter(_COLUMNS)
+    sql.add(f"l.scope = {sql.param(scope)}")
+    if scope == PROJECT:
+        if not project_text.isdigit() or int(project_text) <= 0:
+            raise BadRequest("project_id is required to list project labels")
+        project_id = int(project_text)
+        await _authorize(request, PROJECT, project_id, write=False)
+        sql.add(f"l.project_id = {sql.param(project_id)}")
+    else:
+        await _authorize(request, GLOBAL, None, write=False)
+    if name := params.get("name"):
+        sql.add(f"l.name ILIKE '%' || {sql.param(name)} || '%'")
+    sql.apply_query(parse_query(params.get("q")))
+    rows, total = await labels.list_matching(
+        backends(request).db,
+        sql.where(),
+        sql.order_by(params.get("sort"), "l.id"),
+        sql.params,
+        page.page_size,
+        page.offset,
+    )
+    return json_response([label_json(r) for r in rows], headers=list_headers(request, page, total))
+
+
+@harbor_endpoint
+async def create_label(request: Request) -> Response:
+    body = await read_object(request)
+    scope = body.get("scope") or GLOBAL
+    if scope not in (GLOBAL, PROJECT):
+        raise BadRequest("scope must be g (global) or p (project)")
+    project_id: int | None = None
+    if scope == PROJECT:
+        project_id = _positive_int(body.get("project_id"), "project_id")
+    elif body.get("project_id"):
+        raise BadRequest("a global label belongs to no project")
+    principal = await _authorize(request, scope, project_id, write=True)
+    name = _name(body)
+    b = backends(request)
+    label_id = await labels.create(
+        b.db,
+        name=name,
+        description=_text(body, "description", "", MAX_TEXT_LENGTH),
+        color=_text(body, "color", "", MAX_NAME_LENGTH),
+        scope=scope,
+        project_id=project_id,
+    )
+    if label_id is None:
+        raise Conflict(f"label {name} already exists")
+    b.audit.record(AuditEvent("create", "label", name, principal.name, project_id))
+    return created(f"/api/v2.0/labels/{label_id}")
+
+
+@harbor_endpoint
+async def get_label(request: Request) -> Response:
+    row, _ = await _label(request, write=False)
+    return json_response(label_json(row))
+
+
+@harbor_endpoint
+async def update_label(request: Request) -> Response:
+    row, principal = await _label(request, write=True)
+    body = await read_object(request)
+    # Scope and project are fixed at creation; Harbor's portal sends them back unchanged.
+    name = _name(body, row["name"])
+    b = backends(request)
+    updated = await labels.update(
+        b.db,
+        row["id"],
+        name=name,
+        description=_text(body, "description", row["description"], MAX_TEXT_LENGTH),
+        color=_text(body, "color", row["color"], MAX_NAME_LENGTH),
+    )
+    if updated is None:
+        raise Conflict(f"label {name} already exists")
+    if not updated:
+        raise NotFound("label not found")
+    b.audit.record(AuditEvent("update", "label", name, principal.name, row["project_id"]))
+    return Response(status_code=200)
+
+
+@harbor_endpoint
+async def delete_label(request: Request) -> Response:
+    row, principal = await _label(request, write=True)
+    b = backends(request)
+    if not await labels.delete(b.db, row["id"]):
+        raise NotFound("label not found")
+    b.audit.record(AuditEvent("delete", "label", row["name"], principal.name, row["project_id"]))
+    return Response(status_code=200)
+
+
+# --- labels on artifacts -------------------------------------------------------------------
+
+
+def _repository_name(request: Request, project: ProjectRef) -> str:
+    """The full repository name; Harbor clients send ``a/b`` as ``a%2Fb`` or ``a%252Fb``."""
+    name = unquote(unquote(request.path_params["repository_name"]))
+    if not name or name.startswith("/") or name.endswith("/") or ".." in name.split("/"):
+        raise BadRequest("invalid repository name")
+    return f"{project.name}/{name}"
+
+
+async def resolve_artifact(
+    request: Request, action: Action
+) -> tuple[ProjectRef, str, asyncpg.Record]:
+    """The project, full repository name and artifact the path names, when the caller may
+    ``action`` in the project. ``reference`` is a tag or a digest."""
+    project = await project_for(request, action, "project_name")
+    repository = _repository_name(request, project)
+    reference = request.path_params["reference"]
+    db = backends(request).db
+    if ":" in reference:
+        row = await artifacts.get_by_digest(db, repository, reference)
+    else:
+        row = await artifacts.get_by_tag(db, repository, reference)
+    if row is None:
+        raise NotFound(f"artifact {repository}:{reference} not found")
+    return project, repository, row
+
+
+@harbor_endpoint
+async def add_artifact_label(request: Request) -> Response:
+    project, repository, artifact = await resolve_artifact(request, Action.PUSH)
+    body = await read_object(request)
+    label_id = _positive_int(body.get("id"), "id")
+    b = backends(request)
+    label = await labels.get(b.db, label_id)
+    if label is None:
+        raise NotFound(f"label {label_id} not found")
+    if label["scope"] == PROJECT and label["project_id"] != project.id:
+        raise BadRequest(f"label {label['name']} belongs to another project")
+    if not await labels.attach(b.db, artifact["id"], label_id):
+        raise Conflict(f"label {label['name']} is already on the artifact")
+    actor = await principal_of(request)
+    b.audit.record(
+        AuditEvent(
+            "create",
+            "artifact_label",
+            f"{repository}@{artifact['digest']}:{label['name']}",
+            actor.name,
+            project.id,
+        )
+    )
+    return Response(status_code=200)
+
+
+@harbor_endpoint
+async def remove_artifact_label(request: Request) -> Response:
+    project, repository, artifact = await resolve_artifact(request, Action.PUSH)
+    label_id = int_path(request, "label_id")
+    b = backends(request)
+    label = await labels.get(b.db, label_id)
+    if label is None or not await labels.detach(b.db, artifact["id"], label_id):
+        raise NotFound(f"label {label_id} is not on the artifact")
+    actor = await principal_of(request)
+    b.audit.record(
+        AuditEvent(
+            "delete",
+            "artifact_label",
+            f"{repository}@{artifact['digest']}:{label['name']}",
+            actor.name,
+            project.id,
+        )
+    )
+    return Response(status_code=200)
+
+
+_ARTIFACT_LABELS = (
+    "/api/v2.0/projects/{project_name}/repositories/{repository_name:path}"
+    "/artifacts/{reference}/labels"
+)
+
+routes = [
+    Route("/api/v2.0/labels", list_labels, methods=["GET"]),
+    Route("/api/v2.0/labels", create_label, methods=["POST"]),
+    Route("/api/v2.0/labels/{label_id}", get_label, methods=["GET"]),
+    Route("/api/v2.0/labels/{label_id}", update_label, methods=["PUT"]),
+    Route("/api/v2.0/labels/{label_id}", delete_label, methods=["DELETE"]),
+    Route(_ARTIFACT_LABELS, add_artifact_label, methods=["POST"]),
+    Route(f"{_ARTIFACT_LABELS}/{{label_id}}", remove_artifact_label, methods=["DELETE"]),
+]

@@ -1,0 +1,124 @@
+"""Labels, global or owned by one project, and the artifacts they are attached to."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from registry.db.pool import Executor
+
+_COLUMNS = "l.id, l.name, l.description, l.color, l.scope, l.project_id, l.created_at, l.updated_at"
+
+
+async def create(
+    db: Executor,
+    *,
+    name: str,
+    description: str,
+    color: str,
+    scope: str,
+    project_id: int | None,
+) -> int | None:
+    """The new label's id, or None when the scope already has a label of that name."""
+    label_id: int | None = await db.fetchval(
+        """
+        INSERT INTO labels (name, description, color, scope, project_id)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (name, scope, COALESCE(project_id, 0)) DO NOTHING
+        RETURNING id
+        """,
+        name,
+        description,
+        color,
+        scope,
+        project_id,
+    )
+    return label_id
+
+
+async def get(db: Executor, label_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        f"SELECT {_COLUMNS} FROM labels l WHERE l.id = $1",  # noqa: S608 — constant columns
+        label_id,
+    )
+
+
+async def list_matching(
+    db: Executor, where: str, order_by: str, params: list[object], limit: int, offset: int
+) -> tuple[list[asyncpg.Record], int]:
+    """Labels matching a WHERE clause built by the API's SqlFilter (values as params)."""
+    n = len(params)
+    rows = await db.fetch(
+        f"SELECT {_COLUMNS} FROM labels l {where} {order_by} LIMIT ${n + 1} OFFSET ${n + 2}",  # noqa: S608 — placeholders only
+        *params,
+        limit,
+        offset,
+    )
+    total: int = await db.fetchval(f"SELECT count(*) FROM labels l {where}", *params)  # noqa: S608
+    return rows, total
+
+
+async def update(
+    db: Executor, label_id: int, *, name: str, description: str, color: str
+) -> bool | None:
+    """True when updated, False when there is no such label, None when the new name is
+    already taken in the label's scope."""
+    try:
+        status: str = await db.execute(
+            """
+            UPDATE labels SET name = $2, description = $3, color = $4, updated_at = now()
+            WHERE id = $1
+            """,
+            label_id,
+            name,
+            description,
+            color,
+        )
+    except asyncpg.UniqueViolationError:
+        return None
+    return status == "UPDATE 1"
+
+
+async def delete(db: Executor, label_id: int) -> bool:
+    """Remove the label and, through the foreign key, every attachment of it."""
+    status: str = await db.execute("DELETE FROM labels WHERE id = $1", label_id)
+    return status == "DELETE 1"
+
+
+async def attach(db: Executor, artifact_id: int, label_id: int) -> bool:
+    """False when the label is already on the artifact."""
+    status: str = await db.execute(
+        """
+        INSERT INTO artifact_labels (artifact_id, label_id) VALUES ($1, $2)
+        ON CONFLICT DO NOTHING
+        """,
+        artifact_id,
+        label_id,
+    )
+    return status == "INSERT 0 1"
+
+
+async def detach(db: Executor, artifact_id: int, label_id: int) -> bool:
+    """False when the label was not on the artifact."""
+    status: str = await db.execute(
+        "DELETE FROM artifact_labels WHERE artifact_id = $1 AND label_id = $2",
+        artifact_id,
+        label_id,
+    )
+    return status == "DELETE 1"
+
+
+async def of_artifacts(db: Executor, artifact_ids: list[int]) -> dict[int, list[asyncpg.Record]]:
+    """The labels on each artifact, in the order they were attached."""
+    rows = await db.fetch(
+        f"""
+        SELECT al.artifact_id, {_COLUMNS} FROM artifact_labels al
+        JOIN labels l ON l.id = al.label_id
+        WHERE al.artifact_id = ANY($1::bigint[])
+        ORDER BY al.created_at, l.id
+        """,  # noqa: S608 — _COLUMNS is a constant
+        artifact_ids,
+    )
+    found: dict[int, list[asyncpg.Record]] = {i: [] for i in artifact_ids}
+    for row in rows:
+        found[row["artifact_id"]].append(row)
+    return found

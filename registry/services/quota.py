@@ -1,0 +1,57 @@
+"""Project storage quotas: refusing what would not fit, before the bytes are committed."""
+
+from __future__ import annotations
+
+from registry.db import blobs, quotas
+from registry.db.pool import Executor, Pool
+from registry.services.errors import RegistryError
+
+
+class QuotaExceeded(RegistryError):
+    """storage quota exceeded"""
+
+
+def _human(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{value:.1f} {unit}" if unit != "B" else f"{int(value)} B"
+        value /= 1024
+    return f"{size} B"
+
+
+async def remaining(db: Executor, project_id: int) -> int | None:
+    """Bytes the project may still add; None when unlimited."""
+    hard = await quotas.hard_limit(db, project_id)
+    if hard < 0:
+        return None
+    return max(hard - await quotas.usage(db, project_id), 0)
+
+
+async def check_room(db: Executor, project_id: int, adding: int) -> None:
+    """Raise QuotaExceeded (with Harbor's wording) if ``adding`` bytes would not fit."""
+    if adding <= 0:
+        return
+    hard = await quotas.hard_limit(db, project_id)
+    if hard < 0:
+        return
+    used = await quotas.usage(db, project_id)
+    if used + adding > hard:
+        raise QuotaExceeded(
+            f"adding {_human(adding)} of storage resource, which when updated to current usage "
+            f"of {_human(used)} will exceed the configured upper limit of {_human(hard)}."
+        )
+
+
+async def lock_project(db: Executor, project_id: int) -> None:
+    """Serialize quota decisions of one project until the surrounding transaction ends."""
+    await db.execute("SELECT pg_advisory_xact_lock($1, $2)", 0x51554F54, project_id)
+
+
+async def link_blob_within_quota(db: Pool, project_id: int, blob_id: int, size: int) -> None:
+    """Link a blob into the project if its quota has room, deciding one link at a time per
+    project so concurrent pushes cannot overshoot together."""
+    async with db.acquire() as conn, conn.transaction():
+        await lock_project(conn, project_id)
+        await check_room(conn, project_id, size)
+        await blobs.link_to_project(conn, project_id, blob_id)
