@@ -96,3 +96,22 @@ async def held_by_project(db: Executor, project_id: int, blob_ids: list[int]) ->
         blob_ids,
     )
     return {r["blob_id"] for r in rows}
+
+
+async def release_unreferenced(db: Executor, project_id: int, blob_ids: list[int]) -> int:
+    """Unlink from the project those of ``blob_ids`` no artifact of the project still names,
+    so its quota usage drops as soon as artifacts are deleted. Returns how many."""
+    status: str = await db.execute(
+        """
+        DELETE FROM project_blobs pb
+        WHERE pb.project_id = $1 AND pb.blob_id = ANY($2::bigint[])
+          AND NOT EXISTS (
+              SELECT 1 FROM artifact_blobs ab
+              JOIN artifacts a ON a.id = ab.artifact_id
+              JOIN repositories r ON r.id = a.repository_id
+              WHERE ab.blob_id = pb.blob_id AND r.project_id = $1)
+        """,
+        project_id,
+        blob_ids,
+    )
+    return int(status.split()[-1])

@@ -112,7 +112,7 @@ async def delete_artifact(
         raise ArtifactInUse("the artifact is referenced by an index; delete the index first")
     names = [t["name"] for t in (await artifacts.tags_of(b.db, [artifact_id]))[artifact_id]]
     await check_tags_mutable(b, project, repository, names)
-    await artifacts.delete(b.db, artifact_id)
+    await remove_artifacts(b, project, [artifact_id])
     b.audit.record(
         AuditEvent("delete", "artifact", f"{repository}@{row['digest']}", actor.name, project.id)
     )
@@ -215,3 +215,18 @@ async def _copy_one(
 
 def accessory_type(artifact_type: str | None) -> str:
     return ACCESSORY_TYPES.get(artifact_type or "", "subject.accessory")
+
+
+async def remove_artifacts(b: Backends, project: ProjectRef, artifact_ids: list[int]) -> None:
+    """Delete artifacts and release the project's hold on blobs nothing else there uses; the
+    bytes themselves go at garbage collection."""
+    async with b.db.acquire() as conn, conn.transaction():
+        blob_ids = [
+            r["blob_id"]
+            for r in await conn.fetch(
+                "SELECT DISTINCT blob_id FROM artifact_blobs WHERE artifact_id = ANY($1::bigint[])",
+                artifact_ids,
+            )
+        ]
+        await conn.execute("DELETE FROM artifacts WHERE id = ANY($1::bigint[])", artifact_ids)
+        await blob_links.release_unreferenced(conn, project.id, blob_ids)

@@ -12,7 +12,7 @@ from registry.oci.digest import Digest, looks_like_digest
 from registry.oci.manifest import InvalidManifestError, Manifest, parse_manifest
 from registry.oci.names import is_valid_tag
 from registry.rbac import ProjectRef
-from registry.services.artifact import check_tags_mutable, kind_for
+from registry.services.artifact import check_tags_mutable, kind_for, remove_artifacts
 from registry.services.blob import parse_digest
 from registry.services.context import Backends
 from registry.services.errors import (
@@ -179,7 +179,7 @@ async def delete_manifest(
         raise ManifestUnknown(detail={"reference": reference})
     names = [t["name"] for t in (await artifacts.tags_of(b.db, [row["id"]]))[row["id"]]]
     await check_tags_mutable(b, project, repository, names)
-    await artifacts.delete(b.db, row["id"])
+    await remove_artifacts(b, project, [row["id"]])
 
 
 async def list_tags(b: Backends, repository: str, last: str | None, limit: int) -> list[str]:

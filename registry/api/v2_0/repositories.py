@@ -16,7 +16,7 @@ from registry.api.v2_0.projects import visible_to
 from registry.api.v2_0.security import backends, principal_of, project_for
 from registry.db import repositories
 from registry.rbac import Action, ProjectRef
-from registry.services.artifact import check_tags_mutable
+from registry.services.artifact import check_tags_mutable, remove_artifacts
 from registry.services.audit import AuditEvent
 
 _COLUMNS = {
@@ -115,6 +115,11 @@ async def delete_repository(request: Request) -> Response:
         for r in await b.db.fetch("SELECT name FROM tags WHERE repository_id = $1", row["id"])
     ]
     await check_tags_mutable(b, project, row["name"], tag_names)
+    artifact_ids = [
+        r["id"]
+        for r in await b.db.fetch("SELECT id FROM artifacts WHERE repository_id = $1", row["id"])
+    ]
+    await remove_artifacts(b, project, artifact_ids)
     await repositories.delete(b.db, row["id"])
     actor = await principal_of(request)
     b.audit.record(AuditEvent("delete", "repository", row["name"], actor.name, project.id))

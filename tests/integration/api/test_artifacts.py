@@ -314,3 +314,22 @@ async def test_statistics_and_search(berth: Berth) -> None:
     async with api(berth, None) as anon:
         found = (await anon.get("/search", params={"q": "findme"})).json()
         assert {r["repository_name"] for r in found["repository"]} == {"library/findme"}
+
+
+async def test_deleting_artifacts_frees_their_quota(berth: Berth) -> None:
+    async with api(berth) as a:
+        await a.post("/projects", json={"project_name": "freed", "storage_limit": 100_000})
+    async with berth.client() as c:
+        first, _ = await push_image(c, "freed/app", "v1", seed="one")
+        await push_image(c, "freed/app", "v2", seed="two")
+    async with api(berth) as a:
+        used = (await a.get("/quotas", params={"reference_id": "freed"})).json()[0]["used"]
+        assert used["storage"] > 0
+    async with berth.client() as c:
+        assert (await c.delete(f"/v2/freed/app/manifests/{first}")).status_code == 202
+    async with api(berth) as a:
+        after_one = (await a.get("/quotas", params={"reference_id": "freed"})).json()[0]["used"]
+        assert 0 < after_one["storage"] < used["storage"]
+        assert (await a.delete("/projects/freed/repositories/app")).status_code == 200
+        after_all = (await a.get("/quotas", params={"reference_id": "freed"})).json()[0]["used"]
+        assert after_all["storage"] == 0

@@ -364,9 +364,7 @@ def _fuzz(
         sent += 1
         response = case.call(base_url=base_url, session=session, auth=auth, timeout=60)
         try:
-            case.validate_response(
-                response, checks=CHECKS, transport_kwargs={"base_url": base_url}
-            )
+            case.validate_response(response, checks=CHECKS, transport_kwargs={"base_url": base_url})
         except schemathesis.errors.FailureGroup as group:
             for failure in group.exceptions:
                 record(
