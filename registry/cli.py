@@ -33,6 +33,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port to listen on (default 5000)")
     serve.add_argument("--data-dir", type=Path, help="state directory (default ./berth-data)")
     serve.add_argument("--workers", type=int, help="uvicorn worker processes (default 1)")
+    serve.add_argument(
+        "--no-job-worker",
+        action="store_true",
+        help="do not start a job worker and scheduler alongside (run `berth worker` yourself)",
+    )
+
+    worker = commands.add_parser("worker", help="run a Celery job worker")
+    worker.add_argument(
+        "--with-scheduler", action="store_true", help="also start scheduled jobs from this process"
+    )
+    worker.add_argument("--concurrency", type=int, help="jobs run at once (default 2)")
+    commands.add_parser("scheduler", help="start scheduled jobs (GC, retention, purges)")
 
     mig = commands.add_parser("migrate", help="apply database migrations and exit")
     mig.add_argument("--data-dir", type=Path)
@@ -113,14 +125,72 @@ def _after_shutdown(signum: int, frame: object) -> None:
     log.info("shutting down (signal %d)", signum)
 
 
-def serve(settings: Settings) -> int:
+def _require_services(settings: Settings) -> None:
+    if settings.database_url is None or settings.redis_url is None:
+        raise SystemExit(
+            "berth: set BERTH_DATABASE_URL and BERTH_REDIS_URL (berth serve starts its own "
+            "worker when it runs the embedded services)"
+        )
+
+
+async def _scheduler(settings: Settings) -> None:
+    from registry.jobs.scheduler import run_forever
+    from registry.services.context import open_backends
+
+    async with open_backends(settings, pool_size=2) as backends:
+        await run_forever(backends)
+
+
+def run_worker(settings: Settings, *, with_scheduler: bool) -> int:
+    import threading
+
+    from registry.jobs.celery_app import create_celery, worker_argv
+
+    _require_services(settings)
+    if with_scheduler:
+        threading.Thread(
+            target=lambda: asyncio.run(_scheduler(settings)), name="scheduler", daemon=True
+        ).start()
+    create_celery(settings).worker_main(worker_argv(settings))
+    return 0
+
+
+@contextlib.contextmanager
+def job_worker_process(settings: Settings) -> Iterator[None]:
+    """The embedded default's job worker (with the scheduler), stopped with the server."""
+    import subprocess
+
+    log_path = settings.data_dir / "worker.log"
+    with log_path.open("ab") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "registry.cli", "worker", "--with-scheduler"],
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            env=os.environ.copy(),
+        )
+    log.info("started a job worker (log: %s)", log_path)
+    try:
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def serve(settings: Settings, *, job_worker: bool = True) -> int:
     import uvicorn
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
     _export(settings)
-    with external_services(settings) as ready:
+    with contextlib.ExitStack() as stack:
+        ready = stack.enter_context(external_services(settings))
         asyncio.run(_prepare_database(ready, with_bootstrap=True))
+        if job_worker:
+            stack.enter_context(job_worker_process(ready))
         log.info("Berth listening on http://%s:%d", ready.host, ready.port)
         common = {
             "host": ready.host,
@@ -168,7 +238,15 @@ def main(argv: list[str] | None = None) -> int:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     if args.command == "serve":
-        return serve(settings)
+        return serve(settings, job_worker=not args.no_job_worker)
+    if args.command == "worker":
+        if args.concurrency:
+            settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
+        return run_worker(settings, with_scheduler=args.with_scheduler)
+    if args.command == "scheduler":
+        _require_services(settings)
+        asyncio.run(_scheduler(settings))
+        return 0
     if args.command == "migrate":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         with external_services(settings) as ready:

@@ -78,6 +78,14 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     database_pool_size: int = 10
     redis_url: SecretStr | None = None
+    broker_url: SecretStr | None = Field(
+        default=None, description="Celery broker (redis:// or amqp://); default: redis_url"
+    )
+    worker_concurrency: int = Field(default=2, ge=1, description="jobs a worker runs at once")
+    gc_grace_seconds: int = Field(
+        default=3600,
+        description="blobs uploaded, mounted or asked for more recently are never collected",
+    )
     admin_password: SecretStr | None = None
     storage: StorageSettings = StorageSettings()
     max_manifest_bytes: int = 4 * 1024 * 1024

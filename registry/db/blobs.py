@@ -8,10 +8,11 @@ from registry.db.pool import Executor
 
 
 async def find_in_project(db: Executor, project_id: int, digest: str) -> asyncpg.Record | None:
-    """(id, size) of a blob the project holds, else None: a digest alone grants nothing."""
+    """(id, size, touched_at) of a blob the project holds, else None: a digest alone grants
+    nothing."""
     return await db.fetchrow(
         """
-        SELECT b.id, b.size FROM blobs b
+        SELECT b.id, b.size, pb.touched_at FROM blobs b
         JOIN project_blobs pb ON pb.blob_id = b.id AND pb.project_id = $1
         WHERE b.digest = $2
         """,
@@ -115,3 +116,12 @@ async def release_unreferenced(db: Executor, project_id: int, blob_ids: list[int
         blob_ids,
     )
     return int(status.split()[-1])
+
+
+async def touch(db: Executor, project_id: int, blob_id: int) -> None:
+    """Note that a client asked for the blob: garbage collection spares it for a while."""
+    await db.execute(
+        "UPDATE project_blobs SET touched_at = now() WHERE project_id = $1 AND blob_id = $2",
+        project_id,
+        blob_id,
+    )

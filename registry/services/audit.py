@@ -95,3 +95,27 @@ class AuditTrail:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.flush()
+
+
+async def purge_audit_logs(
+    db: Pool, retention_hours: int, operations: list[str] | None, dry_run: bool
+) -> int:
+    """Delete audit records older than ``retention_hours`` (only of ``operations`` when given);
+    return how many were (or, on a dry run, would be) deleted."""
+    condition = (
+        "op_time < now() - make_interval(hours => $1) "
+        "AND ($2::text[] IS NULL OR operation = ANY($2::text[]))"
+    )
+    if dry_run:
+        counted: int = await db.fetchval(
+            f"SELECT count(*) FROM audit_logs WHERE {condition}",  # noqa: S608 — constant SQL
+            retention_hours,
+            operations,
+        )
+        return counted
+    status: str = await db.execute(
+        f"DELETE FROM audit_logs WHERE {condition}",  # noqa: S608 — constant SQL
+        retention_hours,
+        operations,
+    )
+    return int(status.split()[-1])

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import asyncpg
 
 from registry.db import blobs, projects
 from registry.oci.digest import Digest, InvalidDigestError
@@ -33,6 +36,10 @@ async def stat_blob(b: Backends, project: ProjectRef, digest: Digest) -> BlobInf
     row = await blobs.find_in_project(b.db, project.id, str(digest))
     if row is None:
         raise BlobUnknown(detail={"digest": str(digest)})
+    # A client checking for a blob may be about to reference it in a manifest: keep garbage
+    # collection off it. Written only when the last touch is getting old, so rarely.
+    if (datetime.now(UTC) - row["touched_at"]).total_seconds() > b.settings.gc_grace_seconds / 4:
+        await blobs.touch(b.db, project.id, row["id"])
     return BlobInfo(digest, row["size"])
 
 
@@ -57,7 +64,10 @@ async def mount_blob(b: Backends, target: ProjectRef, source: ProjectRef, digest
     if row is None:
         return False
     if await blobs.find_in_project(b.db, target.id, str(digest)) is None:
-        await quota.link_blob_within_quota(b.db, target.id, row["id"], row["size"])
+        try:
+            await quota.link_blob_within_quota(b.db, target.id, row["id"], row["size"])
+        except asyncpg.ForeignKeyViolationError:
+            return False  # collected a moment ago: the client uploads it instead
     return True
 
 

@@ -1,19 +1,24 @@
-"""The backends a service function works with, opened once per process by the app's lifespan."""
+"""The backends a service function works with, opened once per process (by the app's
+lifespan, or by a worker for a job) through :func:`open_backends`."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from redis.asyncio import Redis
 
 from registry.config import Settings
-from registry.db.pool import Pool
+from registry.db.pool import Pool, open_pool
+from registry.jobs.queue import JobQueue
 from registry.services.audit import AuditTrail
 from registry.services.configuration import ConfigurationCache
 from registry.services.hashers import HasherCache
 from registry.services.identity import IdentityService
+from registry.storage import create_driver
 from registry.storage.base import StorageDriver
-from registry.token.keys import KeyRing
+from registry.token.keys import KeyRing, load_key_ring
 
 
 @dataclass
@@ -26,4 +31,46 @@ class Backends:
     config: ConfigurationCache
     identity: IdentityService
     audit: AuditTrail
+    jobs: JobQueue
     hashers: HasherCache = field(default_factory=HasherCache)
+
+
+@contextlib.asynccontextmanager
+async def open_backends(
+    settings: Settings, pool_size: int | None = None
+) -> AsyncIterator[Backends]:
+    if settings.database_url is None or settings.redis_url is None:
+        raise ValueError("database_url and redis_url must be set (berth serve sets them)")
+    db = await open_pool(
+        settings.database_url.get_secret_value(), pool_size or settings.database_pool_size
+    )
+    redis = Redis.from_url(settings.redis_url.get_secret_value())
+    try:
+        await redis.ping()
+        config = ConfigurationCache(db)
+        backends = Backends(
+            settings=settings,
+            db=db,
+            storage=create_driver(settings.storage, settings.data_dir),
+            redis=redis,
+            keys=await load_key_ring(db, settings.token.private_key_path),
+            config=config,
+            identity=IdentityService(
+                db,
+                redis,
+                config,
+                failure_limit=settings.login_failure_limit,
+                failure_window_seconds=settings.login_failure_window_seconds,
+            ),
+            audit=AuditTrail(db),
+            jobs=JobQueue(settings),
+        )
+        backends.audit.start()
+        try:
+            yield backends
+        finally:
+            await backends.audit.stop()
+            backends.jobs.close()
+    finally:
+        await redis.aclose()
+        await db.close()

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
+
 from registry.db import artifacts, blobs, repositories, tags
 from registry.db.pool import Executor
 from registry.oci import mediatypes
@@ -124,7 +126,11 @@ async def put_manifest(
         )
         if created:
             if blob_ids:
-                await artifacts.link_blobs(conn, artifact_id, blob_ids)
+                try:
+                    await artifacts.link_blobs(conn, artifact_id, blob_ids)
+                except asyncpg.ForeignKeyViolationError:
+                    # Garbage collection took a blob between the check and the link.
+                    raise ManifestBlobUnknown("a referenced blob was just collected") from None
             if children:
                 await artifacts.link_children(conn, artifact_id, children)
         if isinstance(ref, str):

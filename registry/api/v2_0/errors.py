@@ -10,6 +10,7 @@ from registry.services import errors
 from registry.services.artifact import ArtifactInUse, TagExists
 from registry.services.configuration import ConfigurationInvalid
 from registry.services.immutability import TagImmutable
+from registry.services.jobs import ScheduleInvalid
 from registry.services.projects import ProjectExists, ProjectInvalid, ProjectNotEmpty
 from registry.services.quota import QuotaExceeded
 
@@ -77,6 +78,7 @@ _DOMAIN: dict[type[errors.RegistryError], type[HarborError]] = {
     ArtifactInUse: PreconditionFailed,
     TagImmutable: PreconditionFailed,
     QuotaExceeded: Forbidden,
+    ScheduleInvalid: BadRequest,
 }
 
 

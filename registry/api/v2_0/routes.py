@@ -17,6 +17,7 @@ from registry.api.v2_0 import (
     repositories,
     robots,
     system,
+    system_jobs,
     usergroups,
     users,
 )
@@ -72,6 +73,7 @@ routes = [
     Route("/api/v2.0/usergroups/{group_id}", usergroups.get_group, methods=["GET"]),
     Route("/api/v2.0/usergroups/{group_id}", usergroups.update_group, methods=["PUT"]),
     Route("/api/v2.0/usergroups/{group_id}", usergroups.delete_group, methods=["DELETE"]),
+    *system_jobs.routes,
     Route("/api/v2.0/statistics", system.statistics, methods=["GET"]),
     Route("/api/v2.0/search", system.search, methods=["GET"]),
     Route("/api/v2.0/quotas", quotas.list_quotas, methods=["GET"]),

@@ -1,0 +1,61 @@
+"""The Celery application: one task that runs any job by id.
+
+Each task run opens the backends it needs and closes them again: jobs are long compared
+with that, and no state leaks between jobs. Retries are Celery retries with the delay the job
+asked for (exponential backoff is the job's choice).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from celery import Celery, Task
+
+from registry.config import Settings
+from registry.jobs.queue import QUEUE, TASK_NAME, broker_url
+from registry.jobs.runner import Outcome, run_job
+
+
+def create_celery(settings: Settings) -> Celery:
+    app = Celery("berth", broker=broker_url(settings))
+    app.conf.update(
+        task_default_queue=QUEUE,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        task_ignore_result=True,
+    )
+
+    @app.task(name=TASK_NAME, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
+    def run(self: Task, job_id: int) -> str:
+        outcome = asyncio.run(_run(settings, job_id))
+        if outcome.retry_in is not None:
+            raise self.retry(countdown=outcome.retry_in)
+        return outcome.status
+
+    return app
+
+
+async def _run(settings: Settings, job_id: int) -> Outcome:
+    from registry.services.context import open_backends
+
+    async with open_backends(settings, pool_size=4) as backends:
+        return await run_job(backends, job_id)
+
+
+def worker_argv(settings: Settings, extra: list[Any] | None = None) -> list[str]:
+    return [
+        "worker",
+        "--loglevel",
+        settings.log_level.upper(),
+        "--concurrency",
+        str(settings.worker_concurrency),
+        "--queues",
+        QUEUE,
+        "--without-gossip",
+        "--without-mingle",
+        *(str(e) for e in extra or []),
+    ]

@@ -1,0 +1,23 @@
+"""The garbage-collection job: a thin wrapper over :func:`registry.services.gc.collect_garbage`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from registry.jobs.context import JobContext
+from registry.services.gc import collect_garbage
+
+KIND = "GARBAGE_COLLECTION"
+
+
+async def run(ctx: JobContext) -> dict[str, Any]:
+    params = ctx.parameters
+    result = await collect_garbage(
+        ctx.backends,
+        delete_untagged=bool(params.get("delete_untagged", False)),
+        dry_run=bool(params.get("dry_run", False)),
+        workers=int(params.get("workers", 1)),
+        log=ctx.log,
+        should_stop=ctx.should_stop,
+    )
+    return result.as_dict()

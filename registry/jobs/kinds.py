@@ -1,0 +1,11 @@
+"""The job kinds Berth runs and the function behind each."""
+
+from __future__ import annotations
+
+from registry.jobs import gc, purge_audit
+from registry.jobs.runner import Handler
+
+HANDLERS: dict[str, Handler] = {
+    gc.KIND: gc.run,
+    purge_audit.KIND: purge_audit.run,
+}
