@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from registry.jobs import gc, purge_audit
+from registry.jobs import gc, purge_audit, webhook
 from registry.jobs.runner import Handler
 
 HANDLERS: dict[str, Handler] = {
     gc.KIND: gc.run,
     purge_audit.KIND: purge_audit.run,
+    webhook.KIND: webhook.run,
 }

@@ -5,11 +5,15 @@ filesystem, and blobs in S3 (moto's server over HTTP)."""
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
-from collections.abc import AsyncIterator
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import boto3
@@ -31,6 +35,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
 
 ADMIN_PASSWORD = "Harbor12345"
+GC_GRACE_SECONDS = 4
 _TABLES = (
     "tags, artifact_references, artifact_blobs, artifacts, upload_sessions, project_blobs, "
     "blobs, repositories, project_members, robot_permissions, robots, user_group_members, "
@@ -109,6 +114,8 @@ async def berth_server(
         database_url=SecretStr(database_url),
         redis_url=SecretStr(redis_url),
         max_manifest_bytes=4 * 1024 * 1024,
+        # Short, so garbage-collection tests need not wait long for what they deleted.
+        gc_grace_seconds=GC_GRACE_SECONDS,
     )
     if request.param == "s3":
         endpoint: str = request.getfixturevalue("s3_endpoint")
@@ -159,3 +166,80 @@ async def create_project(berth: Berth, name: str, public: bool = False) -> None:
             json={"project_name": name, "metadata": {"public": str(public).lower()}},
         )
         assert r.status_code == 201, r.text
+
+
+def worker_environment(settings: Settings) -> dict[str, str]:
+    """The environment a `berth worker` needs to work on the same services as ``settings``."""
+    assert settings.database_url is not None
+    assert settings.redis_url is not None
+    env = {
+        **os.environ,
+        "BERTH_DATABASE_URL": settings.database_url.get_secret_value(),
+        "BERTH_REDIS_URL": settings.redis_url.get_secret_value(),
+        "BERTH_DATA_DIR": str(settings.data_dir),
+        "BERTH_GC_GRACE_SECONDS": str(settings.gc_grace_seconds),
+        "BERTH_LOG_LEVEL": "info",
+    }
+    storage = settings.storage
+    env["BERTH_STORAGE__DRIVER"] = storage.driver
+    if storage.driver == "filesystem":
+        env["BERTH_STORAGE__FILESYSTEM__ROOT"] = str(settings.storage_root)
+    else:
+        s3 = storage.s3
+        assert s3.access_key is not None
+        assert s3.secret_key is not None
+        env.update(
+            {
+                "BERTH_STORAGE__S3__BUCKET": s3.bucket,
+                "BERTH_STORAGE__S3__REGION": s3.region,
+                "BERTH_STORAGE__S3__ENDPOINT_URL": s3.endpoint_url or "",
+                "BERTH_STORAGE__S3__ACCESS_KEY": s3.access_key.get_secret_value(),
+                "BERTH_STORAGE__S3__SECRET_KEY": s3.secret_key.get_secret_value(),
+                "BERTH_STORAGE__S3__PATH_STYLE": str(s3.path_style).lower(),
+                "BERTH_STORAGE__S3__PREFIX": s3.prefix,
+                "BERTH_STORAGE__S3__PART_SIZE": str(s3.part_size),
+            }
+        )
+    return env
+
+
+@pytest.fixture(scope="session")
+def job_worker(berth_server: Berth) -> Iterator[subprocess.Popen[bytes]]:
+    """A real Celery worker process (`berth worker`) on the server's database, Redis and
+    storage: jobs started through the API run there."""
+    log_path = berth_server.settings.data_dir / "worker.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "registry.cli", "worker", "--concurrency", "2"],
+            env=worker_environment(berth_server.settings),
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    deadline = time.monotonic() + 60
+    while b"ready." not in log_path.read_bytes():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"the job worker did not start:\n{log_path.read_text()[-4000:]}")
+        time.sleep(0.2)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+async def wait_for_job(berth: Berth, path: str, within: float = 60) -> dict[str, Any]:
+    """Poll a job resource (e.g. /api/v2.0/system/gc/3) until it has finished."""
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient(base_url=berth.url, auth=("admin", ADMIN_PASSWORD)) as c:
+        while True:
+            body: dict[str, Any] = (await c.get(path)).json()
+            if body.get("job_status", body.get("status")) in ("Success", "Error", "Stopped"):
+                return body
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job {path} did not finish: {body}")
+            await asyncio.sleep(0.2)

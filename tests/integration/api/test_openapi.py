@@ -138,9 +138,7 @@ async def test_document_matches_routing_table(berth: Berth) -> None:
         concrete = re.sub(r"\{(\w+)\}", lambda m: samples.get(m.group(1), "x1"), path)
         winner = _answering(berth.app.routes, concrete, method)
         assert isinstance(winner, Route), f"{method} {concrete} reaches no route"
-        assert _template(winner) == path, (
-            f"{method} {concrete} is answered by {winner.path}"
-        )
+        assert _template(winner) == path, f"{method} {concrete} is answered by {winner.path}"
 
 
 # --- fuzzing the live server -----------------------------------------------------------------
