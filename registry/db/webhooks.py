@@ -3,6 +3,7 @@ the policy (``parameters->>'policy_id'``)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -131,18 +132,18 @@ async def delete(db: Executor, project_id: int, policy_id: int) -> bool:
 async def list_deliveries(
     db: Executor,
     policy_id: int,
-    where: str,
+    conditions: list[str],
     order_by: str,
     params: list[object],
     limit: int,
     offset: int,
 ) -> tuple[list[asyncpg.Record], int]:
-    """The policy's delivery jobs; ``where`` holds extra conditions (``AND …``) over params
-    numbered from $2 (``$1`` is the policy id)."""
+    """The policy's delivery jobs. ``conditions`` (from the API's SqlFilter) refer to
+    ``params`` as $2, $3, …: $1 is the policy id."""
+    where = " AND ".join([f"kind = '{KIND}'", "parameters->>'policy_id' = $1::text", *conditions])
     n = len(params) + 1
-    condition = f"kind = '{KIND}' AND parameters->>'policy_id' = $1::text {where}"
     rows = await db.fetch(
-        f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {condition} {order_by} "  # noqa: S608 — placeholders only
+        f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {where} {order_by} "  # noqa: S608 — placeholders only
         f"LIMIT ${n + 1} OFFSET ${n + 2}",
         str(policy_id),
         *params,
@@ -150,7 +151,7 @@ async def list_deliveries(
         offset,
     )
     total: int = await db.fetchval(
-        f"SELECT count(*) FROM jobs WHERE {condition}",  # noqa: S608 — placeholders only
+        f"SELECT count(*) FROM jobs WHERE {where}",  # noqa: S608 — placeholders only
         str(policy_id),
         *params,
     )
@@ -180,3 +181,22 @@ async def last_triggers(db: Executor, project_id: int) -> list[asyncpg.Record]:
         """,  # noqa: S608 — constant SQL
         project_id,
     )
+
+
+async def any_subscribed(db: Executor, project_id: int, event_type: str) -> bool:
+    """Whether some enabled policy of the project wants ``event_type`` (the cheap first check
+    every event makes)."""
+    found: bool = await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM webhook_policies "
+        "WHERE project_id = $1 AND enabled AND $2 = ANY(event_types))",
+        project_id,
+        event_type,
+    )
+    return found
+
+
+async def repository_created_at(db: Executor, name: str) -> datetime | None:
+    created: datetime | None = await db.fetchval(
+        "SELECT created_at FROM repositories WHERE name = $1", name
+    )
+    return created

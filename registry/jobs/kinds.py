@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from registry.jobs import gc, purge_audit, webhook
+from registry.jobs import gc, purge_audit, retention, webhook
 from registry.jobs.runner import Handler
 
 HANDLERS: dict[str, Handler] = {
     gc.KIND: gc.run,
     purge_audit.KIND: purge_audit.run,
+    retention.KIND: retention.run,
     webhook.KIND: webhook.run,
 }

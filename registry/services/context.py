@@ -18,6 +18,7 @@ from registry.services.hashers import HasherCache
 from registry.services.identity import IdentityService
 from registry.storage import create_driver
 from registry.storage.base import StorageDriver
+from registry.token.jwt import VerifiedTokens
 from registry.token.keys import KeyRing, load_key_ring
 
 
@@ -33,6 +34,7 @@ class Backends:
     audit: AuditTrail
     jobs: JobQueue
     hashers: HasherCache = field(default_factory=HasherCache)
+    verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
 
 
 @contextlib.asynccontextmanager

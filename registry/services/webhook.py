@@ -45,6 +45,7 @@ _MAX_ADDRESS = 2048
 _MAX_AUTH_HEADER = 8192
 _MAX_TARGETS = 16
 _LOGGED_RESPONSE_CHARS = 512
+_HEADER_CHARACTERS = frozenset(chr(c) for c in range(0x20, 0x7F)) | {"\t"}
 
 
 class PolicyInvalid(RegistryError):
@@ -52,6 +53,17 @@ class PolicyInvalid(RegistryError):
 
 
 # --- policies --------------------------------------------------------------------------------
+
+
+def _storable(value: str, name: str) -> str:
+    """PostgreSQL stores neither NUL characters nor lone surrogates (which JSON can carry)."""
+    if "\0" in value:
+        raise PolicyInvalid(f"{name} must not contain NUL characters")
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise PolicyInvalid(f"{name} is not valid Unicode") from None
+    return value
 
 
 def _text(body: Mapping[str, Any], name: str, limit: int, default: str | None) -> str:
@@ -62,7 +74,7 @@ def _text(body: Mapping[str, Any], name: str, limit: int, default: str | None) -
         raise PolicyInvalid(f"{name} must be a string")
     if len(value) > limit:
         raise PolicyInvalid(f"{name} is longer than {limit} characters")
-    return value
+    return _storable(value, name)
 
 
 def _event_types(value: Any) -> list[str]:
@@ -80,14 +92,15 @@ def _event_types(value: Any) -> list[str]:
 def _address(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise PolicyInvalid("a target needs an address")
-    address = value.strip()
+    address = _storable(value.strip(), "address")
     if len(address) > _MAX_ADDRESS or any(c.isspace() or ord(c) < 32 for c in address):
         raise PolicyInvalid("the target address is not a valid URL")
     try:
         parts = urlsplit(address)
         host = parts.hostname
         _ = parts.port  # raises on a malformed port
-    except ValueError:
+        httpx.URL(address)  # what delivery will send to must parse there too (IDNA, …)
+    except (ValueError, httpx.InvalidURL):
         raise PolicyInvalid("the target address is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not host:
         raise PolicyInvalid("the target address must be an http:// or https:// URL")
@@ -98,7 +111,7 @@ def _target(value: Any, current: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise PolicyInvalid("each target must be an object")
     kind = value.get("type") or HTTP
-    if kind not in PAYLOAD_FORMATS:
+    if not isinstance(kind, str) or kind not in PAYLOAD_FORMATS:
         raise PolicyInvalid(f"unsupported target type {kind!r}")
     address = _address(value.get("address"))
     payload_format = value.get("payload_format") or DEFAULT_FORMAT
@@ -111,8 +124,9 @@ def _target(value: Any, current: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         auth_header = value["auth_header"] if value["auth_header"] is not None else ""
         if not isinstance(auth_header, str) or len(auth_header) > _MAX_AUTH_HEADER:
             raise PolicyInvalid("auth_header must be a string")
-        if any(c in auth_header for c in "\r\n\0"):
-            raise PolicyInvalid("auth_header must be a single line")
+        # It becomes the Authorization header: one line of visible ASCII.
+        if any(c not in _HEADER_CHARACTERS for c in auth_header):
+            raise PolicyInvalid("auth_header must be a single line of printable ASCII")
     else:
         # The API never shows the header; a target sent back without it keeps its header.
         auth_header = next(
@@ -229,7 +243,7 @@ class Log(Protocol):
 
 
 def retry_delay(attempt: int, base_seconds: float) -> float:
-    """Exponential backoff: base, 2×base, 4×base, … capped at five minutes."""
+    """Exponential backoff: base, twice that, four times that, … capped at five minutes."""
     return float(min(base_seconds * 2 ** max(attempt - 1, 0), RETRY_DELAY_CAP_SECONDS))
 
 
@@ -268,7 +282,7 @@ async def deliver(parameters: Mapping[str, Any], attempt: int, log_line: Log) ->
             verify=not target.get("skip_cert_verify", False), timeout=timeout
         ) as client:
             response = await client.post(address, content=body, headers=headers)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         reason = masked(f"{type(exc).__name__}: {exc}")
         await log_line(f"attempt {attempt}: no response: {reason}", "WARNING")
         raise RetryLater(f"no response from the endpoint ({reason})", delay) from None

@@ -33,6 +33,7 @@ class Claims:
     issued_at: int
     access: dict[tuple[str, str], frozenset[str]]
     kind: str
+    expires_at: int = 0
 
     def allows(self, resource_type: str, name: str, action: str) -> bool:
         actions = self.access.get((resource_type, name), frozenset())
@@ -100,4 +101,24 @@ def verify(
             access[key_] = access.get(key_, frozenset()) | frozenset(
                 str(a) for a in entry.get("actions") or []
             )
-    return Claims(str(claims["sub"]), int(claims["iat"]), access, kind)
+    return Claims(str(claims["sub"]), int(claims["iat"]), access, kind, int(claims["exp"]))
+
+
+class VerifiedTokens:
+    """Tokens this process verified already, until they expire: a client sends the same token
+    with every request of a push or pull, and checking an RS256 signature each time is work
+    with no new answer. Keyed by the whole token, so a tampered one is verified afresh."""
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._capacity = capacity
+        self._claims: dict[str, Claims] = {}
+
+    def verify(self, keys: KeyRing, token: str, *, issuer: str, audience: str) -> Claims:
+        found = self._claims.get(token)
+        if found is not None and found.expires_at > time.time() + LEEWAY_SECONDS:
+            return found
+        claims = verify(keys, token, issuer=issuer, audience=audience)
+        if len(self._claims) >= self._capacity:
+            self._claims.clear()  # simpler than LRU and as good for short-lived tokens
+        self._claims[token] = claims
+        return claims

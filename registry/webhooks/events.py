@@ -168,7 +168,9 @@ def default_payload(event: Event) -> dict[str, Any]:
     }
 
 
-def cloudevents_payload(event: Event, policy_id: int, event_id: str | None = None) -> dict[str, Any]:
+def cloudevents_payload(
+    event: Event, policy_id: int, event_id: str | None = None
+) -> dict[str, Any]:
     """A CloudEvents 1.0 event in structured JSON mode, as Harbor builds it."""
     occurred = datetime.fromtimestamp(event.occur_at, UTC)
     return {

@@ -72,7 +72,7 @@ def _bearer(request: Request, scope: str | None) -> jwt.Claims | None:
         return None
     b: Backends = request.state.backends
     try:
-        return jwt.verify(
+        return b.verified_tokens.verify(
             b.keys,
             token.strip(),
             issuer=b.settings.token.issuer,

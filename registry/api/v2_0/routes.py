@@ -15,6 +15,7 @@ from registry.api.v2_0 import (
     projects,
     quotas,
     repositories,
+    retentions,
     robots,
     system,
     system_jobs,
@@ -87,6 +88,7 @@ routes = [
     ),
     *labels.routes,
     *immutable.routes,
+    *retentions.routes,
     # Longest paths first: a repository name may itself contain "/artifacts/".
     Route(f"{_A}/tags/{{tag_name}}", artifacts.delete_tag, methods=["DELETE"]),
     Route(f"{_A}/tags", artifacts.list_tags, methods=["GET"]),

@@ -1,0 +1,292 @@
+"""/projects/{project}/webhook/…: webhook policies, their executions (delivery jobs) and logs.
+
+Every route needs the project admin's right to manage webhooks (system administrators have
+it everywhere). A target's ``auth_header`` is write-only: it is never shown, and a target sent
+back without it keeps the header it had.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import asyncpg
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from registry.api.v2_0.endpoint import (
+    created,
+    harbor_endpoint,
+    int_path,
+    json_response,
+    read_object,
+)
+from registry.api.v2_0.errors import BadRequest, Conflict, NotFound
+from registry.api.v2_0.listing import SqlFilter, list_headers, page_of, parse_query
+from registry.api.v2_0.security import backends, principal_of, project_for
+from registry.db import jobs, webhooks
+from registry.rbac import Action, ProjectRef
+from registry.services.audit import AuditEvent
+from registry.services.webhook import PolicyInvalid, public_target, validate_policy
+from registry.webhooks.events import EVENT_TYPES, PAYLOAD_FORMATS, SLACK
+
+_POLICY_COLUMNS = {
+    "id": ("id", "bigint"),
+    "name": ("name", "text"),
+    "enabled": ("enabled", "bool"),
+    "creator": ("creator", "text"),
+    "creation_time": ("created_at", "timestamptz"),
+    "update_time": ("updated_at", "timestamptz"),
+}
+_EXECUTION_COLUMNS = {
+    "id": ("id", "bigint"),
+    "status": ("status", "text"),
+    "trigger": ("trigger", "text"),
+    "event_type": ("parameters->>'event_type'", "text"),
+    "start_time": ("started_at", "timestamptz"),
+    "end_time": ("ended_at", "timestamptz"),
+}
+_STATUSES = ("Pending", "Running", "Success", "Error", "Stopped")
+_MAX_ID = 2**63 - 1
+
+
+def _policy_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+        "project_id": row["project_id"],
+        "targets": [public_target(t) for t in row["targets"]],
+        "event_types": list(row["event_types"]),
+        "creator": row["creator"],
+        "creation_time": row["created_at"],
+        "update_time": row["updated_at"],
+        "enabled": row["enabled"],
+    }
+
+
+def _times(**values: Any) -> dict[str, Any]:
+    """Timestamps that are set (a job that has not started has no start time)."""
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def _execution_json(row: asyncpg.Record) -> dict[str, Any]:
+    parameters = row["parameters"] or {}
+    target = parameters.get("target") or {}
+    metrics = {f"{s.lower()}_task_count": int(s == row["status"]) for s in _STATUSES}
+    return {
+        "id": row["id"],
+        "vendor_type": "SLACK" if target.get("type") == SLACK else "WEBHOOK",
+        "vendor_id": parameters.get("policy_id"),
+        "status": row["status"],
+        "status_message": "",
+        "metrics": {"task_count": 1, "scheduled_task_count": 0, **metrics},
+        "trigger": row["trigger"],
+        "extra_attrs": {
+            "event_type": parameters.get("event_type", ""),
+            "payload": json.dumps(parameters.get("payload"), separators=(",", ":")),
+        },
+        **_times(start_time=row["started_at"], end_time=row["ended_at"]),
+    }
+
+
+def _task_json(row: asyncpg.Record) -> dict[str, Any]:
+    # An execution here is one delivery to one target: its one task is the job itself.
+    parameters = row["parameters"] or {}
+    return {
+        "id": row["id"],
+        "execution_id": row["id"],
+        "status": row["status"],
+        "status_message": "",
+        "run_count": row["attempts"],
+        "extra_attrs": {"event_type": parameters.get("event_type", "")},
+        "creation_time": row["created_at"],
+        "update_time": row["updated_at"],
+        **_times(start_time=row["started_at"], end_time=row["ended_at"]),
+    }
+
+
+def _id(request: Request, name: str, what: str) -> int:
+    found = int_path(request, name)
+    if found > _MAX_ID:  # no such row, and more than a bigint query parameter can hold
+        raise NotFound(f"{what} {found} not found")
+    return found
+
+
+async def _policy(request: Request) -> tuple[ProjectRef, asyncpg.Record]:
+    project = await project_for(request, Action.MANAGE_WEBHOOKS)
+    policy_id = _id(request, "webhook_policy_id", "webhook policy")
+    row = await webhooks.get(backends(request).db, project.id, policy_id)
+    if row is None:
+        raise NotFound(f"webhook policy {policy_id} not found")
+    return project, row
+
+
+async def _execution(request: Request) -> asyncpg.Record:
+    _, policy = await _policy(request)
+    execution_id = _id(request, "execution_id", "execution")
+    row = await webhooks.get_delivery(backends(request).db, policy["id"], execution_id)
+    if row is None:
+        raise NotFound(f"execution {execution_id} not found")
+    return row
+
+
+def _fields(body: dict[str, Any], current: asyncpg.Record | None) -> dict[str, Any]:
+    try:
+        return validate_policy(body, dict(current) if current is not None else None)
+    except PolicyInvalid as exc:
+        raise BadRequest(exc.message) from None
+
+
+def _audit(request: Request, operation: str, project: ProjectRef, name: str, who: str) -> None:
+    backends(request).audit.record(
+        AuditEvent(operation, "webhook_policy", f"{project.name}:{name}", who, project.id)
+    )
+
+
+@harbor_endpoint
+async def list_policies(request: Request) -> Response:
+    project = await project_for(request, Action.MANAGE_WEBHOOKS)
+    page = page_of(request)
+    sql = SqlFilter(_POLICY_COLUMNS)
+    sql.add(f"project_id = {sql.param(project.id)}")
+    sql.apply_query(parse_query(request.query_params.get("q")))
+    rows, total = await webhooks.list_for_project(
+        backends(request).db,
+        sql.where(),
+        sql.order_by(request.query_params.get("sort"), "id"),
+        sql.params,
+        page.page_size,
+        page.offset,
+    )
+    return json_response(
+        [_policy_json(r) for r in rows], headers=list_headers(request, page, total)
+    )
+
+
+@harbor_endpoint
+async def create_policy(request: Request) -> Response:
+    project = await project_for(request, Action.MANAGE_WEBHOOKS)
+    fields = _fields(await read_object(request), None)
+    principal = await principal_of(request)
+    policy_id = await webhooks.create(
+        backends(request).db, project.id, creator=principal.name, **fields
+    )
+    if policy_id is None:
+        raise Conflict(f"the project already has a webhook policy named {fields['name']!r}")
+    _audit(request, "create", project, fields["name"], principal.name)
+    return created(f"/api/v2.0/projects/{project.id}/webhook/policies/{policy_id}")
+
+
+@harbor_endpoint
+async def get_policy(request: Request) -> Response:
+    _, row = await _policy(request)
+    return json_response(_policy_json(row))
+
+
+@harbor_endpoint
+async def update_policy(request: Request) -> Response:
+    project, current = await _policy(request)
+    fields = _fields(await read_object(request), current)
+    updated = await webhooks.update(backends(request).db, project.id, current["id"], **fields)
+    if updated is None:
+        raise Conflict(f"the project already has a webhook policy named {fields['name']!r}")
+    if not updated:
+        raise NotFound(f"webhook policy {current['id']} not found")
+    _audit(request, "update", project, fields["name"], (await principal_of(request)).name)
+    return Response(status_code=200)
+
+
+@harbor_endpoint
+async def delete_policy(request: Request) -> Response:
+    project, current = await _policy(request)
+    if not await webhooks.delete(backends(request).db, project.id, current["id"]):
+        raise NotFound(f"webhook policy {current['id']} not found")
+    _audit(request, "delete", project, current["name"], (await principal_of(request)).name)
+    return Response(status_code=200)
+
+
+@harbor_endpoint
+async def list_executions(request: Request) -> Response:
+    _, policy = await _policy(request)
+    page = page_of(request)
+    # $1 is the policy id; the query's own terms follow from $2.
+    sql = SqlFilter(_EXECUTION_COLUMNS, params=[policy["id"]])
+    sql.apply_query(parse_query(request.query_params.get("q")))
+    rows, total = await webhooks.list_deliveries(
+        backends(request).db,
+        policy["id"],
+        sql.conditions,
+        sql.order_by(request.query_params.get("sort"), "id DESC"),
+        sql.params[1:],
+        page.page_size,
+        page.offset,
+    )
+    body = [_execution_json(r) for r in rows]
+    return json_response(body, headers=list_headers(request, page, total))
+
+
+@harbor_endpoint
+async def list_tasks(request: Request) -> Response:
+    return json_response([_task_json(await _execution(request))])
+
+
+@harbor_endpoint
+async def task_log(request: Request) -> Response:
+    row = await _execution(request)
+    if _id(request, "task_id", "task") != row["id"]:
+        raise NotFound("task not found")
+    text = await jobs.log_text(backends(request).db, row["id"])
+    return PlainTextResponse(text or "")
+
+
+@harbor_endpoint
+async def supported_events(request: Request) -> Response:
+    await project_for(request, Action.MANAGE_WEBHOOKS)
+    return json_response(
+        {
+            "event_type": list(EVENT_TYPES),
+            "notify_type": list(PAYLOAD_FORMATS),
+            "payload_formats": [
+                {"notify_type": kind, "formats": list(formats)}
+                for kind, formats in PAYLOAD_FORMATS.items()
+            ],
+        }
+    )
+
+
+@harbor_endpoint
+async def last_trigger(request: Request) -> Response:
+    project = await project_for(request, Action.MANAGE_WEBHOOKS)
+    rows = await webhooks.last_triggers(backends(request).db, project.id)
+    return json_response(
+        [
+            {
+                "policy_name": r["policy_name"],
+                "event_type": r["event_type"],
+                "enabled": r["enabled"],
+                "creation_time": r["created_at"],
+                **_times(last_trigger_time=r["last_trigger_time"]),
+            }
+            for r in rows
+        ]
+    )
+
+
+_W = "/api/v2.0/projects/{project_name_or_id}/webhook"
+_POLICY = f"{_W}/policies/{{webhook_policy_id}}"
+_EXECUTION = f"{_POLICY}/executions/{{execution_id}}"
+
+routes = [
+    Route(f"{_W}/policies", list_policies, methods=["GET"]),
+    Route(f"{_W}/policies", create_policy, methods=["POST"]),
+    Route(_POLICY, get_policy, methods=["GET"]),
+    Route(_POLICY, update_policy, methods=["PUT"]),
+    Route(_POLICY, delete_policy, methods=["DELETE"]),
+    Route(f"{_POLICY}/executions", list_executions, methods=["GET"]),
+    Route(f"{_EXECUTION}/tasks", list_tasks, methods=["GET"]),
+    Route(f"{_EXECUTION}/tasks/{{task_id}}/log", task_log, methods=["GET"]),
+    Route(f"{_W}/events", supported_events, methods=["GET"]),
+    Route(f"{_W}/lasttrigger", last_trigger, methods=["GET"]),
+]

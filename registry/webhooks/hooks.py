@@ -1,0 +1,256 @@
+"""Where request paths report events. Each function schedules the notification on the running
+event loop and returns at once: looking up policies and starting delivery jobs never slows
+down or fails the request that caused the event.
+
+``host`` is the registry host clients use (``registry.example`` or ``host:port``), as it
+appears in ``resource_url``; left out, it comes from ``external_url`` (or ``host:port``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine, Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from registry.config import Settings
+from registry.db import quotas, webhooks
+from registry.rbac import ProjectRef
+from registry.services import webhook
+from registry.services.context import Backends
+from registry.webhooks.events import (
+    DELETE_ARTIFACT,
+    PULL_ARTIFACT,
+    PUSH_ARTIFACT,
+    QUOTA_EXCEED,
+    QUOTA_WARNING,
+    TAG_RETENTION,
+    Event,
+    Resource,
+    artifact_resource,
+)
+
+log = logging.getLogger(__name__)
+
+QUOTA_WARNING_PERCENT = 85
+# Once warned, a project is not warned again for a day unless its usage dropped below the
+# threshold in between (pushes then re-arm the warning).
+_QUOTA_WARNING_REARM_SECONDS = 24 * 3600
+
+# The event loop keeps only weak references to tasks: hold them until they finish.
+_pending: set[asyncio.Task[None]] = set()
+
+
+def registry_host(settings: Settings) -> str:
+    if settings.external_url:
+        return urlsplit(settings.external_url).netloc or settings.external_url
+    return f"{settings.host}:{settings.port}"
+
+
+def _schedule(work: Coroutine[Any, Any, None]) -> None:
+    try:
+        task = asyncio.get_running_loop().create_task(work)
+    except RuntimeError:
+        work.close()
+        log.warning("no event loop is running; a webhook event was dropped")
+        return
+    _pending.add(task)
+    task.add_done_callback(_finished)
+
+
+def _finished(task: asyncio.Task[None]) -> None:
+    _pending.discard(task)
+    if not task.cancelled() and (exc := task.exception()) is not None:
+        log.error("a webhook notification failed", exc_info=exc)
+
+
+async def wait_pending() -> None:
+    """Let scheduled notifications finish (at shutdown, before the backends close; wrap it in
+    ``asyncio.timeout`` to bound the wait)."""
+    if _pending:
+        await asyncio.wait(set(_pending))
+
+
+async def _notify_artifact(
+    b: Backends,
+    event_type: str,
+    project: ProjectRef,
+    repository: str,
+    digest: str,
+    tag: str | None,
+    operator: str,
+    host: str | None,
+) -> None:
+    if not await webhooks.any_subscribed(b.db, project.id, event_type):
+        return
+    created = await webhooks.repository_created_at(b.db, repository)
+    event = Event(
+        type=event_type,
+        project_id=project.id,
+        project_name=project.name,
+        repository=repository,
+        operator=operator,
+        resources=(artifact_resource(host or registry_host(b.settings), repository, digest, tag),),
+        public=project.public,
+        repository_created=int(created.timestamp()) if created is not None else None,
+    )
+    await webhook.notify(b, event)
+
+
+def artifact_pushed(
+    b: Backends,
+    project: ProjectRef,
+    repository: str,
+    digest: str,
+    tag: str | None,
+    operator: str,
+    *,
+    host: str | None = None,
+) -> None:
+    """A manifest was pushed (by tag, or by digest with ``tag`` None)."""
+    _schedule(_notify_artifact(b, PUSH_ARTIFACT, project, repository, digest, tag, operator, host))
+
+
+def artifact_pulled(
+    b: Backends,
+    project: ProjectRef,
+    repository: str,
+    digest: str,
+    tag: str | None,
+    operator: str,
+    *,
+    host: str | None = None,
+) -> None:
+    """A manifest was pulled (GET, not HEAD)."""
+    _schedule(_notify_artifact(b, PULL_ARTIFACT, project, repository, digest, tag, operator, host))
+
+
+def artifact_deleted(
+    b: Backends,
+    project: ProjectRef,
+    repository: str,
+    digest: str,
+    tag: str | None,
+    operator: str,
+    *,
+    host: str | None = None,
+) -> None:
+    """An artifact (or, with ``tag``, the tag it was deleted by) was deleted."""
+    _schedule(
+        _notify_artifact(b, DELETE_ARTIFACT, project, repository, digest, tag, operator, host)
+    )
+
+
+async def _notify_quota(
+    b: Backends,
+    event_type: str,
+    project: ProjectRef,
+    repository: str,
+    message: str,
+    operator: str,
+    digest: str,
+    tag: str | None,
+) -> None:
+    # Harbor names the blob or artifact that hit the limit, without a resource_url, and puts
+    # its message under custom_attributes.Details.
+    resources = (Resource(tag=tag or "", digest=digest),) if digest or tag else ()
+    event = Event(
+        type=event_type,
+        project_id=project.id,
+        project_name=project.name,
+        repository=repository,
+        operator=operator,
+        resources=resources,
+        public=project.public,
+        extra={"custom_attributes": {"Details": message}},
+    )
+    await webhook.notify(b, event)
+
+
+def quota_exceeded(
+    b: Backends,
+    project: ProjectRef,
+    repository: str,
+    message: str,
+    operator: str,
+    *,
+    digest: str = "",
+    tag: str | None = None,
+) -> None:
+    """A push was refused for the project's storage quota (``message`` as QuotaExceeded says)."""
+    _schedule(_notify_quota(b, QUOTA_EXCEED, project, repository, message, operator, digest, tag))
+
+
+def _size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{size} B"
+
+
+async def _warn_quota(
+    b: Backends,
+    project: ProjectRef,
+    repository: str,
+    digest: str,
+    tag: str | None,
+    operator: str,
+) -> None:
+    hard = await quotas.hard_limit(b.db, project.id)
+    if hard <= 0:
+        return
+    used = await quotas.usage(b.db, project.id)
+    key = f"berth:webhook:quota-warning:{project.id}"
+    if used * 100 < hard * QUOTA_WARNING_PERCENT:
+        await b.redis.delete(key)
+        return
+    # Only the push that takes usage over the threshold warns, not every push after it.
+    if not await b.redis.set(key, "1", nx=True, ex=_QUOTA_WARNING_REARM_SECONDS):
+        return
+    message = (
+        f"quota usage reach {used * 100 // hard}%: resource storage used "
+        f"{_size(used)} of {_size(hard)}"
+    )
+    await _notify_quota(b, QUOTA_WARNING, project, repository, message, operator, digest, tag)
+
+
+def quota_warning_if_needed(
+    b: Backends,
+    project: ProjectRef,
+    repository: str,
+    digest: str,
+    tag: str | None,
+    operator: str,
+) -> None:
+    """After a successful push: warn (QUOTA_WARNING) when it took the project's storage over
+    85% of its hard limit."""
+    _schedule(_warn_quota(b, project, repository, digest, tag, operator))
+
+
+async def _notify_retention(
+    b: Backends, project: ProjectRef, summary: Mapping[str, Any], operator: str
+) -> None:
+    host = urlsplit(f"//{registry_host(b.settings)}").hostname or ""
+    retention = {**summary, "harbor_hostname": host, "project_name": project.name}
+    event = Event(
+        type=TAG_RETENTION,
+        project_id=project.id,
+        project_name=project.name,
+        operator=operator,
+        public=project.public,
+        extra={"retention": retention},
+    )
+    await webhook.notify(b, event)
+
+
+def tag_retention(
+    b: Backends, project: ProjectRef, summary: Mapping[str, Any], *, operator: str = ""
+) -> None:
+    """A tag retention run finished. ``summary`` is Harbor's ``event_data.retention``:
+    ``total``, ``retained``, ``retention_policy_id``, ``result``, ``retention_rule``,
+    ``deleted_artifact`` ([{type, status, name_tag}]); ``operator`` the trigger (MANUAL,
+    SCHEDULE) as Harbor names it."""
+    _schedule(_notify_retention(b, project, summary, operator))
