@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from registry.db.paging import fetch_page
 from registry.db.pool import Executor
 
 _COLUMNS = "a.id, a.repository_id, a.digest, a.media_type, a.size, a.manifest, a.subject_digest"
@@ -136,15 +137,16 @@ def annotations_json(value: Any) -> dict[str, str] | None:
     return decoded
 
 
-_DETAIL = """
-    SELECT a.id, a.repository_id, a.digest, a.media_type, a.artifact_type, a.config_media_type,
+_DETAIL_COLUMNS = """
+    a.id, a.repository_id, a.digest, a.media_type, a.artifact_type, a.config_media_type,
            a.size AS manifest_size, a.annotations, a.pushed_at, a.pulled_at, a.extra_attrs,
            a.subject_digest, r.name AS repository_name, r.project_id,
            (a.size + COALESCE((SELECT sum(b.size) FROM artifact_blobs ab JOIN blobs b
                                ON b.id = ab.blob_id WHERE ab.artifact_id = a.id), 0))::bigint
                AS size
-    FROM artifacts a JOIN repositories r ON r.id = a.repository_id
 """
+_DETAIL_FROM = "FROM artifacts a JOIN repositories r ON r.id = a.repository_id"
+_DETAIL = f"SELECT {_DETAIL_COLUMNS} {_DETAIL_FROM}"
 
 
 async def get_detail_by_id(db: Executor, artifact_id: int) -> asyncpg.Record | None:
@@ -154,18 +156,9 @@ async def get_detail_by_id(db: Executor, artifact_id: int) -> asyncpg.Record | N
 async def list_detail(
     db: Executor, where: str, order_by: str, params: list[object], limit: int, offset: int
 ) -> tuple[list[asyncpg.Record], int]:
-    n = len(params)
-    rows = await db.fetch(
-        f"{_DETAIL} {where} {order_by} LIMIT ${n + 1} OFFSET ${n + 2}",
-        *params,
-        limit,
-        offset,
+    return await fetch_page(
+        db, _DETAIL_COLUMNS, f"{_DETAIL_FROM} {where}", order_by, params, limit, offset
     )
-    total: int = await db.fetchval(
-        f"SELECT count(*) FROM artifacts a JOIN repositories r ON r.id = a.repository_id {where}",  # noqa: S608
-        *params,
-    )
-    return rows, total
 
 
 async def tags_of(db: Executor, artifact_ids: list[int]) -> dict[int, list[asyncpg.Record]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from registry.db.paging import fetch_page
 from registry.db.pool import Executor
 
 
@@ -74,16 +75,8 @@ async def list_detail(
     db: Executor, where: str, order_by: str, params: list[object], limit: int, offset: int
 ) -> tuple[list[asyncpg.Record], int]:
     """Projects matching a WHERE clause built by the API's SqlFilter (values as params)."""
-    base = f"FROM projects p LEFT JOIN users u ON u.id = p.owner_id {where}"
-    n = len(params)
-    rows = await db.fetch(
-        f"SELECT {_PROJECT_COLUMNS} {base} {order_by} LIMIT ${n + 1} OFFSET ${n + 2}",
-        *params,
-        limit,
-        offset,
-    )
-    total: int = await db.fetchval(f"SELECT count(*) {base}", *params)
-    return rows, total
+    from_where = f"FROM projects p LEFT JOIN users u ON u.id = p.owner_id {where}"
+    return await fetch_page(db, _PROJECT_COLUMNS, from_where, order_by, params, limit, offset)
 
 
 async def update_metadata(

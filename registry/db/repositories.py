@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from registry.db.paging import fetch_page
 from registry.db.pool import Executor
 
 
@@ -41,11 +42,12 @@ async def list_names(db: Executor, last: str | None, limit: int) -> list[str]:
     return [r["name"] for r in rows]
 
 
-_DETAIL = """
-    SELECT r.id, r.project_id, r.name, r.description, r.pull_count, r.created_at, r.updated_at,
-           (SELECT count(*) FROM artifacts a WHERE a.repository_id = r.id) AS artifact_count
-    FROM repositories r JOIN projects p ON p.id = r.project_id
+_DETAIL_COLUMNS = """
+    r.id, r.project_id, r.name, r.description, r.pull_count, r.created_at, r.updated_at,
+    (SELECT count(*) FROM artifacts a WHERE a.repository_id = r.id) AS artifact_count
 """
+_DETAIL_FROM = "FROM repositories r JOIN projects p ON p.id = r.project_id"
+_DETAIL = f"SELECT {_DETAIL_COLUMNS} {_DETAIL_FROM}"
 
 
 async def get_detail(db: Executor, name: str) -> asyncpg.Record | None:
@@ -55,18 +57,9 @@ async def get_detail(db: Executor, name: str) -> asyncpg.Record | None:
 async def list_detail(
     db: Executor, where: str, order_by: str, params: list[object], limit: int, offset: int
 ) -> tuple[list[asyncpg.Record], int]:
-    n = len(params)
-    rows = await db.fetch(
-        f"{_DETAIL} {where} {order_by} LIMIT ${n + 1} OFFSET ${n + 2}",
-        *params,
-        limit,
-        offset,
+    return await fetch_page(
+        db, _DETAIL_COLUMNS, f"{_DETAIL_FROM} {where}", order_by, params, limit, offset
     )
-    total: int = await db.fetchval(
-        f"SELECT count(*) FROM repositories r JOIN projects p ON p.id = r.project_id {where}",  # noqa: S608
-        *params,
-    )
-    return rows, total
 
 
 async def set_description(db: Executor, repository_id: int, description: str) -> None:
