@@ -19,6 +19,7 @@ from registry.api.v2_0.routes import routes as management_routes
 from registry.config import Settings, load_settings
 from registry.services.context import Backends, open_backends
 from registry.services.upload import purge_expired_uploads
+from registry.webhooks import hooks
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,10 @@ def create_app(settings: Settings) -> Starlette:
                 purger.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await purger
+                # Webhook notifications already started get their jobs recorded.
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(5):
+                        await hooks.wait_pending()
 
     all_routes: list[BaseRoute] = [
         *token_routes,

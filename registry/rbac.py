@@ -51,15 +51,32 @@ class Action(StrEnum):
     READ_PROJECT = "read-project"
     READ_MEMBERS = "read-members"
     READ_LOGS = "read-logs"
+    READ_ROBOTS = "read-robots"
+    READ_LABELS = "read-labels"
+    MANAGE_LABELS = "manage-labels"
+    LIST_WEBHOOKS = "list-webhooks"
     MANAGE_MEMBERS = "manage-members"
     MANAGE_ROBOTS = "manage-robots"
     MANAGE_WEBHOOKS = "manage-webhooks"
     MANAGE_PROJECT = "manage-project"
 
 
-_GUEST = {Action.PULL, Action.READ_PROJECT, Action.READ_MEMBERS, Action.READ_LOGS}
+_GUEST = {
+    Action.PULL,
+    Action.READ_PROJECT,
+    Action.READ_MEMBERS,
+    Action.READ_LOGS,
+    Action.READ_ROBOTS,
+    Action.READ_LABELS,
+}
 _DEVELOPER = _GUEST | {Action.PUSH}
-_MAINTAINER = _DEVELOPER | {Action.DELETE, Action.SCAN, Action.MANAGE_IMMUTABLE_RULES}
+_MAINTAINER = _DEVELOPER | {
+    Action.DELETE,
+    Action.SCAN,
+    Action.MANAGE_IMMUTABLE_RULES,
+    Action.MANAGE_LABELS,
+    Action.LIST_WEBHOOKS,
+}
 PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.LIMITED_GUEST: frozenset({Action.PULL, Action.READ_PROJECT}),
     Role.GUEST: frozenset(_GUEST),

@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from registry.db.paging import fetch_page
 from registry.db.pool import Executor
 
 KIND = "WEBHOOK"
@@ -65,16 +66,8 @@ async def list_for_project(
     db: Executor, where: str, order_by: str, params: list[object], limit: int, offset: int
 ) -> tuple[list[asyncpg.Record], int]:
     """Policies matching a WHERE clause built by the API's SqlFilter (values as params)."""
-    n = len(params)
-    rows = await db.fetch(
-        f"SELECT {_COLUMNS} FROM webhook_policies {where} {order_by} "  # noqa: S608 — placeholders only
-        f"LIMIT ${n + 1} OFFSET ${n + 2}",
-        *params,
-        limit,
-        offset,
-    )
-    total: int = await db.fetchval(f"SELECT count(*) FROM webhook_policies {where}", *params)  # noqa: S608
-    return rows, total
+    from_where = f"FROM webhook_policies {where}"
+    return await fetch_page(db, _COLUMNS, from_where, order_by, params, limit, offset)
 
 
 async def subscribed(db: Executor, project_id: int, event_type: str) -> list[asyncpg.Record]:
@@ -141,21 +134,15 @@ async def list_deliveries(
     """The policy's delivery jobs. ``conditions`` (from the API's SqlFilter) refer to
     ``params`` as $2, $3, …: $1 is the policy id."""
     where = " AND ".join([f"kind = '{KIND}'", "parameters->>'policy_id' = $1::text", *conditions])
-    n = len(params) + 1
-    rows = await db.fetch(
-        f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {where} {order_by} "  # noqa: S608 — placeholders only
-        f"LIMIT ${n + 1} OFFSET ${n + 2}",
-        str(policy_id),
-        *params,
+    return await fetch_page(
+        db,
+        _JOB_COLUMNS,
+        f"FROM jobs WHERE {where}",
+        order_by,
+        [str(policy_id), *params],
         limit,
         offset,
     )
-    total: int = await db.fetchval(
-        f"SELECT count(*) FROM jobs WHERE {where}",  # noqa: S608 — placeholders only
-        str(policy_id),
-        *params,
-    )
-    return rows, total
 
 
 async def get_delivery(db: Executor, policy_id: int, job_id: int) -> asyncpg.Record | None:

@@ -23,6 +23,7 @@ from registry.services.errors import ManifestUnknown, RegistryError, TagInvalid
 from registry.services.immutability import TagImmutable, immutable_tags
 from registry.storage import layout
 from registry.storage.base import StorageError
+from registry.webhooks import hooks
 
 HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
 IMAGE_CONFIGS = frozenset(
@@ -115,6 +116,9 @@ async def delete_artifact(
     await remove_artifacts(b, project, [artifact_id])
     b.audit.record(
         AuditEvent("delete", "artifact", f"{repository}@{row['digest']}", actor.name, project.id)
+    )
+    hooks.artifact_deleted(
+        b, project, repository, row["digest"], names[0] if names else None, actor.name
     )
 
 

@@ -172,20 +172,22 @@ async def _referenced_children(
 
 async def delete_manifest(
     b: Backends, project: ProjectRef, repository: str, reference: str
-) -> None:
-    """Delete by digest (the artifact and its tags) or by tag (the tag alone)."""
+) -> tuple[str, str | None] | None:
+    """Delete by digest (the artifact and its tags) or by tag (the tag alone). For an
+    artifact deletion, return its digest and first tag."""
     ref = parse_reference(reference)
     if isinstance(ref, str):
         await check_tags_mutable(b, project, repository, [ref])
         if not await tags.delete(b.db, repository, ref):
             raise ManifestUnknown(detail={"reference": reference})
-        return
+        return None
     row = await artifacts.get_by_digest(b.db, repository, str(ref))
     if row is None:
         raise ManifestUnknown(detail={"reference": reference})
     names = [t["name"] for t in (await artifacts.tags_of(b.db, [row["id"]]))[row["id"]]]
     await check_tags_mutable(b, project, repository, names)
     await remove_artifacts(b, project, [row["id"]])
+    return row["digest"], (names[0] if names else None)
 
 
 async def list_tags(b: Backends, repository: str, last: str | None, limit: int) -> list[str]:

@@ -26,6 +26,7 @@ from registry.webhooks.events import (
     EVENT_TYPES,
     HTTP,
     JSON,
+    NOTIFY_TYPES,
     PAYLOAD_FORMATS,
     Event,
     body_for,
@@ -104,19 +105,26 @@ def _address(value: Any) -> str:
         raise PolicyInvalid("the target address is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not host:
         raise PolicyInvalid("the target address must be an http:// or https:// URL")
-    return address
+    # As Harbor does against SSRF tricks: keep scheme, host, port and path only.
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
 
 
 def _target(value: Any, current: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise PolicyInvalid("each target must be an object")
     kind = value.get("type") or HTTP
-    if not isinstance(kind, str) or kind not in PAYLOAD_FORMATS:
+    if not isinstance(kind, str) or kind not in NOTIFY_TYPES:
         raise PolicyInvalid(f"unsupported target type {kind!r}")
     address = _address(value.get("address"))
-    payload_format = value.get("payload_format") or DEFAULT_FORMAT
-    if payload_format not in PAYLOAD_FORMATS[kind]:
-        raise PolicyInvalid(f"payload format {payload_format!r} is not supported for {kind}")
+    payload_format = value.get("payload_format") or ""
+    if kind in PAYLOAD_FORMATS:
+        payload_format = payload_format or DEFAULT_FORMAT
+        if payload_format not in PAYLOAD_FORMATS[kind]:
+            raise PolicyInvalid(f"unsupported payload format {payload_format!r}")
+    elif payload_format in ("", DEFAULT_FORMAT):
+        payload_format = ""
+    else:
+        raise PolicyInvalid(f"a payload format is not allowed for {kind} targets")
     skip = value.get("skip_cert_verify", False)
     if not isinstance(skip, bool):
         raise PolicyInvalid("skip_cert_verify must be a boolean")
@@ -188,7 +196,7 @@ def public_target(target: Mapping[str, Any]) -> dict[str, Any]:
         "type": target.get("type") or HTTP,
         "address": target.get("address", ""),
         "skip_cert_verify": bool(target.get("skip_cert_verify", False)),
-        "payload_format": target.get("payload_format") or DEFAULT_FORMAT,
+        "payload_format": target.get("payload_format") or "",
     }
 
 
@@ -221,7 +229,8 @@ async def notify(
                 "event_type": event.type,
                 "target": dict(target),
                 "content_type": content_type,
-                "payload": payload,
+                # As text: jsonb would reorder the keys, and retries send the same bytes.
+                "body": json.dumps(payload, separators=(",", ":")),
                 "max_attempts": 1 + max(retries, 0),
                 "retry_base_seconds": retry_base_seconds,
                 "timeout_seconds": timeout_seconds,
@@ -262,7 +271,7 @@ async def deliver(parameters: Mapping[str, Any], attempt: int, log_line: Log) ->
     target: Mapping[str, Any] = parameters["target"]
     address = str(target["address"])
     auth_header = str(target.get("auth_header") or "")
-    body = json.dumps(parameters["payload"], separators=(",", ":")).encode()
+    body = str(parameters["body"]).encode()
     headers = {"Content-Type": str(parameters.get("content_type") or JSON)}
     if auth_header:
         headers["Authorization"] = auth_header

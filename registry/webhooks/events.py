@@ -66,11 +66,10 @@ HTTP = "http"
 SLACK = "slack"
 DEFAULT_FORMAT = "Default"
 CLOUDEVENTS_FORMAT = "CloudEvents"
-# The payload formats each kind of target can receive.
-PAYLOAD_FORMATS: dict[str, tuple[str, ...]] = {
-    HTTP: (DEFAULT_FORMAT, CLOUDEVENTS_FORMAT),
-    SLACK: (DEFAULT_FORMAT,),
-}
+NOTIFY_TYPES: tuple[str, ...] = (HTTP, SLACK)
+# The payload formats a kind of target can choose from. Slack messages have one fixed shape,
+# so Slack targets take no format (Harbor refuses one).
+PAYLOAD_FORMATS: dict[str, tuple[str, ...]] = {HTTP: (DEFAULT_FORMAT, CLOUDEVENTS_FORMAT)}
 
 JSON = "application/json"
 CLOUDEVENTS_JSON = "application/cloudevents+json"

@@ -7,10 +7,12 @@ from starlette.responses import Response
 
 from registry.api.distribution.access import authorize, caller_name
 from registry.api.distribution.endpoint import content_length, oci_endpoint
+from registry.oci.digest import looks_like_digest
 from registry.rbac import Action
 from registry.services import manifest as manifest_service
 from registry.services.audit import AuditEvent
 from registry.services.errors import ManifestUnknown, TagInvalid
+from registry.webhooks import hooks
 
 
 @oci_endpoint
@@ -25,7 +27,10 @@ async def get_manifest(request: Request) -> Response:
         # A malformed tag names nothing that could exist.
         raise ManifestUnknown(detail={"reference": reference}) from None
     if request.method == "GET":
+        operator = await caller_name(request)
+        tag = None if looks_like_digest(reference) else reference
         b.audit.record_pull(stored.artifact_id, stored.tag_id, stored.repository_id)
+        hooks.artifact_pulled(b, project, name, stored.digest, tag, operator)
         b.audit.record(
             AuditEvent(
                 "pull",
@@ -70,15 +75,14 @@ async def put_manifest(request: Request) -> Response:
     }
     if pushed.subject:
         headers["OCI-Subject"] = pushed.subject
+    reference = request.path_params["reference"]
+    operator = await caller_name(request)
+    tag = None if looks_like_digest(reference) else reference
     b.audit.record(
-        AuditEvent(
-            "create",
-            "artifact",
-            _resource(name, request.path_params["reference"]),
-            await caller_name(request),
-            project.id,
-        )
+        AuditEvent("create", "artifact", _resource(name, reference), operator, project.id)
     )
+    hooks.artifact_pushed(b, project, name, str(pushed.digest), tag, operator)
+    hooks.quota_warning_if_needed(b, project, name, str(pushed.digest), tag, operator)
     return Response(status_code=201, headers=headers)
 
 
@@ -89,9 +93,13 @@ async def delete_manifest(request: Request) -> Response:
     reference = request.path_params["reference"]
     b = request.state.backends
     try:
-        await manifest_service.delete_manifest(b, project, name, reference)
+        deleted = await manifest_service.delete_manifest(b, project, name, reference)
     except TagInvalid:
         raise ManifestUnknown(detail={"reference": reference}) from None
+    if deleted is not None:
+        # Harbor notifies artifact deletions, not the removal of a tag alone.
+        digest, first_tag = deleted
+        hooks.artifact_deleted(b, project, name, digest, first_tag, await caller_name(request))
     b.audit.record(
         AuditEvent(
             "delete", "artifact", _resource(name, reference), await caller_name(request), project.id

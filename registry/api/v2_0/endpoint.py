@@ -15,6 +15,7 @@ from starlette.responses import Response
 from registry.api.v2_0.errors import (
     BadRequest,
     HarborError,
+    NotFound,
     PayloadTooLarge,
     Unauthorized,
     from_domain,
@@ -34,6 +35,7 @@ def harbor_endpoint(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def wrapped(request: Request) -> Response:
         try:
+            check_request_text(request)
             return await handler(request)
         except Unauthorized as exc:
             return render(exc, {"WWW-Authenticate": 'Basic realm="Berth"'})
@@ -59,9 +61,11 @@ async def read_json(request: Request) -> Any:
         if len(body) > MAX_JSON_BYTES:
             raise PayloadTooLarge("request body too large")
     try:
-        return json.loads(body)
+        value = json.loads(body)
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("the request body is not valid JSON") from None
+    _check_values(value)
+    return value
 
 
 async def read_object(request: Request) -> dict[str, Any]:
@@ -101,8 +105,51 @@ def string_field(body: dict[str, Any], name: str, *, required: bool = True) -> s
     return value
 
 
+# Ids are PostgreSQL BIGINTs: a larger number names nothing.
+MAX_ID = 2**63 - 1
+
+
+def parse_id(text: str) -> int | None:
+    """A decimal id (ASCII digits only, in BIGINT range), else None."""
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    value = int(text)
+    return value if 0 < value <= MAX_ID else None
+
+
 def int_path(request: Request, name: str) -> int:
-    text = request.path_params[name]
-    if not str(text).isdigit():
+    text = str(request.path_params[name])
+    if not (text.isascii() and text.isdigit()):
         raise BadRequest(f"{name} must be a positive integer")
-    return int(text)
+    value = parse_id(text)
+    if value is None:
+        raise NotFound(f"no resource with {name} {text}")
+    return value
+
+
+def _check_values(value: Any, where: str = "body") -> None:
+    """PostgreSQL cannot store NUL characters nor integers past BIGINT: refuse them up front
+    instead of failing deep inside a query."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise BadRequest(f"{where} contains a NUL character")
+    elif isinstance(value, bool):
+        return
+    elif isinstance(value, int):
+        if not -MAX_ID - 1 <= value <= MAX_ID:
+            raise BadRequest(f"{where} holds a number out of range")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_values(key, where)
+            _check_values(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for item in value:
+            _check_values(item, where)
+
+
+def check_request_text(request: Request) -> None:
+    """No NUL in the path or query string of a management request."""
+    if "\x00" in request.url.path or any(
+        "\x00" in key or "\x00" in value for key, value in request.query_params.multi_items()
+    ):
+        raise BadRequest("the request contains a NUL character")

@@ -87,7 +87,8 @@ def _audit(request: Request, operation: str, project: ProjectRef, rule_id: int, 
 
 @harbor_endpoint
 async def list_rules(request: Request) -> Response:
-    project = await project_for(request, Action.READ_PROJECT)
+    # Harbor shows the rules to those who may change them (maintainers and up).
+    project = await project_for(request, Action.MANAGE_IMMUTABLE_RULES)
     page = page_of(request)
     sql = SqlFilter(_COLUMNS)
     sql.add(f"project_id = {sql.param(project.id)}")

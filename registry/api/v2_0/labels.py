@@ -20,6 +20,7 @@ from registry.api.v2_0.endpoint import (
     harbor_endpoint,
     int_path,
     json_response,
+    parse_id,
     read_object,
 )
 from registry.api.v2_0.errors import BadRequest, Conflict, NotFound
@@ -80,7 +81,7 @@ async def _authorize(
         return await (sysadmin(request) if write else authenticated(request))
     assert project_id is not None
     project = await _project_by_id(request, project_id)
-    return await require(request, project, Action.MANAGE_PROJECT if write else Action.READ_PROJECT)
+    return await require(request, project, Action.MANAGE_LABELS if write else Action.READ_LABELS)
 
 
 async def _label(request: Request, *, write: bool) -> tuple[asyncpg.Record, Principal]:
@@ -126,7 +127,7 @@ async def list_labels(request: Request) -> Response:
     sql = SqlFilter(_COLUMNS)
     sql.add(f"l.scope = {sql.param(scope)}")
     if scope == PROJECT:
-        if not project_text.isdigit() or int(project_text) <= 0:
+        if parse_id(project_text) is None:
             raise BadRequest("project_id is required to list project labels")
         project_id = int(project_text)
         await _authorize(request, PROJECT, project_id, write=False)

@@ -35,8 +35,8 @@ def page_of(request: Request) -> Page:
         text = request.query_params.get(name)
         if text is None or text == "":
             return default
-        if not text.isdigit() or int(text) < 1:
-            raise BadRequest(f"{name} must be a positive integer")
+        if not (text.isascii() and text.isdigit()) or len(text) > 9 or int(text) < 1:
+            raise BadRequest(f"{name} must be a positive integer below 1000000000")
         return int(text)
 
     return Page(number("page", 1), min(number("page_size", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
@@ -145,7 +145,10 @@ def _coerce(value: str, cast: str) -> Any:
 
     try:
         if cast in ("int", "bigint"):
-            return int(value)
+            number = int(value) if value.isascii() else None
+            if number is None or not -(2**63) <= number < 2**63:
+                raise ValueError(value)
+            return number
         if cast == "bool":
             if value.lower() not in ("true", "false", "1", "0"):
                 raise ValueError(value)

@@ -61,13 +61,20 @@ async def list_members(request: Request) -> Response:
     return json_response([_to_json(r) for r in rows], headers=list_headers(request, page, total))
 
 
+def _id(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        raise BadRequest(f"{where} must be a positive integer")
+    return value
+
+
 async def _entity(request: Request, body: dict[str, Any]) -> tuple[str, int, str]:
     db = backends(request).db
     user = body.get("member_user")
     group = body.get("member_group")
     if isinstance(user, dict) and (user.get("user_id") or user.get("username")):
         if user.get("user_id"):
-            row = await users.get(db, int(user["user_id"]))
+            user_id = _id(user["user_id"], "member_user.user_id")
+            row = await users.get(db, user_id)
         else:
             row = await users.get_by_username(db, str(user["username"]))
             if row is None:
@@ -78,13 +85,16 @@ async def _entity(request: Request, body: dict[str, Any]) -> tuple[str, int, str
         return "u", row["id"], row["username"]
     if isinstance(group, dict) and (group.get("id") or group.get("ldap_group_dn")):
         if group.get("id"):
-            grow = await groups.get(db, int(group["id"]))
+            grow = await groups.get(db, _id(group["id"], "member_group.id"))
         else:
             dn = str(group["ldap_group_dn"])
             grow = await groups.find_by_dn(db, dn)
             if grow is None:
                 name = str(group.get("group_name") or dn.split(",", 1)[0].split("=", 1)[-1])
-                await groups.create(db, name, int(group.get("group_type") or 1), dn)
+                group_type = group.get("group_type") or 1
+                if group_type not in (1, 2, 3):
+                    raise BadRequest("member_group.group_type is 1, 2 or 3")
+                await groups.create(db, name, group_type, dn)
                 grow = await groups.find_by_dn(db, dn)
         if grow is None:
             raise NotFound("group not found")

@@ -39,6 +39,16 @@ _ZERO_TIME = "0001-01-01T00:00:00Z"
 _STATUS_CODES = {"Pending": 0, "Scheduled": 1, "Running": 2, "Stopped": 3, "Error": 3, "Success": 3}
 
 
+_MAX_ID = 2**63 - 1  # ids are BIGINT: a larger number names nothing
+
+
+def _id(request: Request, name: str) -> int:
+    value = int_path(request, name)
+    if value > _MAX_ID:
+        raise NotFound(f"{name} {value} not found")
+    return value
+
+
 def _time(value: Any) -> Any:
     return value if value is not None else _ZERO_TIME
 
@@ -87,7 +97,7 @@ async def _policy(
 ) -> tuple[retention.Policy, ProjectRef, Principal]:
     """The policy named in the path, when the caller may ``action`` in its project."""
     await authenticated(request)
-    policy_id = int_path(request, "id")
+    policy_id = _id(request, "id")
     policy = await retention.load_policy(backends(request), policy_id)
     project = None if policy is None else await _project(request, policy.project_id)
     if policy is None or project is None:
@@ -98,7 +108,7 @@ async def _policy(
 
 async def _execution(request: Request, action: Action) -> tuple[retention.Policy, asyncpg.Record]:
     policy, _, _ = await _policy(request, action)
-    execution_id = int_path(request, "eid")
+    execution_id = _id(request, "eid")
     row = await retention_db.get_execution(backends(request).db, policy.id, execution_id)
     if row is None:
         raise NotFound(f"retention execution {execution_id} not found")
@@ -129,7 +139,7 @@ async def create_retention(request: Request) -> Response:
     body = await read_object(request)
     scope = body.get("scope")
     ref = scope.get("ref") if isinstance(scope, dict) else None
-    if isinstance(ref, bool) or not isinstance(ref, int) or ref <= 0:
+    if isinstance(ref, bool) or not isinstance(ref, int) or not 0 < ref <= _MAX_ID:
         raise BadRequest('scope must be {"level": "project", "ref": <project id>}')
     project = await _project(request, ref)
     if project is None:
@@ -223,7 +233,7 @@ async def list_tasks(request: Request) -> Response:
 @harbor_endpoint
 async def task_log(request: Request) -> Response:
     _, row = await _execution(request, Action.READ_PROJECT)
-    task_id = int_path(request, "tid")
+    task_id = _id(request, "tid")
     db = backends(request).db
     task = await jobs.get(db, task_id)
     if task is None or task["parent_id"] != row["id"] or task["kind"] != retention.TASK_KIND:

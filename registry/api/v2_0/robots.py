@@ -16,6 +16,7 @@ from registry.api.v2_0.endpoint import (
     harbor_endpoint,
     int_path,
     json_response,
+    parse_id,
     read_object,
     string_field,
 )
@@ -61,6 +62,8 @@ def _permissions(value: Any) -> list[dict[str, Any]]:
             if not isinstance(entry, dict):
                 raise BadRequest("access entries are objects")
             resource, action = entry.get("resource"), entry.get("action")
+            if not isinstance(resource, str) or not isinstance(action, str):
+                raise BadRequest("resource and action are strings")
             if (resource, action) not in ROBOT_ACCESS:
                 raise BadRequest(f"unsupported robot permission {resource}:{action}")
             effect = entry.get("effect", "allow")
@@ -71,11 +74,16 @@ def _permissions(value: Any) -> list[dict[str, Any]]:
     return clean
 
 
+MAX_DURATION_DAYS = 36_500
+
+
 def _expiry(duration: int) -> datetime | None:
     if duration == -1:
         return None
-    if duration <= 0:
-        raise BadRequest("duration is -1 (never expires) or a positive number of days")
+    if not 0 < duration <= MAX_DURATION_DAYS:
+        raise BadRequest(
+            f"duration is -1 (never expires) or a number of days up to {MAX_DURATION_DAYS}"
+        )
     return datetime.now(UTC) + timedelta(days=duration)
 
 
@@ -187,7 +195,7 @@ async def _robot_for(request: Request, manage: bool) -> asyncpg.Record:
     project = await find_project(request, str(row["project_id"]))
     if project is None:
         raise NotFound("robot account not found")
-    await require(request, project, Action.MANAGE_ROBOTS if manage else Action.READ_PROJECT)
+    await require(request, project, Action.MANAGE_ROBOTS if manage else Action.READ_ROBOTS)
     return row
 
 
@@ -196,9 +204,20 @@ async def list_robots(request: Request) -> Response:
     principal = await authenticated(request)
     page = page_of(request)
     query = parse_query(request.query_params.get("q"))
-    level = query["Level"].values[0] if "Level" in query else None
-    project_id = int(query["ProjectID"].values[0]) if "ProjectID" in query else None
-    name = query["name"].values[0] if "name" in query else None
+
+    def single(key: str) -> str | None:
+        if key not in query:
+            return None
+        if len(query[key].values) != 1:
+            raise BadRequest(f"{key} takes one value")
+        return query[key].values[0]
+
+    level = single("Level")
+    project_text = single("ProjectID")
+    project_id = parse_id(project_text) if project_text is not None else None
+    if project_text is not None and project_id is None:
+        raise BadRequest("ProjectID must be a project id")
+    name = single("name")
     if not principal.sysadmin:
         if project_id is None:
             raise Forbidden(
@@ -207,7 +226,7 @@ async def list_robots(request: Request) -> Response:
         project = await find_project(request, str(project_id))
         if project is None:
             raise NotFound("project not found")
-        await require(request, project, Action.MANAGE_ROBOTS)
+        await require(request, project, Action.READ_ROBOTS)
     b = backends(request)
     rows, total = await robots.search(b.db, level, project_id, name, page.page_size, page.offset)
     perms = await robots.permissions(b.db, [r["id"] for r in rows])

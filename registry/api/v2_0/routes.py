@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from registry.api.v2_0 import (
@@ -21,7 +23,10 @@ from registry.api.v2_0 import (
     system_jobs,
     usergroups,
     users,
+    webhooks,
 )
+from registry.api.v2_0.endpoint import harbor_endpoint
+from registry.api.v2_0.errors import NotFound
 
 _P = "/api/v2.0/projects/{project_name_or_id}"
 _R = "/api/v2.0/projects/{project_name}/repositories/{repository_name:path}"
@@ -89,6 +94,7 @@ routes = [
     *labels.routes,
     *immutable.routes,
     *retentions.routes,
+    *webhooks.routes,
     # Longest paths first: a repository name may itself contain "/artifacts/".
     Route(f"{_A}/tags/{{tag_name}}", artifacts.delete_tag, methods=["DELETE"]),
     Route(f"{_A}/tags", artifacts.list_tags, methods=["GET"]),
@@ -104,3 +110,18 @@ routes = [
     Route(_R, repositories.delete_repository, methods=["DELETE"]),
     *openapi.routes,
 ]
+
+
+@harbor_endpoint
+async def _no_such_endpoint(request: Request) -> Response:
+    raise NotFound(f"no such endpoint: {request.method} {request.url.path}")
+
+
+# Last: Harbor's JSON envelope for any /api/v2.0 path nothing above takes.
+routes.append(
+    Route(
+        "/api/v2.0/{rest:path}",
+        _no_such_endpoint,
+        methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
+    )
+)

@@ -12,6 +12,7 @@ import hmac
 from starlette.requests import Request
 
 from registry.api.portal_auth import note_session
+from registry.api.v2_0.endpoint import parse_id
 from registry.api.v2_0.errors import (
     Forbidden,
     NotFound,
@@ -93,9 +94,12 @@ async def sysadmin(request: Request) -> Principal:
 async def find_project(request: Request, name_or_id: str) -> ProjectRef | None:
     db = backends(request).db
     by_name = request.headers.get("x-is-resource-name", "").lower() == "true"
-    if not by_name and name_or_id.isdigit():
+    if not by_name and name_or_id.isascii() and name_or_id.isdigit():
+        project_id = parse_id(name_or_id)
+        if project_id is None:
+            return None
         row = await db.fetchrow(
-            "SELECT id, name, public, created_at FROM projects WHERE id = $1", int(name_or_id)
+            "SELECT id, name, public, created_at FROM projects WHERE id = $1", project_id
         )
     else:
         row = await projects.get_by_name(db, name_or_id)

@@ -96,7 +96,11 @@ async def update_group(request: Request) -> Response:
     assert name is not None
     b = backends(request)
     group_id = int_path(request, "group_id")
-    if not await groups.rename(b.db, group_id, name):
+    try:
+        renamed = await groups.rename(b.db, group_id, name)
+    except asyncpg.UniqueViolationError:
+        raise Conflict(f"a group named {name} already exists") from None
+    if not renamed:
         raise NotFound("group not found")
     b.audit.record(AuditEvent("update", "usergroup", str(group_id), principal.name))
     return Response(status_code=200)

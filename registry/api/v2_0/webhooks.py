@@ -7,7 +7,6 @@ back without it keeps the header it had.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import asyncpg
@@ -29,7 +28,7 @@ from registry.db import jobs, webhooks
 from registry.rbac import Action, ProjectRef
 from registry.services.audit import AuditEvent
 from registry.services.webhook import PolicyInvalid, public_target, validate_policy
-from registry.webhooks.events import EVENT_TYPES, PAYLOAD_FORMATS, SLACK
+from registry.webhooks.events import EVENT_TYPES, NOTIFY_TYPES, PAYLOAD_FORMATS, SLACK
 
 _POLICY_COLUMNS = {
     "id": ("id", "bigint"),
@@ -48,7 +47,6 @@ _EXECUTION_COLUMNS = {
     "end_time": ("ended_at", "timestamptz"),
 }
 _STATUSES = ("Pending", "Running", "Success", "Error", "Stopped")
-_MAX_ID = 2**63 - 1
 
 
 def _policy_json(row: asyncpg.Record) -> dict[str, Any]:
@@ -85,7 +83,7 @@ def _execution_json(row: asyncpg.Record) -> dict[str, Any]:
         "trigger": row["trigger"],
         "extra_attrs": {
             "event_type": parameters.get("event_type", ""),
-            "payload": json.dumps(parameters.get("payload"), separators=(",", ":")),
+            "payload": parameters.get("body", ""),
         },
         **_times(start_time=row["started_at"], end_time=row["ended_at"]),
     }
@@ -107,16 +105,9 @@ def _task_json(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
-def _id(request: Request, name: str, what: str) -> int:
-    found = int_path(request, name)
-    if found > _MAX_ID:  # no such row, and more than a bigint query parameter can hold
-        raise NotFound(f"{what} {found} not found")
-    return found
-
-
 async def _policy(request: Request) -> tuple[ProjectRef, asyncpg.Record]:
     project = await project_for(request, Action.MANAGE_WEBHOOKS)
-    policy_id = _id(request, "webhook_policy_id", "webhook policy")
+    policy_id = int_path(request, "webhook_policy_id")
     row = await webhooks.get(backends(request).db, project.id, policy_id)
     if row is None:
         raise NotFound(f"webhook policy {policy_id} not found")
@@ -125,7 +116,7 @@ async def _policy(request: Request) -> tuple[ProjectRef, asyncpg.Record]:
 
 async def _execution(request: Request) -> asyncpg.Record:
     _, policy = await _policy(request)
-    execution_id = _id(request, "execution_id", "execution")
+    execution_id = int_path(request, "execution_id")
     row = await webhooks.get_delivery(backends(request).db, policy["id"], execution_id)
     if row is None:
         raise NotFound(f"execution {execution_id} not found")
@@ -147,7 +138,7 @@ def _audit(request: Request, operation: str, project: ProjectRef, name: str, who
 
 @harbor_endpoint
 async def list_policies(request: Request) -> Response:
-    project = await project_for(request, Action.MANAGE_WEBHOOKS)
+    project = await project_for(request, Action.LIST_WEBHOOKS)
     page = page_of(request)
     sql = SqlFilter(_POLICY_COLUMNS)
     sql.add(f"project_id = {sql.param(project.id)}")
@@ -229,13 +220,13 @@ async def list_executions(request: Request) -> Response:
 
 @harbor_endpoint
 async def list_tasks(request: Request) -> Response:
-    return json_response([_task_json(await _execution(request))])
+    return json_response([_task_json(await _execution(request))], headers={"X-Total-Count": "1"})
 
 
 @harbor_endpoint
 async def task_log(request: Request) -> Response:
     row = await _execution(request)
-    if _id(request, "task_id", "task") != row["id"]:
+    if int_path(request, "task_id") != row["id"]:
         raise NotFound("task not found")
     text = await jobs.log_text(backends(request).db, row["id"])
     return PlainTextResponse(text or "")
@@ -247,7 +238,7 @@ async def supported_events(request: Request) -> Response:
     return json_response(
         {
             "event_type": list(EVENT_TYPES),
-            "notify_type": list(PAYLOAD_FORMATS),
+            "notify_type": list(NOTIFY_TYPES),
             "payload_formats": [
                 {"notify_type": kind, "formats": list(formats)}
                 for kind, formats in PAYLOAD_FORMATS.items()

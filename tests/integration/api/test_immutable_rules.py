@@ -170,9 +170,9 @@ async def test_invalid_update_keeps_the_rule(berth: Berth) -> None:
     [
         (1, True, True),  # project admin
         (4, True, True),  # maintainer
-        (2, True, False),  # developer
-        (3, True, False),  # guest
-        (5, True, False),  # limited guest
+        (2, False, False),  # developer
+        (3, False, False),  # guest
+        (5, False, False),  # limited guest
         (None, False, False),  # not a member
     ],
 )

@@ -108,10 +108,10 @@ async def test_global_labels_crud_and_rights(berth: Berth) -> None:
     ("role", "may_read", "may_manage"),
     [
         (1, True, True),  # project admin
-        (4, True, False),  # maintainer
+        (4, True, True),  # maintainer
         (2, True, False),  # developer
         (3, True, False),  # guest
-        (5, True, False),  # limited guest
+        (5, False, False),  # limited guest
         (None, False, False),  # not a member
     ],
 )
