@@ -28,6 +28,7 @@ class JobContext:
     kind: str
     parameters: dict[str, Any]
     attempt: int = 1
+    trigger: str = "MANUAL"
     _stop_checked_at: float = field(default=0.0)
     _stopping: bool = field(default=False)
 

@@ -17,6 +17,7 @@ from registry.db import jobs
 from registry.jobs.context import JobContext
 from registry.rbac import ProjectRef
 from registry.services import retention
+from registry.webhooks import hooks
 
 KIND = retention.EXECUTION_KIND
 TASK_KIND = retention.TASK_KIND
@@ -114,6 +115,36 @@ async def run(ctx: JobContext) -> dict[str, Any]:
         f"total {totals['total']}, retained {totals['retained']}, "
         f"{'would delete' if dry_run else 'deleted'} {totals['deleted']}"
     )
+    if not dry_run:
+        # Awaited, not fired and forgotten: this worker's event loop ends with the job.
+        await hooks.notify_tag_retention(
+            b,
+            project,
+            _webhook_summary(policy.id, summary),
+            ctx.parameters.get("trigger", "MANUAL"),
+        )
     if failed:
         raise TasksFailed(f"{failed} of {len(task_ids)} repositories failed")
     return totals
+
+
+def _webhook_summary(policy_id: int, summary: retention.RetentionResult) -> dict[str, Any]:
+    """Harbor's ``event_data.retention`` of a TAG_RETENTION event."""
+    totals = summary.as_dict()
+    deleted = [
+        {
+            "type": "image",
+            "status": "SUCCESS",
+            "name_tag": f"{repo.repository}:{','.join(a.tags) or a.digest}",
+        }
+        for repo in summary.repositories
+        for a in repo.artifacts
+        if a.outcome == retention.DELETED
+    ]
+    return {
+        "total": totals["total"],
+        "retained": totals["retained"],
+        "retention_policy_id": policy_id,
+        "result": "SUCCESS",
+        "deleted_artifact": deleted,
+    }

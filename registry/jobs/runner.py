@@ -43,7 +43,9 @@ async def run_job(b: Backends, job_id: int) -> Outcome:
         return Outcome("Error")
     if not await jobs.start(b.db, job_id):
         return Outcome("Stopped")
-    ctx = JobContext(b, job_id, row["kind"], dict(row["parameters"] or {}), row["attempts"] + 1)
+    ctx = JobContext(
+        b, job_id, row["kind"], dict(row["parameters"] or {}), row["attempts"] + 1, row["trigger"]
+    )
     max_attempts = int(ctx.parameters.get("max_attempts", MAX_ATTEMPTS_DEFAULT))
     try:
         result = await handler(ctx)

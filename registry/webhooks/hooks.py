@@ -230,7 +230,7 @@ def quota_warning_if_needed(
     _schedule(_warn_quota(b, project, repository, digest, tag, operator))
 
 
-async def _notify_retention(
+async def notify_tag_retention(
     b: Backends, project: ProjectRef, summary: Mapping[str, Any], operator: str
 ) -> None:
     host = urlsplit(f"//{registry_host(b.settings)}").hostname or ""
@@ -253,4 +253,4 @@ def tag_retention(
     ``total``, ``retained``, ``retention_policy_id``, ``result``, ``retention_rule``,
     ``deleted_artifact`` ([{type, status, name_tag}]); ``operator`` the trigger (MANUAL,
     SCHEDULE) as Harbor names it."""
-    _schedule(_notify_retention(b, project, summary, operator))
+    _schedule(notify_tag_retention(b, project, summary, operator))

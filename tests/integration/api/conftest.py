@@ -5,6 +5,7 @@ filesystem, and blobs in S3 (moto's server over HTTP)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -28,6 +29,7 @@ from registry.config import Settings
 from registry.db.migrate import migrate
 from registry.db.pool import open_pool
 from registry.services.bootstrap import bootstrap
+from registry.storage.base import PathNotFoundError
 from tests.integration.api.tokens import TokenAuth
 from tests.integration.storage.conftest import s3_settings
 
@@ -153,6 +155,10 @@ async def berth(berth_server: Berth) -> Berth:
     finally:
         await pool.close()
     backends = berth_server.app.state.backends
+    # A clean blob store too, so what a test finds in storage is what it put there.
+    for top in ("/blobs", "/uploads"):
+        with contextlib.suppress(PathNotFoundError):
+            await backends.storage.delete(top)
     backends.identity.forget_all()
     backends.config.invalidate()
     await backends.redis.flushdb()
