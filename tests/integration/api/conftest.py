@@ -1,5 +1,5 @@
 """A real Berth (uvicorn, real HTTP) on a free port, backed by the session's PostgreSQL and
-Redis, with a clean database for every test. Every API test runs twice: blobs on the
+Redis, with a clean database for every test. Tests of stored bytes run twice: blobs on the
 filesystem, and blobs in S3 (moto's server over HTTP)."""
 
 from __future__ import annotations
@@ -98,7 +98,15 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session", params=["filesystem", "s3"])
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Modules about stored bytes (``STORAGE_DRIVERS = ("filesystem", "s3")``) run against
+    both blob stores; the rest, which only touch metadata, against the filesystem."""
+    if "berth_server" in metafunc.fixturenames:
+        drivers = getattr(metafunc.module, "STORAGE_DRIVERS", ("filesystem",))
+        metafunc.parametrize("berth_server", drivers, indirect=True, scope="session")
+
+
+@pytest.fixture(scope="session")
 async def berth_server(
     request: pytest.FixtureRequest,
     database_url: str,

@@ -17,6 +17,8 @@ from tests.integration.api.oci import (
 )
 from tests.integration.api.test_identity import PASSWORD, add_member, api, make_project, make_user
 
+STORAGE_DRIVERS = ("filesystem", "s3")
+
 
 async def test_repositories_list_get_update_delete(berth: Berth) -> None:
     async with berth.client() as c:

@@ -8,6 +8,8 @@ import os
 from tests.integration.api.conftest import Berth, create_project
 from tests.integration.api.oci import digest_of, error_code, push_blob
 
+STORAGE_DRIVERS = ("filesystem", "s3")
+
 
 async def test_monolithic_upload_then_get_and_head(berth: Berth) -> None:
     data = os.urandom(300_000)

@@ -18,6 +18,8 @@ from tests.integration.api.conftest import (
 )
 from tests.integration.api.oci import digest_of
 
+STORAGE_DRIVERS = ("filesystem", "s3")
+
 Worker = subprocess.Popen[bytes]
 
 

@@ -14,6 +14,8 @@ from tests.integration.api.oci import (
     push_image,
 )
 
+STORAGE_DRIVERS = ("filesystem", "s3")
+
 
 async def test_tags_are_listed_in_lexical_order_with_pagination(berth: Berth) -> None:
     tags = ["b", "a", "C", "a1", "latest", "1.0"]

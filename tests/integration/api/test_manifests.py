@@ -18,6 +18,8 @@ from tests.integration.api.oci import (
     push_image,
 )
 
+STORAGE_DRIVERS = ("filesystem", "s3")
+
 
 async def test_oci_image_by_tag_and_digest(berth: Berth) -> None:
     async with berth.client() as c:

@@ -8,6 +8,8 @@ from registry.services.upload import purge_expired_uploads
 from tests.integration.api.conftest import Berth
 from tests.integration.api.oci import error_code
 
+STORAGE_DRIVERS = ("filesystem", "s3")
+
 
 async def _age_all_uploads(berth: Berth) -> None:
     conn = await asyncpg.connect(berth.database_url)
