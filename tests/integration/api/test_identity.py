@@ -391,3 +391,24 @@ async def test_pagination_headers(berth: Berth) -> None:
         assert 'rel="prev"' in r.headers["Link"]
         r = await a.get("/projects", params={"sort": "-name", "page_size": 1})
         assert r.json()[0]["name"] == "p11"
+
+
+async def test_configuration_from_the_environment_applies_at_first_start_only(
+    berth: Berth,
+) -> None:
+    from registry.services.bootstrap import bootstrap
+
+    backends = berth.app.state.backends
+    # What `BERTH_CONFIGURATION__AUTH_MODE=…` and friends hand to the bootstrap.
+    await bootstrap(backends.db, ADMIN_PASSWORD, {"AUTH_MODE": "ldap_auth", "ldap_uid": "cn"})
+    backends.config.invalidate()
+    async with api(berth) as a:
+        shown = (await a.get("/configurations")).json()
+        assert shown["auth_mode"]["value"] == "ldap_auth"
+        assert shown["ldap_uid"]["value"] == "cn"
+        assert (await a.put("/configurations", json={"auth_mode": "db_auth"})).status_code == 200
+    # A restart with the same environment leaves what was configured since alone.
+    await bootstrap(backends.db, ADMIN_PASSWORD, {"AUTH_MODE": "ldap_auth"})
+    backends.config.invalidate()
+    async with api(berth) as a:
+        assert (await a.get("/configurations")).json()["auth_mode"]["value"] == "db_auth"
