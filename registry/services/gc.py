@@ -234,8 +234,7 @@ async def collect_garbage(
             result.bytes_freed += page_bytes
             # One line per page, not per blob: a dry run over 100k blobs stays readable.
             await log(
-                f"would delete {len(page)} blobs ({page_bytes} bytes), "
-                f"e.g. {page[0]['digest']}"
+                f"would delete {len(page)} blobs ({page_bytes} bytes), e.g. {page[0]['digest']}"
             )
             continue
 
