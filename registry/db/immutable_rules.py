@@ -6,6 +6,7 @@ from typing import Any
 
 import asyncpg
 
+from registry.db.paging import fetch_page
 from registry.db.pool import Executor
 
 _COLUMNS = (
@@ -52,16 +53,8 @@ async def list_for_project(
     db: Executor, where: str, order_by: str, params: list[object], limit: int, offset: int
 ) -> tuple[list[asyncpg.Record], int]:
     """Rules matching a WHERE clause built by the API's SqlFilter (values as params)."""
-    n = len(params)
-    rows = await db.fetch(
-        f"SELECT {_COLUMNS} FROM immutable_rules {where} {order_by} "  # noqa: S608 — placeholders only
-        f"LIMIT ${n + 1} OFFSET ${n + 2}",
-        *params,
-        limit,
-        offset,
-    )
-    total: int = await db.fetchval(f"SELECT count(*) FROM immutable_rules {where}", *params)  # noqa: S608
-    return rows, total
+    from_where = f"FROM immutable_rules {where}"
+    return await fetch_page(db, _COLUMNS, from_where, order_by, params, limit, offset)
 
 
 async def enabled_for_project(db: Executor, project_id: int) -> list[asyncpg.Record]:

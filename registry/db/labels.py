@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from registry.db.paging import fetch_page
 from registry.db.pool import Executor
 
 _COLUMNS = "l.id, l.name, l.description, l.color, l.scope, l.project_id, l.created_at, l.updated_at"
@@ -46,15 +47,7 @@ async def list_matching(
     db: Executor, where: str, order_by: str, params: list[object], limit: int, offset: int
 ) -> tuple[list[asyncpg.Record], int]:
     """Labels matching a WHERE clause built by the API's SqlFilter (values as params)."""
-    n = len(params)
-    rows = await db.fetch(
-        f"SELECT {_COLUMNS} FROM labels l {where} {order_by} LIMIT ${n + 1} OFFSET ${n + 2}",  # noqa: S608 — placeholders only
-        *params,
-        limit,
-        offset,
-    )
-    total: int = await db.fetchval(f"SELECT count(*) FROM labels l {where}", *params)  # noqa: S608
-    return rows, total
+    return await fetch_page(db, _COLUMNS, f"FROM labels l {where}", order_by, params, limit, offset)
 
 
 async def update(
