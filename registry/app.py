@@ -53,7 +53,7 @@ def create_app(settings: Settings) -> Starlette:
                 # Webhook notifications already started get their jobs recorded.
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(5):
-                        await hooks.wait_pending()
+                        await hooks.wait_pending(backends)
 
     all_routes: list[BaseRoute] = [
         *token_routes,

@@ -170,20 +170,18 @@ async def last_triggers(db: Executor, project_id: int) -> list[asyncpg.Record]:
     )
 
 
-async def any_subscribed(db: Executor, project_id: int, event_type: str) -> bool:
-    """Whether some enabled policy of the project wants ``event_type`` (the cheap first check
-    every event makes)."""
-    found: bool = await db.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM webhook_policies "
-        "WHERE project_id = $1 AND enabled AND $2 = ANY(event_types))",
-        project_id,
-        event_type,
-    )
-    return found
-
-
 async def repository_created_at(db: Executor, name: str) -> datetime | None:
     created: datetime | None = await db.fetchval(
         "SELECT created_at FROM repositories WHERE name = $1", name
     )
     return created
+
+
+async def subscribed_event_types(db: Executor, project_id: int) -> frozenset[str]:
+    """Every event type some enabled policy of the project wants."""
+    rows = await db.fetch(
+        "SELECT DISTINCT unnest(event_types) AS event_type FROM webhook_policies "
+        "WHERE project_id = $1 AND enabled",
+        project_id,
+    )
+    return frozenset(r["event_type"] for r in rows)

@@ -24,6 +24,7 @@ from registry.services.immutability import TagImmutable, immutable_tags
 from registry.storage import layout
 from registry.storage.base import StorageError
 from registry.webhooks import hooks
+from registry.webhooks.events import DELETE_ARTIFACT
 
 HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
 IMAGE_CONFIGS = frozenset(
@@ -117,8 +118,14 @@ async def delete_artifact(
     b.audit.record(
         AuditEvent("delete", "artifact", f"{repository}@{row['digest']}", actor.name, project.id)
     )
-    hooks.artifact_deleted(
-        b, project, repository, row["digest"], names[0] if names else None, actor.name
+    hooks.artifact_event(
+        b,
+        DELETE_ARTIFACT,
+        project,
+        repository,
+        row["digest"],
+        names[0] if names else None,
+        actor.name,
     )
 
 

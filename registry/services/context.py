@@ -13,6 +13,7 @@ from registry.config import Settings
 from registry.db.pool import Pool, open_pool
 from registry.jobs.queue import JobQueue
 from registry.services.audit import AuditTrail
+from registry.services.background import BackgroundTasks
 from registry.services.configuration import ConfigurationCache
 from registry.services.hashers import HasherCache
 from registry.services.identity import IdentityService
@@ -20,6 +21,7 @@ from registry.storage import create_driver
 from registry.storage.base import StorageDriver
 from registry.token.jwt import VerifiedTokens
 from registry.token.keys import KeyRing, load_key_ring
+from registry.webhooks.subscriptions import Subscriptions
 
 
 @dataclass
@@ -35,6 +37,8 @@ class Backends:
     jobs: JobQueue
     hashers: HasherCache = field(default_factory=HasherCache)
     verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
+    background: BackgroundTasks = field(default_factory=BackgroundTasks)
+    webhook_subscriptions: Subscriptions = field(default_factory=Subscriptions)
 
 
 @contextlib.asynccontextmanager

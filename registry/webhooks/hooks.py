@@ -8,7 +8,6 @@ appears in ``resource_url``; left out, it comes from ``external_url`` (or ``host
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Coroutine, Mapping
 from typing import Any
@@ -20,9 +19,6 @@ from registry.rbac import ProjectRef
 from registry.services import webhook
 from registry.services.context import Backends
 from registry.webhooks.events import (
-    DELETE_ARTIFACT,
-    PULL_ARTIFACT,
-    PUSH_ARTIFACT,
     QUOTA_EXCEED,
     QUOTA_WARNING,
     TAG_RETENTION,
@@ -38,9 +34,6 @@ QUOTA_WARNING_PERCENT = 85
 # threshold in between (pushes then re-arm the warning).
 _QUOTA_WARNING_REARM_SECONDS = 24 * 3600
 
-# The event loop keeps only weak references to tasks: hold them until they finish.
-_pending: set[asyncio.Task[None]] = set()
-
 
 def registry_host(settings: Settings) -> str:
     if settings.external_url:
@@ -48,28 +41,14 @@ def registry_host(settings: Settings) -> str:
     return f"{settings.host}:{settings.port}"
 
 
-def _schedule(work: Coroutine[Any, Any, None]) -> None:
-    try:
-        task = asyncio.get_running_loop().create_task(work)
-    except RuntimeError:
-        work.close()
-        log.warning("no event loop is running; a webhook event was dropped")
-        return
-    _pending.add(task)
-    task.add_done_callback(_finished)
+def _schedule(b: Backends, work: Coroutine[Any, Any, None]) -> None:
+    b.background.spawn(work, "a webhook notification")
 
 
-def _finished(task: asyncio.Task[None]) -> None:
-    _pending.discard(task)
-    if not task.cancelled() and (exc := task.exception()) is not None:
-        log.error("a webhook notification failed", exc_info=exc)
-
-
-async def wait_pending() -> None:
+async def wait_pending(b: Backends) -> None:
     """Let scheduled notifications finish (at shutdown, before the backends close; wrap it in
     ``asyncio.timeout`` to bound the wait)."""
-    if _pending:
-        await asyncio.wait(set(_pending))
+    await b.background.wait()
 
 
 async def _notify_artifact(
@@ -82,7 +61,7 @@ async def _notify_artifact(
     operator: str,
     host: str | None,
 ) -> None:
-    if not await webhooks.any_subscribed(b.db, project.id, event_type):
+    if not await b.webhook_subscriptions.wants(b.db, project.id, event_type):
         return
     created = await webhooks.repository_created_at(b.db, repository)
     event = Event(
@@ -98,8 +77,9 @@ async def _notify_artifact(
     await webhook.notify(b, event)
 
 
-def artifact_pushed(
+def artifact_event(
     b: Backends,
+    event_type: str,
     project: ProjectRef,
     repository: str,
     digest: str,
@@ -108,38 +88,9 @@ def artifact_pushed(
     *,
     host: str | None = None,
 ) -> None:
-    """A manifest was pushed (by tag, or by digest with ``tag`` None)."""
-    _schedule(_notify_artifact(b, PUSH_ARTIFACT, project, repository, digest, tag, operator, host))
-
-
-def artifact_pulled(
-    b: Backends,
-    project: ProjectRef,
-    repository: str,
-    digest: str,
-    tag: str | None,
-    operator: str,
-    *,
-    host: str | None = None,
-) -> None:
-    """A manifest was pulled (GET, not HEAD)."""
-    _schedule(_notify_artifact(b, PULL_ARTIFACT, project, repository, digest, tag, operator, host))
-
-
-def artifact_deleted(
-    b: Backends,
-    project: ProjectRef,
-    repository: str,
-    digest: str,
-    tag: str | None,
-    operator: str,
-    *,
-    host: str | None = None,
-) -> None:
-    """An artifact (or, with ``tag``, the tag it was deleted by) was deleted."""
-    _schedule(
-        _notify_artifact(b, DELETE_ARTIFACT, project, repository, digest, tag, operator, host)
-    )
+    """An artifact was pushed (PUSH_ARTIFACT, by tag or by digest with ``tag`` None), pulled
+    (PULL_ARTIFACT: GET, not HEAD) or deleted (DELETE_ARTIFACT, ``tag`` its first tag)."""
+    _schedule(b, _notify_artifact(b, event_type, project, repository, digest, tag, operator, host))
 
 
 async def _notify_quota(
@@ -179,7 +130,9 @@ def quota_exceeded(
     tag: str | None = None,
 ) -> None:
     """A push was refused for the project's storage quota (``message`` as QuotaExceeded says)."""
-    _schedule(_notify_quota(b, QUOTA_EXCEED, project, repository, message, operator, digest, tag))
+    _schedule(
+        b, _notify_quota(b, QUOTA_EXCEED, project, repository, message, operator, digest, tag)
+    )
 
 
 def _size(size: int) -> str:
@@ -227,7 +180,7 @@ def quota_warning_if_needed(
 ) -> None:
     """After a successful push: warn (QUOTA_WARNING) when it took the project's storage over
     85% of its hard limit."""
-    _schedule(_warn_quota(b, project, repository, digest, tag, operator))
+    _schedule(b, _warn_quota(b, project, repository, digest, tag, operator))
 
 
 async def notify_tag_retention(
@@ -253,4 +206,4 @@ def tag_retention(
     ``total``, ``retained``, ``retention_policy_id``, ``result``, ``retention_rule``,
     ``deleted_artifact`` ([{type, status, name_tag}]); ``operator`` the trigger (MANUAL,
     SCHEDULE) as Harbor names it."""
-    _schedule(notify_tag_retention(b, project, summary, operator))
+    _schedule(b, notify_tag_retention(b, project, summary, operator))

@@ -13,6 +13,7 @@ from registry.services import manifest as manifest_service
 from registry.services.audit import AuditEvent
 from registry.services.errors import ManifestUnknown, TagInvalid
 from registry.webhooks import hooks
+from registry.webhooks.events import DELETE_ARTIFACT, PULL_ARTIFACT, PUSH_ARTIFACT
 
 
 @oci_endpoint
@@ -30,7 +31,7 @@ async def get_manifest(request: Request) -> Response:
         operator = await caller_name(request)
         tag = None if looks_like_digest(reference) else reference
         b.audit.record_pull(stored.artifact_id, stored.tag_id, stored.repository_id)
-        hooks.artifact_pulled(b, project, name, stored.digest, tag, operator)
+        hooks.artifact_event(b, PULL_ARTIFACT, project, name, stored.digest, tag, operator)
         b.audit.record(
             AuditEvent(
                 "pull",
@@ -81,7 +82,7 @@ async def put_manifest(request: Request) -> Response:
     b.audit.record(
         AuditEvent("create", "artifact", _resource(name, reference), operator, project.id)
     )
-    hooks.artifact_pushed(b, project, name, str(pushed.digest), tag, operator)
+    hooks.artifact_event(b, PUSH_ARTIFACT, project, name, str(pushed.digest), tag, operator)
     hooks.quota_warning_if_needed(b, project, name, str(pushed.digest), tag, operator)
     return Response(status_code=201, headers=headers)
 
@@ -99,7 +100,9 @@ async def delete_manifest(request: Request) -> Response:
     if deleted is not None:
         # Harbor notifies artifact deletions, not the removal of a tag alone.
         digest, first_tag = deleted
-        hooks.artifact_deleted(b, project, name, digest, first_tag, await caller_name(request))
+        hooks.artifact_event(
+            b, DELETE_ARTIFACT, project, name, digest, first_tag, await caller_name(request)
+        )
     b.audit.record(
         AuditEvent(
             "delete", "artifact", _resource(name, reference), await caller_name(request), project.id

@@ -166,6 +166,7 @@ async def create_policy(request: Request) -> Response:
     )
     if policy_id is None:
         raise Conflict(f"the project already has a webhook policy named {fields['name']!r}")
+    backends(request).webhook_subscriptions.invalidate(project.id)
     _audit(request, "create", project, fields["name"], principal.name)
     return created(f"/api/v2.0/projects/{project.id}/webhook/policies/{policy_id}")
 
@@ -181,6 +182,7 @@ async def update_policy(request: Request) -> Response:
     project, current = await _policy(request)
     fields = _fields(await read_object(request), current)
     updated = await webhooks.update(backends(request).db, project.id, current["id"], **fields)
+    backends(request).webhook_subscriptions.invalidate(project.id)
     if updated is None:
         raise Conflict(f"the project already has a webhook policy named {fields['name']!r}")
     if not updated:
@@ -192,6 +194,7 @@ async def update_policy(request: Request) -> Response:
 @harbor_endpoint
 async def delete_policy(request: Request) -> Response:
     project, current = await _policy(request)
+    backends(request).webhook_subscriptions.invalidate(project.id)
     if not await webhooks.delete(backends(request).db, project.id, current["id"]):
         raise NotFound(f"webhook policy {current['id']} not found")
     _audit(request, "delete", project, current["name"], (await principal_of(request)).name)

@@ -169,6 +169,7 @@ async def berth(berth_server: Berth) -> Berth:
             await backends.storage.delete(top)
     backends.identity.forget_all()
     backends.config.invalidate()
+    backends.webhook_subscriptions.invalidate()
     await backends.redis.flushdb()
     return berth_server
 

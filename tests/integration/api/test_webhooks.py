@@ -24,7 +24,7 @@ from registry.db import webhooks as webhooks_db
 from registry.rbac import ProjectRef
 from registry.services import webhook
 from registry.webhooks import hooks
-from registry.webhooks.events import PUSH_ARTIFACT, Event, artifact_resource
+from registry.webhooks.events import PULL_ARTIFACT, PUSH_ARTIFACT, Event, artifact_resource
 from tests.integration.api.conftest import Berth
 from tests.integration.api.oci import push_image
 from tests.integration.api.test_identity import PASSWORD, add_member, api, make_project, make_user
@@ -583,15 +583,17 @@ async def test_hooks_report_pulls_and_quota_events(berth: Berth, job_worker: Wor
             "nearly",
             policy_body("ops", sink.url, ("PULL_ARTIFACT", "QUOTA_WARNING", "QUOTA_EXCEED")),
         )
-        hooks.artifact_pulled(b, project, "nearly/app", digest, None, "admin", host="reg.test")
+        hooks.artifact_event(
+            b, PULL_ARTIFACT, project, "nearly/app", digest, None, "admin", host="reg.test"
+        )
         hooks.quota_warning_if_needed(b, project, "nearly/app", digest, "v1", "admin")
-        await hooks.wait_pending()
+        await hooks.wait_pending(b)
         # Usage is still over the threshold: the next push does not warn again.
         hooks.quota_warning_if_needed(b, project, "nearly/app", digest, "v1", "admin")
         hooks.quota_exceeded(
             b, project, "nearly/app", "adding 1.0 KiB … will exceed", "admin", digest=digest
         )
-        await hooks.wait_pending()
+        await hooks.wait_pending(b)
         received = await sink.wait_for(3)
         await asyncio.sleep(1)
         assert len(sink.requests) == 3
@@ -620,7 +622,7 @@ async def test_hooks_report_pulls_and_quota_events(berth: Berth, job_worker: Wor
 async def test_a_push_through_the_registry_sends_the_webhook(
     berth: Berth, job_worker: Worker
 ) -> None:
-    """End to end through /v2/: passes once the push path calls ``hooks.artifact_pushed``."""
+    """End to end through /v2/: the push path calls ``hooks.artifact_event``."""
     await _forget_deliveries(berth)
     await make_project(berth, "wired")
     async with receiver(fail_first=1) as sink:

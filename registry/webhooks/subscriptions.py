@@ -1,0 +1,35 @@
+"""Which event types a project's webhook policies want, remembered for a few seconds.
+
+Every pull is a PULL_ARTIFACT event; asking PostgreSQL each time whether anyone listens would
+put a query on the pull path for projects that have no webhooks at all. A policy change in
+this process is seen at once; in other processes within ``ttl_seconds``.
+"""
+
+from __future__ import annotations
+
+import time
+
+from registry.db import webhooks
+from registry.db.pool import Executor
+
+
+class Subscriptions:
+    def __init__(self, ttl_seconds: float = 5.0, capacity: int = 10_000) -> None:
+        self._ttl = ttl_seconds
+        self._capacity = capacity
+        self._types: dict[int, tuple[frozenset[str], float]] = {}
+
+    async def wants(self, db: Executor, project_id: int, event_type: str) -> bool:
+        found = self._types.get(project_id)
+        if found is None or time.monotonic() - found[1] > self._ttl:
+            if len(self._types) >= self._capacity:
+                self._types.clear()
+            found = (await webhooks.subscribed_event_types(db, project_id), time.monotonic())
+            self._types[project_id] = found
+        return event_type in found[0]
+
+    def invalidate(self, project_id: int | None = None) -> None:
+        if project_id is None:
+            self._types.clear()
+        else:
+            self._types.pop(project_id, None)
