@@ -15,8 +15,10 @@ from registry.api.distribution.routes import routes as distribution_routes
 from registry.api.portal_auth import CSRFTokenMiddleware
 from registry.api.portal_auth import routes as portal_auth_routes
 from registry.api.token import routes as token_routes
+from registry.api.unavailable import UnavailableMiddleware
 from registry.api.v2_0.routes import routes as management_routes
 from registry.config import Settings, load_settings
+from registry.embedded.host import die_with_parent
 from registry.services.context import Backends, open_backends
 from registry.services.upload import purge_expired_uploads
 from registry.webhooks import hooks
@@ -62,10 +64,16 @@ def create_app(settings: Settings) -> Starlette:
         *portal_auth_routes,
     ]
     return Starlette(
-        routes=all_routes, lifespan=lifespan, middleware=[Middleware(CSRFTokenMiddleware)]
+        routes=all_routes,
+        lifespan=lifespan,
+        middleware=[Middleware(UnavailableMiddleware), Middleware(CSRFTokenMiddleware)],
     )
 
 
 def app_from_environment() -> Starlette:
-    """Factory for uvicorn workers: settings come from the environment ``berth serve`` set."""
+    """Factory for uvicorn workers: settings come from the environment ``berth serve`` set.
+
+    Each worker is a child of ``berth serve`` and must not outlive it.
+    """
+    die_with_parent()
     return create_app(load_settings())

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import logging
 import os
 import signal
+import socket
 import sys
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
+import uvicorn
 from pydantic import SecretStr, ValidationError
 
 from registry.config import Settings, load_settings, masked
 from registry.db.migrate import migrate
 from registry.db.pool import open_pool
+from registry.embedded.supervisor import BerthChild, Supervisor
 from registry.services.bootstrap import ADMIN, bootstrap
 
 log = logging.getLogger("berth")
@@ -44,7 +47,13 @@ def _parser() -> argparse.ArgumentParser:
         "--with-scheduler", action="store_true", help="also start scheduled jobs from this process"
     )
     worker.add_argument("--concurrency", type=int, help="jobs run at once (default 2)")
-    commands.add_parser("scheduler", help="start scheduled jobs (GC, retention, purges)")
+    celery_worker = commands.add_parser(
+        "celery-worker", help="the Celery worker process alone (`berth worker` supervises it)"
+    )
+    celery_worker.add_argument("--concurrency", type=int, help="jobs run at once (default 2)")
+    commands.add_parser(
+        "scheduler", help="start scheduled jobs and re-dispatch jobs no worker received"
+    )
 
     mig = commands.add_parser("migrate", help="apply database migrations and exit")
     mig.add_argument("--data-dir", type=Path)
@@ -55,44 +64,42 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-@contextlib.contextmanager
-def external_services(settings: Settings) -> Iterator[Settings]:
-    """Start embedded PostgreSQL/Redis for whatever is not configured; stop them on exit.
+def _announce(message: str) -> None:
+    """Events of the processes Berth supervises, on its own output (not only in their logs)."""
+    print(f"berth: {message}", file=sys.stderr, flush=True)
 
-    The URLs are also exported to the environment so uvicorn worker processes, which build
-    their own settings, reach the same services.
+
+def start_embedded_services(settings: Settings, supervisor: Supervisor) -> Settings:
+    """Start embedded PostgreSQL/Redis for whatever is not configured, under ``supervisor``.
+
+    The URLs are also exported to the environment so the processes Berth starts (uvicorn
+    workers, the job worker, the scheduler), which build their own settings, reach the same
+    services.
     """
     from registry.embedded import EmbeddedPostgres, EmbeddedRedis
 
-    stoppers = []
-    try:
-        updates: dict[str, SecretStr] = {}
-        if settings.database_url is None:
-            postgres = EmbeddedPostgres(settings.data_dir)
-            dsn = postgres.start()
-            stoppers.append(postgres.stop)
-            updates["database_url"] = SecretStr(dsn)
-            os.environ["BERTH_DATABASE_URL"] = dsn
-            log.info("started embedded PostgreSQL under %s", settings.data_dir)
-        if settings.redis_url is None:
-            redis = EmbeddedRedis(settings.data_dir)
-            url = redis.start()
-            stoppers.append(redis.stop)
-            updates["redis_url"] = SecretStr(url)
-            os.environ["BERTH_REDIS_URL"] = url
-            log.info("started embedded Redis under %s", settings.data_dir)
-        yield settings.model_copy(update=updates)
-    finally:
-        for stop in reversed(stoppers):
-            try:
-                stop()
-            except Exception:
-                log.exception("stopping an embedded service failed")
+    updates: dict[str, SecretStr] = {}
+    if settings.database_url is None:
+        postgres = EmbeddedPostgres(settings.data_dir)
+        supervisor.adopt(postgres)
+        dsn = postgres.start()
+        updates["database_url"] = SecretStr(dsn)
+        os.environ["BERTH_DATABASE_URL"] = dsn
+        log.info("started embedded PostgreSQL under %s", settings.data_dir)
+    if settings.redis_url is None:
+        redis = EmbeddedRedis(settings.data_dir)
+        supervisor.adopt(redis)
+        url = redis.start()
+        updates["redis_url"] = SecretStr(url)
+        os.environ["BERTH_REDIS_URL"] = url
+        log.info("started embedded Redis under %s", settings.data_dir)
+    return settings.model_copy(update=updates)
 
 
 async def _prepare_database(settings: Settings, *, with_bootstrap: bool) -> None:
     assert settings.database_url is not None
-    pool = await open_pool(settings.database_url.get_secret_value(), size=2)
+    # Migrations bound themselves (lock and statement timeouts in the database).
+    pool = await open_pool(settings.database_url.get_secret_value(), size=2, command_timeout=None)
     try:
         async with pool.acquire() as conn:
             for name in await migrate(conn):
@@ -137,87 +144,122 @@ async def _scheduler(settings: Settings) -> None:
     from registry.jobs.scheduler import run_forever
     from registry.services.context import open_backends
 
-    async with open_backends(settings, pool_size=2) as backends:
+    async with open_backends(settings, pool_size=2, for_jobs=True) as backends:
         await run_forever(backends)
 
 
-def run_worker(settings: Settings, *, with_scheduler: bool) -> int:
-    import threading
-
+def run_celery_worker(settings: Settings) -> int:
+    """The Celery worker itself, in the foreground (``berth worker`` supervises it)."""
     from registry.jobs.celery_app import create_celery, worker_argv
 
     _require_services(settings)
-    if with_scheduler:
-        threading.Thread(
-            target=lambda: asyncio.run(_scheduler(settings)), name="scheduler", daemon=True
-        ).start()
     create_celery(settings).worker_main(worker_argv(settings))
     return 0
 
 
-@contextlib.contextmanager
-def job_worker_process(settings: Settings) -> Iterator[None]:
-    """The embedded default's job worker (with the scheduler), stopped with the server."""
-    import subprocess
+def run_worker(settings: Settings, *, with_scheduler: bool) -> int:
+    """A supervising process with the Celery worker (and the scheduler) as its children.
 
-    log_path = settings.data_dir / "worker.log"
-    with log_path.open("ab") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "registry.cli", "worker", "--with-scheduler"],
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=os.environ.copy(),
-        )
-    log.info("started a job worker (log: %s)", log_path)
+    The scheduler never runs in a thread of the Celery process: Celery forks its pool
+    children, and a fork while another thread holds a lock (an import, a log handler)
+    deadlocks the child.
+    """
+    _require_services(settings)
+    supervisor = Supervisor(_announce)
+    done = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda signum, frame: done.set())
     try:
-        yield
+        worker_args = ["celery-worker", "--concurrency", str(settings.worker_concurrency)]
+        supervisor.adopt(
+            BerthChild("job worker", worker_args, stop_timeout=settings.worker_stop_seconds).start()
+        )
+        if with_scheduler:
+            supervisor.adopt(BerthChild("scheduler", ["scheduler"]).start())
+        supervisor.start(on_give_up=lambda name: done.set())
+        done.wait()
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        supervisor.stop()
+    return 1 if supervisor.gave_up else 0
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server that says it listens only once it does (socket bound, app started)."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._on_started()
 
 
 def serve(settings: Settings, *, job_worker: bool = True) -> int:
-    import uvicorn
-
+    """``berth serve``: embedded services and job processes under one supervisor, then the
+    HTTP server. Exits non-zero when a supervised process keeps dying."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
     _export(settings)
-    with contextlib.ExitStack() as stack:
-        ready = stack.enter_context(external_services(settings))
+    supervisor = Supervisor(_announce)
+    try:
+        ready = start_embedded_services(settings, supervisor)
         asyncio.run(_prepare_database(ready, with_bootstrap=True))
         if job_worker:
-            stack.enter_context(job_worker_process(ready))
-        log.info("Berth listening on http://%s:%d", ready.host, ready.port)
-        common = {
-            "host": ready.host,
-            "port": ready.port,
-            "log_level": ready.log_level,
-            "proxy_headers": True,
-            "forwarded_allow_ips": ready.trusted_proxies,
-            # Clients hold connections open between layers; keep them longer than the default.
-            "timeout_keep_alive": 30,
-        }
+            supervisor.adopt(
+                BerthChild(
+                    "job worker",
+                    ["celery-worker"],
+                    log_path=ready.data_dir / "worker.log",
+                    stop_timeout=ready.worker_stop_seconds,
+                ).start()
+            )
+            supervisor.adopt(
+                BerthChild(
+                    "scheduler", ["scheduler"], log_path=ready.data_dir / "scheduler.log"
+                ).start()
+            )
+            _announce(f"started a job worker and the scheduler (logs in {ready.data_dir})")
         # uvicorn handles SIGINT/SIGTERM itself and, once shut down, re-raises the signal to
-        # the handler it found: make that one a no-op so the embedded services still get
+        # the handler it found: make that one a no-op so the supervised processes still get
         # stopped in order below instead of dying with a KeyboardInterrupt traceback.
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, _after_shutdown)
-        if ready.workers == 1:
-            from registry.app import create_app
+        _run_http(ready, supervisor)
+    finally:
+        supervisor.stop()
+    return 1 if supervisor.gave_up else 0
 
-            uvicorn.run(create_app(ready), **common)  # type: ignore[arg-type]
-        else:
-            uvicorn.run(
-                "registry.app:app_from_environment",
-                factory=True,
-                workers=ready.workers,
-                **common,  # type: ignore[arg-type]
-            )
-    return 0
+
+def _run_http(ready: Settings, supervisor: Supervisor) -> None:
+    from uvicorn.supervisors import Multiprocess
+
+    from registry.app import create_app
+
+    listening = f"Berth listening on http://{ready.host}:{ready.port}"
+    config = uvicorn.Config(
+        create_app(ready) if ready.workers == 1 else "registry.app:app_from_environment",
+        factory=ready.workers > 1,
+        workers=ready.workers,
+        host=ready.host,
+        port=ready.port,
+        log_level=ready.log_level,
+        proxy_headers=True,
+        forwarded_allow_ips=ready.trusted_proxies,
+        # Clients hold connections open between layers; keep them longer than the default.
+        timeout_keep_alive=30,
+    )
+    sock = config.bind_socket()
+    if ready.workers == 1:
+        server = _Server(config, on_started=lambda: _announce(listening))
+        supervisor.start(on_give_up=lambda name: setattr(server, "should_exit", True))
+        server.run(sockets=[sock])
+        return
+    multiprocess = Multiprocess(config, sockets=[sock])
+    supervisor.start(on_give_up=lambda name: multiprocess.should_exit.set())
+    _announce(f"{listening} with {ready.workers} worker processes")
+    multiprocess.run()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -239,9 +281,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.command == "serve":
         return serve(settings, job_worker=not args.no_job_worker)
-    if args.command == "worker":
+    if args.command in ("worker", "celery-worker"):
         if args.concurrency:
             settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
+        if args.command == "celery-worker":
+            return run_celery_worker(settings)
         return run_worker(settings, with_scheduler=args.with_scheduler)
     if args.command == "scheduler":
         _require_services(settings)
@@ -249,8 +293,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "migrate":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        with external_services(settings) as ready:
+        supervisor = Supervisor(_announce)
+        try:
+            ready = start_embedded_services(settings, supervisor)
             asyncio.run(_prepare_database(ready, with_bootstrap=False))
+        finally:
+            supervisor.stop()
         return 0
     if args.command == "config":
         print(json.dumps(masked(settings), indent=2, default=str))

@@ -82,6 +82,22 @@ class Settings(BaseSettings):
         default=None, description="Celery broker (redis:// or amqp://); default: redis_url"
     )
     worker_concurrency: int = Field(default=2, ge=1, description="jobs a worker runs at once")
+    worker_stop_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="how long a stopping worker lets running jobs finish before it ends them "
+        "(they are retried by another worker)",
+    )
+    database_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="connecting to PostgreSQL or taking a pooled connection"
+    )
+    database_command_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="longest statement on the request path"
+    )
+    job_command_timeout_seconds: float = Field(
+        default=600.0, gt=0, description="longest statement a job (GC, retention) may run"
+    )
+    redis_timeout_seconds: float = Field(default=3.0, gt=0, description="any Redis command")
     gc_grace_seconds: int = Field(
         default=3600,
         description="blobs uploaded, mounted or asked for more recently are never collected",

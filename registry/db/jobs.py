@@ -11,7 +11,7 @@ from registry.db.pool import Executor
 
 _COLUMNS = (
     "id, kind, trigger, status, parameters, result, attempts, stop_requested, parent_id, "
-    "created_at, started_at, ended_at, updated_at"
+    "created_at, started_at, ended_at, updated_at, enqueued_at, lease_until, worker"
 )
 
 FINISHED = ("Success", "Error", "Stopped")
@@ -60,6 +60,112 @@ async def start(db: Executor, job_id: int) -> bool:
     return status == "UPDATE 1"
 
 
+async def claim(db: Executor, job_id: int, worker: str, lease_seconds: float) -> bool:
+    """Take a queued job for ``worker``: a Pending one, or a Running one whose worker let its
+    lease run out. False when it is finished, stopping, or held by a live worker — so a
+    message delivered twice runs the job once."""
+    status: str = await db.execute(
+        """
+        UPDATE jobs SET status = 'Running', started_at = COALESCE(started_at, now()),
+                        attempts = attempts + 1, worker = $2,
+                        lease_until = now() + make_interval(secs => $3), updated_at = now()
+        WHERE id = $1 AND NOT stop_requested
+          AND (status = 'Pending' OR (status = 'Running' AND lease_until < now()))
+        """,
+        job_id,
+        worker,
+        lease_seconds,
+    )
+    return status == "UPDATE 1"
+
+
+async def renew_lease(db: Executor, job_id: int, worker: str, lease_seconds: float) -> bool:
+    """Extend the running job's lease; False when the job is no longer ``worker``'s."""
+    status: str = await db.execute(
+        """
+        UPDATE jobs SET lease_until = now() + make_interval(secs => $3)
+        WHERE id = $1 AND status = 'Running' AND worker = $2
+        """,
+        job_id,
+        worker,
+        lease_seconds,
+    )
+    return status == "UPDATE 1"
+
+
+async def mark_enqueued(db: Executor, job_id: int, delay_seconds: float = 0.0) -> None:
+    """Record the hand-over to the broker (``delay_seconds``: when the broker releases it)."""
+    await db.execute(
+        "UPDATE jobs SET enqueued_at = now() + make_interval(secs => $2) WHERE id = $1",
+        job_id,
+        delay_seconds,
+    )
+
+
+async def take_undispatched(
+    db: Executor, grace_seconds: float, stale_seconds: float, limit: int = 100
+) -> list[int]:
+    """Pending jobs to send to the broker again, marked as sent now: never sent and older than
+    ``grace_seconds`` (their sender died or the broker was down), or sent more than
+    ``stale_seconds`` ago and still unclaimed (the message was lost). Child rows (retention
+    tasks) are run by their parent job and never queued."""
+    rows = await db.fetch(
+        """
+        UPDATE jobs SET enqueued_at = now()
+        WHERE id IN (
+            SELECT id FROM jobs
+            WHERE status = 'Pending' AND parent_id IS NULL AND NOT stop_requested
+              AND ((enqueued_at IS NULL AND created_at < now() - make_interval(secs => $1))
+                   OR enqueued_at < now() - make_interval(secs => $2))
+            ORDER BY id LIMIT $3
+            FOR UPDATE SKIP LOCKED
+        )
+        RETURNING id
+        """,
+        grace_seconds,
+        stale_seconds,
+        limit,
+    )
+    return [int(r["id"]) for r in rows]
+
+
+async def forget_enqueue(db: Executor, job_ids: list[int]) -> None:
+    """The broker did not take these after all: send them again at the next chance."""
+    await db.execute(
+        "UPDATE jobs SET enqueued_at = NULL WHERE id = ANY($1::bigint[]) AND status = 'Pending'",
+        job_ids,
+    )
+
+
+async def release_expired_leases(db: Executor, default_max_attempts: int) -> list[asyncpg.Record]:
+    """Running jobs whose worker stopped renewing their lease (it died): back to Pending for
+    another attempt, or Error once they used up their attempts. Returns (id, kind, worker,
+    status) of each, with the reason appended to its log."""
+    return await db.fetch(
+        """
+        UPDATE jobs SET
+            status = CASE WHEN attempts < COALESCE((parameters->>'max_attempts')::int, $1)
+                          THEN 'Pending' ELSE 'Error' END,
+            ended_at = CASE WHEN attempts < COALESCE((parameters->>'max_attempts')::int, $1)
+                            THEN NULL ELSE now() END,
+            enqueued_at = NULL,
+            log = log || to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+                  || ' [ERROR] the worker running attempt ' || attempts || ' (' ||
+                  COALESCE(worker, '?') || ') stopped answering; '
+                  || CASE WHEN attempts < COALESCE((parameters->>'max_attempts')::int, $1)
+                          THEN 'retrying' ELSE 'no attempts left' END || E'\n',
+            updated_at = now()
+        WHERE id IN (
+            SELECT id FROM jobs
+            WHERE status = 'Running' AND parent_id IS NULL AND lease_until < now()
+            FOR UPDATE SKIP LOCKED
+        )
+        RETURNING id, kind, worker, status
+        """,
+        default_max_attempts,
+    )
+
+
 async def append_log(db: Executor, job_id: int, text: str) -> None:
     await db.execute(
         "UPDATE jobs SET log = log || $2, updated_at = now() WHERE id = $1", job_id, text
@@ -81,12 +187,16 @@ async def finish(
     )
 
 
-async def set_pending(db: Executor, job_id: int) -> None:
-    """Back to Pending between retries."""
+async def set_pending(db: Executor, job_id: int, retry_in_seconds: float = 0.0) -> None:
+    """Back to Pending between retries; the broker releases it again after the delay."""
     await db.execute(
-        "UPDATE jobs SET status = 'Pending', updated_at = now() "
-        "WHERE id = $1 AND status = 'Running'",
+        """
+        UPDATE jobs SET status = 'Pending', lease_until = NULL, updated_at = now(),
+                        enqueued_at = now() + make_interval(secs => $2)
+        WHERE id = $1 AND status = 'Running'
+        """,
         job_id,
+        retry_in_seconds,
     )
 
 

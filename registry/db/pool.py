@@ -23,12 +23,23 @@ async def _init_connection(conn: Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
-async def open_pool(dsn: str, size: int = 10, **kwargs: Any) -> Pool:
+async def open_pool(
+    dsn: str,
+    size: int = 10,
+    *,
+    connect_timeout: float = 5.0,
+    command_timeout: float | None = 15.0,
+    **kwargs: Any,
+) -> Pool:
+    """A pool whose connects and statements are bounded: a frozen or unreachable server
+    surfaces as ``TimeoutError`` (a 503 for clients) instead of a request that hangs."""
     pool = await asyncpg.create_pool(
         dsn,
         min_size=1,
         max_size=size,
         init=_init_connection,
+        timeout=connect_timeout,
+        command_timeout=command_timeout,
         # Statements are few and fixed: caching their plans is the point of the pool.
         statement_cache_size=256,
         **kwargs,

@@ -13,6 +13,7 @@ from typing import Any
 from celery import Celery, Task
 
 from registry.config import Settings
+from registry.jobs.heartbeat import heartbeat_step
 from registry.jobs.queue import QUEUE, TASK_NAME, broker_url
 from registry.jobs.runner import Outcome, run_job
 
@@ -27,7 +28,17 @@ def create_celery(settings: Settings) -> Celery:
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         task_ignore_result=True,
+        # A sender must learn quickly that the broker is gone (the job stays recorded and the
+        # scheduler sends it again); kombu's defaults retry for many seconds.
+        broker_connection_timeout=2.0,
+        task_publish_retry_policy={
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.5,
+            "interval_max": 1.0,
+        },
     )
+    app.steps["worker"].add(heartbeat_step(settings))
 
     @app.task(name=TASK_NAME, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
     def run(self: Task, job_id: int) -> str:
@@ -42,7 +53,7 @@ def create_celery(settings: Settings) -> Celery:
 async def _run(settings: Settings, job_id: int) -> Outcome:
     from registry.services.context import open_backends
 
-    async with open_backends(settings, pool_size=4) as backends:
+    async with open_backends(settings, pool_size=4, for_jobs=True) as backends:
         return await run_job(backends, job_id)
 
 

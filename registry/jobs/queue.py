@@ -1,7 +1,9 @@
 """Handing jobs to the Celery workers.
 
 The API process never runs job code; it records the job in PostgreSQL (committed), then sends
-its id to the broker. Sending is a blocking kombu call, so it runs in a thread.
+its id to the broker. Sending is a blocking kombu call, so it runs in a thread, bounded in
+time: a broker that is down or frozen makes ``enqueue`` raise ``JobServiceUnavailable`` within
+``SEND_TIMEOUT_SECONDS``, and the recorded job is sent again later by the scheduler.
 """
 
 from __future__ import annotations
@@ -9,13 +11,17 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from kombu.exceptions import OperationalError as KombuOperationalError
+
 from registry.config import Settings
+from registry.services.errors import JobServiceUnavailable
 
 if TYPE_CHECKING:
     from celery import Celery
 
 TASK_NAME = "berth.run_job"
 QUEUE = "berth"
+SEND_TIMEOUT_SECONDS = 5.0
 
 
 def broker_url(settings: Settings) -> str:
@@ -40,9 +46,20 @@ class JobQueue:
     async def enqueue(self, job_id: int, countdown: float = 0) -> None:
         """Send the job to a worker; call only after the job's record is committed."""
         app = self._celery()
-        await asyncio.to_thread(
-            app.send_task, TASK_NAME, args=[job_id], countdown=countdown or None, queue=QUEUE
-        )
+        try:
+            async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+                await asyncio.to_thread(
+                    app.send_task,
+                    TASK_NAME,
+                    args=[job_id],
+                    countdown=countdown or None,
+                    queue=QUEUE,
+                )
+        except (TimeoutError, OSError, KombuOperationalError) as exc:
+            raise JobServiceUnavailable(
+                f"the job service's broker is unreachable ({type(exc).__name__}); "
+                f"job {job_id} is recorded and starts once it is back"
+            ) from exc
 
     def close(self) -> None:
         if self._app is not None:

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from registry.db import jobs
 from registry.jobs.context import JobContext, RetryLater
+from registry.services.jobs import MAX_ATTEMPTS_DEFAULT
 
 if TYPE_CHECKING:
     from registry.services.context import Backends
@@ -16,7 +21,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[[JobContext], Awaitable[dict[str, Any] | None]]
-MAX_ATTEMPTS_DEFAULT = 4  # the first run and three retries
+LEASE_SECONDS = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,24 +46,54 @@ async def run_job(b: Backends, job_id: int) -> Outcome:
         await jobs.append_log(b.db, job_id, f"no handler for job kind {row['kind']}\n")
         await jobs.finish(b.db, job_id, "Error")
         return Outcome("Error")
-    if not await jobs.start(b.db, job_id):
-        return Outcome("Stopped")
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    if not await jobs.claim(b.db, job_id, worker, LEASE_SECONDS):
+        # Finished, stopped, or running on a live worker (a message delivered twice).
+        return Outcome("Skipped")
     ctx = JobContext(
         b, job_id, row["kind"], dict(row["parameters"] or {}), row["attempts"] + 1, row["trigger"]
     )
+    async with _holding_lease(b, job_id, worker):
+        return await _run_claimed(b, ctx, handler)
+
+
+@contextlib.asynccontextmanager
+async def _holding_lease(b: Backends, job_id: int, worker: str) -> AsyncIterator[None]:
+    """Renew the job's lease while it runs: a worker killed outright stops renewing, and the
+    scheduler then hands the job to another worker within about ``LEASE_SECONDS``."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(LEASE_SECONDS / 3)
+            try:
+                await jobs.renew_lease(b.db, job_id, worker, LEASE_SECONDS)
+            except Exception:
+                log.warning("renewing the lease of job %d failed", job_id, exc_info=True)
+
+    renewer = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        renewer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewer
+
+
+async def _run_claimed(b: Backends, ctx: JobContext, handler: Handler) -> Outcome:
+    job_id = ctx.job_id
     max_attempts = int(ctx.parameters.get("max_attempts", MAX_ATTEMPTS_DEFAULT))
     try:
         result = await handler(ctx)
     except RetryLater as retry:
         await ctx.log(f"attempt {ctx.attempt} failed: {retry}", "WARNING")
         if ctx.attempt < max_attempts and not await ctx.should_stop():
-            await jobs.set_pending(b.db, job_id)
+            await jobs.set_pending(b.db, job_id, retry.delay)
             return Outcome("Pending", retry.delay)
         await ctx.log(f"giving up after {ctx.attempt} attempts", "ERROR")
         await jobs.finish(b.db, job_id, "Error")
         return Outcome("Error")
     except Exception as exc:
-        log.exception("job %d (%s) failed", job_id, row["kind"])
+        log.exception("job %d (%s) failed", job_id, ctx.kind)
         await ctx.log(f"failed: {type(exc).__name__}: {exc}", "ERROR")
         await jobs.finish(b.db, job_id, "Error")
         return Outcome("Error")

@@ -115,7 +115,7 @@ async def delete_artifact(
     names = [t["name"] for t in (await artifacts.tags_of(b.db, [artifact_id]))[artifact_id]]
     await check_tags_mutable(b, project, repository, names)
     await remove_artifacts(b, project, [artifact_id])
-    b.audit.record(
+    await b.audit.record(
         AuditEvent("delete", "artifact", f"{repository}@{row['digest']}", actor.name, project.id)
     )
     hooks.artifact_event(
@@ -142,7 +142,9 @@ async def create_tag(
     if existing is not None:
         raise TagExists(f"tag {name} already exists in {repository}")
     await tags.point(b.db, repo_id, name, artifact_id)
-    b.audit.record(AuditEvent("create", "tag", f"{repository}:{name}", actor.name, project.id))
+    await b.audit.record(
+        AuditEvent("create", "tag", f"{repository}:{name}", actor.name, project.id)
+    )
 
 
 async def delete_tag(
@@ -151,7 +153,9 @@ async def delete_tag(
     await check_tags_mutable(b, project, repository, [name])
     if not await tags.delete(b.db, repository, name):
         raise ManifestUnknown(f"tag {name} not found")
-    b.audit.record(AuditEvent("delete", "tag", f"{repository}:{name}", actor.name, project.id))
+    await b.audit.record(
+        AuditEvent("delete", "tag", f"{repository}:{name}", actor.name, project.id)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +186,7 @@ async def copy_artifact(
         if tag_name is not None:
             await check_tags_mutable(b, target, repository, [tag_name])
             await tags.point(conn, repo_id, tag_name, new_id)
-    b.audit.record(
+    await b.audit.record(
         AuditEvent("create", "artifact", f"{repository}@{row['digest']}", actor.name, target.id)
     )
     digest: str = row["digest"]

@@ -1,5 +1,11 @@
-"""The audit trail. Writes are buffered and flushed in batches so pulls, which are audited
-too, never wait on an INSERT; the buffer is flushed at least every second and on shutdown."""
+"""The audit trail.
+
+``record`` returns once the event is committed, so a response that acknowledges a push, pull
+or delete is never followed by a lost audit line (a crash right after answering keeps it).
+Events recorded at the same moment are written together by one writer task, one INSERT per
+batch (group commit): a burst of pulls costs one round trip, not one each. Pull times and
+counts are not audit records; they stay batched off the request path, flushed every second.
+"""
 
 from __future__ import annotations
 
@@ -24,22 +30,26 @@ class AuditEvent:
 
 
 class AuditTrail:
-    def __init__(self, db: Pool, interval_seconds: float = 1.0, max_pending: int = 10_000) -> None:
+    def __init__(self, db: Pool, interval_seconds: float = 1.0) -> None:
         self._db = db
         self._interval = interval_seconds
-        self._max_pending = max_pending
-        self._pending: list[AuditEvent] = []
+        self._pending: list[tuple[AuditEvent, asyncio.Future[None]]] = []
+        self._wake = asyncio.Event()
         self._pulled_artifacts: set[int] = set()
         self._pulled_tags: set[int] = set()
         self._pulls_per_repository: dict[int, int] = {}
-        self._task: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        self._pull_flusher: asyncio.Task[None] | None = None
 
-    def record(self, event: AuditEvent) -> None:
-        if len(self._pending) >= self._max_pending:
-            # Better to lose audit lines under a flood than to grow without bound.
-            log.warning("audit buffer full; dropping an event")
+    async def record(self, event: AuditEvent) -> None:
+        """Write ``event``; raises what the database raised if it could not be written."""
+        if self._writer is None or self._writer.done():
+            await self._write([event])
             return
-        self._pending.append(event)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((event, done))
+        self._wake.set()
+        await done
 
     def record_pull(self, artifact_id: int, tag_id: int | None, repository_id: int) -> None:
         """Pull times and counts are kept the same way: batched, never on the request path."""
@@ -63,37 +73,56 @@ class AuditTrail:
             log.exception("recording pull times failed")
 
     async def flush(self) -> None:
+        """Write what is buffered now (pull times; audit events are written as they come)."""
         await self._flush_pulls()
-        events, self._pending = self._pending, []
-        if not events:
+        await self._write_pending()
+
+    async def _write(self, events: list[AuditEvent]) -> None:
+        await self._db.executemany(
+            """
+            INSERT INTO audit_logs (project_id, operation, resource_type, resource, username)
+            VALUES ($1, $2, $3, $4, $5)
+            """,
+            [(e.project_id, e.operation, e.resource_type, e.resource, e.username) for e in events],
+        )
+
+    async def _write_pending(self) -> None:
+        batch, self._pending = self._pending, []
+        if not batch:
             return
         try:
-            await self._db.executemany(
-                """
-                INSERT INTO audit_logs (project_id, operation, resource_type, resource, username)
-                VALUES ($1, $2, $3, $4, $5)
-                """,
-                [
-                    (e.project_id, e.operation, e.resource_type, e.resource, e.username)
-                    for e in events
-                ],
-            )
-        except Exception:
-            log.exception("writing %d audit events failed", len(events))
+            await self._write([event for event, _ in batch])
+        except Exception as exc:
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        for _, done in batch:
+            if not done.done():
+                done.set_result(None)
 
-    async def _run(self) -> None:
+    async def _write_forever(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await self._write_pending()
+
+    async def _flush_pulls_forever(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
-            await self.flush()
+            await self._flush_pulls()
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run())
+        self._writer = asyncio.create_task(self._write_forever())
+        self._pull_flusher = asyncio.create_task(self._flush_pulls_forever())
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._writer, self._pull_flusher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._writer = self._pull_flusher = None
         await self.flush()
 
 

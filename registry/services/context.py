@@ -43,14 +43,28 @@ class Backends:
 
 @contextlib.asynccontextmanager
 async def open_backends(
-    settings: Settings, pool_size: int | None = None
+    settings: Settings, pool_size: int | None = None, *, for_jobs: bool = False
 ) -> AsyncIterator[Backends]:
+    """``for_jobs``: statements may run as long as a job needs (GC, retention), not just as
+    long as a request may wait."""
     if settings.database_url is None or settings.redis_url is None:
         raise ValueError("database_url and redis_url must be set (berth serve sets them)")
     db = await open_pool(
-        settings.database_url.get_secret_value(), pool_size or settings.database_pool_size
+        settings.database_url.get_secret_value(),
+        pool_size or settings.database_pool_size,
+        connect_timeout=settings.database_timeout_seconds,
+        command_timeout=(
+            settings.job_command_timeout_seconds
+            if for_jobs
+            else settings.database_command_timeout_seconds
+        ),
     )
-    redis = Redis.from_url(settings.redis_url.get_secret_value())
+    redis = Redis.from_url(
+        settings.redis_url.get_secret_value(),
+        socket_timeout=settings.redis_timeout_seconds,
+        socket_connect_timeout=settings.redis_timeout_seconds,
+        health_check_interval=30,
+    )
     try:
         await redis.ping()
         config = ConfigurationCache(db)

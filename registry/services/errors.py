@@ -74,3 +74,11 @@ class Unsupported(RegistryError):
 
 class PaginationInvalid(RegistryError):
     """invalid pagination parameters"""
+
+
+class ServiceUnavailable(RegistryError):
+    """a service Berth depends on is unavailable; try again shortly"""
+
+
+class JobServiceUnavailable(ServiceUnavailable):
+    """the job service is unavailable"""

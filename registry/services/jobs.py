@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
 from registry.db import jobs
 from registry.jobs import cron
 from registry.services.context import Backends
-from registry.services.errors import RegistryError
+from registry.services.errors import JobServiceUnavailable, RegistryError
+
+# The first run and three retries, unless a job's parameters say otherwise.
+MAX_ATTEMPTS_DEFAULT = 4
 
 
 class ScheduleInvalid(RegistryError):
@@ -22,10 +26,48 @@ async def submit(
     trigger: str = "MANUAL",
     parent_id: int | None = None,
 ) -> int:
-    """Record a job and hand it to the workers (after the record is committed)."""
+    """Record a job and hand it to the workers (after the record is committed).
+
+    Raises ``JobServiceUnavailable`` when the broker cannot take it; the job stays recorded
+    (Pending) and the scheduler sends it once the broker is back.
+    """
     job_id = await jobs.create(b.db, kind, parameters, trigger, parent_id)
-    await b.jobs.enqueue(job_id)
+    await dispatch(b, job_id)
     return job_id
+
+
+async def dispatch(b: Backends, job_id: int) -> None:
+    """Send a recorded job to the broker and note that it was sent."""
+    await b.jobs.enqueue(job_id)
+    await jobs.mark_enqueued(b.db, job_id)
+
+
+async def redispatch(b: Backends, grace_seconds: float, stale_seconds: float) -> list[int]:
+    """Send again what no worker received: jobs whose sender died or met a broker that was
+    down, and messages lost on the way. A job delivered twice still runs once (claims are
+    atomic), so sending again is always safe."""
+    job_ids = await jobs.take_undispatched(b.db, grace_seconds, stale_seconds)
+    sent: list[int] = []
+    for index, job_id in enumerate(job_ids):
+        try:
+            await b.jobs.enqueue(job_id)
+        except JobServiceUnavailable:
+            await jobs.forget_enqueue(b.db, job_ids[index:])
+            break
+        sent.append(job_id)
+    return sent
+
+
+async def release_abandoned(b: Backends) -> list[int]:
+    """Hand running jobs whose worker died to another worker (or fail them, with the reason in
+    their log, once out of attempts)."""
+    released = await jobs.release_expired_leases(b.db, MAX_ATTEMPTS_DEFAULT)
+    retried = [int(r["id"]) for r in released if r["status"] == "Pending"]
+    for job_id in retried:
+        # Best effort: the next redispatch covers a broker that is down right now.
+        with contextlib.suppress(JobServiceUnavailable):
+            await dispatch(b, job_id)
+    return [int(r["id"]) for r in released]
 
 
 async def stop(b: Backends, job_id: int) -> bool:

@@ -94,7 +94,7 @@ async def create_project(
         await quotas.ensure(conn, project_id, storage_limit)
         if creator.user_id is not None:
             await members.add(conn, project_id, "u", creator.user_id, int(Role.PROJECT_ADMIN))
-    b.audit.record(AuditEvent("create", "project", name, creator.name, project_id))
+    await b.audit.record(AuditEvent("create", "project", name, creator.name, project_id))
     return project_id
 
 
@@ -106,7 +106,7 @@ async def update_project(
         return
     merged = {**(row["metadata"] or {}), **check_metadata(metadata)}
     await projects.update_metadata(b.db, project.id, merged, merged.get("public") == "true")
-    b.audit.record(AuditEvent("update", "project", project.name, actor.name, project.id))
+    await b.audit.record(AuditEvent("update", "project", project.name, actor.name, project.id))
 
 
 async def delete_project(b: Backends, actor: Principal, project: ProjectRef) -> None:
@@ -119,4 +119,4 @@ async def delete_project(b: Backends, actor: Principal, project: ProjectRef) -> 
                 f"the project {project.name} still holds {held} repositories; delete them first"
             )
         await projects.delete(conn, project.id)
-    b.audit.record(AuditEvent("delete", "project", project.name, actor.name, project.id))
+    await b.audit.record(AuditEvent("delete", "project", project.name, actor.name, project.id))

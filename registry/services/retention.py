@@ -702,7 +702,7 @@ async def _delete(
     if now_tags is None or tuple(now_tags) != c.tags:
         return ArtifactOutcome(c.digest, c.tags, SKIPPED, "changed while the run judged it")
     await remove_artifacts(b, project, [c.id])
-    b.audit.record(
+    await b.audit.record(
         AuditEvent("delete", "artifact", f"{repository.name}@{c.digest}", "retention", project.id)
     )
     return ArtifactOutcome(c.digest, c.tags, DELETED)
@@ -758,7 +758,7 @@ async def create_policy(
     if policy_id is None:
         raise PolicyExists(f"project {project.name} already has a retention policy")
     await _schedule(b, policy_id, spec.cron)
-    b.audit.record(
+    await b.audit.record(
         AuditEvent("create", "retention", f"{project.name}:{policy_id}", actor.name, project.id)
     )
     return policy_id
@@ -772,7 +772,7 @@ async def update_policy(
     )
     if spec.cron != policy.cron:
         await _schedule(b, policy.id, spec.cron)
-    b.audit.record(
+    await b.audit.record(
         AuditEvent("update", "retention", f"{project.name}:{policy.id}", actor.name, project.id)
     )
 
@@ -783,7 +783,7 @@ async def delete_policy(b: Backends, actor: Principal, project: ProjectRef, poli
     for execution_id in await retention_db.unfinished_executions(b.db, policy.id):
         await job_service.stop(b, execution_id)
     await retention_db.delete(b.db, policy.id)
-    b.audit.record(
+    await b.audit.record(
         AuditEvent("delete", "retention", f"{project.name}:{policy.id}", actor.name, project.id)
     )
 

@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from registry.api.distribution.access import Challenge
 from registry.api.distribution.errors import oci_error, render
+from registry.services.availability import as_unavailable
 from registry.services.errors import RangeInvalid, RegistryError, SizeInvalid
 
 log = logging.getLogger(__name__)
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Request], Awaitable[Response]]
 
 API_VERSION_HEADER = {"Docker-Distribution-API-Version": "registry/2.0"}
+RETRY_AFTER = {"Retry-After": "5"}
 
 
 def oci_endpoint(handler: Handler) -> Handler:
@@ -40,9 +42,14 @@ def oci_endpoint(handler: Handler) -> Handler:
         except ClientDisconnect:
             # Nothing to answer; the handler already cleaned up what it had started.
             response = Response(status_code=400)
-        except Exception:
-            log.exception("unhandled error on %s %s", request.method, request.url.path)
-            response = oci_error("UNKNOWN", "internal server error", 500)
+        except Exception as exc:
+            unavailable = as_unavailable(exc)
+            if unavailable is None:
+                log.exception("unhandled error on %s %s", request.method, request.url.path)
+                response = oci_error("UNKNOWN", "internal server error", 500)
+            else:
+                log.warning("%s %s: %s (%r)", request.method, request.url.path, unavailable, exc)
+                response = render(unavailable, RETRY_AFTER)
         response.headers.update(API_VERSION_HEADER)
         return response
 

@@ -28,6 +28,8 @@ _CODES: dict[type[errors.RegistryError], tuple[str, int]] = {
     errors.TagInvalid: ("MANIFEST_INVALID", 400),
     errors.Unsupported: ("UNSUPPORTED", 405),
     errors.PaginationInvalid: ("PAGINATION_NUMBER_INVALID", 400),
+    # Distribution's own code for a registry that cannot serve right now.
+    errors.ServiceUnavailable: ("UNAVAILABLE", 503),
 }
 
 

@@ -32,7 +32,7 @@ async def get_manifest(request: Request) -> Response:
         tag = None if looks_like_digest(reference) else reference
         b.audit.record_pull(stored.artifact_id, stored.tag_id, stored.repository_id)
         hooks.artifact_event(b, PULL_ARTIFACT, project, name, stored.digest, tag, operator)
-        b.audit.record(
+        await b.audit.record(
             AuditEvent(
                 "pull",
                 "artifact",
@@ -79,7 +79,7 @@ async def put_manifest(request: Request) -> Response:
     reference = request.path_params["reference"]
     operator = await caller_name(request)
     tag = None if looks_like_digest(reference) else reference
-    b.audit.record(
+    await b.audit.record(
         AuditEvent("create", "artifact", _resource(name, reference), operator, project.id)
     )
     hooks.artifact_event(b, PUSH_ARTIFACT, project, name, str(pushed.digest), tag, operator)
@@ -103,7 +103,7 @@ async def delete_manifest(request: Request) -> Response:
         hooks.artifact_event(
             b, DELETE_ARTIFACT, project, name, digest, first_tag, await caller_name(request)
         )
-    b.audit.record(
+    await b.audit.record(
         AuditEvent(
             "delete", "artifact", _resource(name, reference), await caller_name(request), project.id
         )

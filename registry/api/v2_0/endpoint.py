@@ -21,11 +21,14 @@ from registry.api.v2_0.errors import (
     from_domain,
     render,
 )
-from registry.services.errors import RegistryError
+from registry.services.availability import as_unavailable
+from registry.services.errors import RegistryError, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+RETRY_AFTER = {"Retry-After": "5"}
 
 # Management requests are small; anything bigger is a mistake or an attack.
 MAX_JSON_BYTES = 1024 * 1024
@@ -42,10 +45,15 @@ def harbor_endpoint(handler: Handler) -> Handler:
         except HarborError as exc:
             return render(exc)
         except RegistryError as exc:
-            return render(from_domain(exc))
+            retry = RETRY_AFTER if isinstance(exc, ServiceUnavailable) else None
+            return render(from_domain(exc), retry)
         except ClientDisconnect:
             return Response(status_code=400)
-        except Exception:
+        except Exception as exc:
+            unavailable = as_unavailable(exc)
+            if unavailable is not None:
+                log.warning("%s %s: %s (%r)", request.method, request.url.path, unavailable, exc)
+                return render(from_domain(unavailable), RETRY_AFTER)
             log.exception("unhandled error on %s %s", request.method, request.url.path)
             error = HarborError("internal server error")
             error.status, error.code = 500, "INTERNAL_SERVER_ERROR"

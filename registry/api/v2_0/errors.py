@@ -79,6 +79,7 @@ _DOMAIN: dict[type[errors.RegistryError], type[HarborError]] = {
     TagImmutable: PreconditionFailed,
     QuotaExceeded: Forbidden,
     ScheduleInvalid: BadRequest,
+    errors.ServiceUnavailable: Unavailable,
 }
 
 

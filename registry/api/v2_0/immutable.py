@@ -79,8 +79,10 @@ def _rule_fields(body: dict[str, Any], current: asyncpg.Record | None) -> dict[s
     }
 
 
-def _audit(request: Request, operation: str, project: ProjectRef, rule_id: int, who: str) -> None:
-    backends(request).audit.record(
+async def _audit(
+    request: Request, operation: str, project: ProjectRef, rule_id: int, who: str
+) -> None:
+    await backends(request).audit.record(
         AuditEvent(operation, "immutable_rule", f"{project.name}:{rule_id}", who, project.id)
     )
 
@@ -111,7 +113,7 @@ async def create_rule(request: Request) -> Response:
     rule_id = await immutable_rules.create(backends(request).db, project.id, **fields)
     if rule_id is None:
         raise Conflict(_CONFLICT)
-    _audit(request, "create", project, rule_id, (await principal_of(request)).name)
+    await _audit(request, "create", project, rule_id, (await principal_of(request)).name)
     return created(f"/api/v2.0/projects/{project.id}/immutabletagrules/{rule_id}")
 
 
@@ -129,7 +131,7 @@ async def update_rule(request: Request) -> Response:
         raise Conflict(_CONFLICT)
     if not updated:
         raise NotFound(f"immutable tag rule {rule_id} not found")
-    _audit(request, "update", project, rule_id, (await principal_of(request)).name)
+    await _audit(request, "update", project, rule_id, (await principal_of(request)).name)
     return Response(status_code=200)
 
 
@@ -139,7 +141,7 @@ async def delete_rule(request: Request) -> Response:
     rule_id = int_path(request, "immutable_rule_id")
     if not await immutable_rules.delete(backends(request).db, project.id, rule_id):
         raise NotFound(f"immutable tag rule {rule_id} not found")
-    _audit(request, "delete", project, rule_id, (await principal_of(request)).name)
+    await _audit(request, "delete", project, rule_id, (await principal_of(request)).name)
     return Response(status_code=200)
 
 

@@ -172,7 +172,7 @@ async def create_label(request: Request) -> Response:
     )
     if label_id is None:
         raise Conflict(f"label {name} already exists")
-    b.audit.record(AuditEvent("create", "label", name, principal.name, project_id))
+    await b.audit.record(AuditEvent("create", "label", name, principal.name, project_id))
     return created(f"/api/v2.0/labels/{label_id}")
 
 
@@ -200,7 +200,7 @@ async def update_label(request: Request) -> Response:
         raise Conflict(f"label {name} already exists")
     if not updated:
         raise NotFound("label not found")
-    b.audit.record(AuditEvent("update", "label", name, principal.name, row["project_id"]))
+    await b.audit.record(AuditEvent("update", "label", name, principal.name, row["project_id"]))
     return Response(status_code=200)
 
 
@@ -210,7 +210,9 @@ async def delete_label(request: Request) -> Response:
     b = backends(request)
     if not await labels.delete(b.db, row["id"]):
         raise NotFound("label not found")
-    b.audit.record(AuditEvent("delete", "label", row["name"], principal.name, row["project_id"]))
+    await b.audit.record(
+        AuditEvent("delete", "label", row["name"], principal.name, row["project_id"])
+    )
     return Response(status_code=200)
 
 
@@ -257,7 +259,7 @@ async def add_artifact_label(request: Request) -> Response:
     if not await labels.attach(b.db, artifact["id"], label_id):
         raise Conflict(f"label {label['name']} is already on the artifact")
     actor = await principal_of(request)
-    b.audit.record(
+    await b.audit.record(
         AuditEvent(
             "create",
             "artifact_label",
@@ -278,7 +280,7 @@ async def remove_artifact_label(request: Request) -> Response:
     if label is None or not await labels.detach(b.db, artifact["id"], label_id):
         raise NotFound(f"label {label_id} is not on the artifact")
     actor = await principal_of(request)
-    b.audit.record(
+    await b.audit.record(
         AuditEvent(
             "delete",
             "artifact_label",

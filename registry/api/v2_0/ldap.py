@@ -84,7 +84,7 @@ async def import_users(request: Request) -> Response:
             missing.append({"uid": uid, "error": "not found"})
             continue
         await b.identity.onboard(identity)
-        b.audit.record(AuditEvent("create", "user", identity.username, principal.name))
+        await b.audit.record(AuditEvent("create", "user", identity.username, principal.name))
     if missing:
         raise NotFound(f"not found in LDAP: {', '.join(m['uid'] for m in missing)}")
     return Response(status_code=200)

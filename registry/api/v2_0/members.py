@@ -129,7 +129,9 @@ async def add_member(request: Request) -> Response:
     if member_id is None:
         raise Conflict(f"{name} is already a member of {project.name}")
     actor = await principal_of(request)
-    b.audit.record(AuditEvent("create", "member", f"{project.name}:{name}", actor.name, project.id))
+    await b.audit.record(
+        AuditEvent("create", "member", f"{project.name}:{name}", actor.name, project.id)
+    )
     return created(f"/api/v2.0/projects/{project.id}/members/{member_id}")
 
 
@@ -152,7 +154,7 @@ async def update_member(request: Request) -> Response:
     if not await members.update_role(b.db, project.id, member_id, int(role)):
         raise NotFound("member not found")
     actor = await principal_of(request)
-    b.audit.record(
+    await b.audit.record(
         AuditEvent("update", "member", f"{project.name}:{member_id}", actor.name, project.id)
     )
     return Response(status_code=200)
@@ -166,7 +168,7 @@ async def delete_member(request: Request) -> Response:
     if not await members.remove(b.db, project.id, member_id):
         raise NotFound("member not found")
     actor = await principal_of(request)
-    b.audit.record(
+    await b.audit.record(
         AuditEvent("delete", "member", f"{project.name}:{member_id}", actor.name, project.id)
     )
     return Response(status_code=200)

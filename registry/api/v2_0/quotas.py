@@ -90,5 +90,5 @@ async def update_quota(request: Request) -> Response:
     quota_id = int_path(request, "id")
     if not await quotas.set_hard(b.db, quota_id, storage):
         raise NotFound("quota not found")
-    b.audit.record(AuditEvent("update", "quota", str(quota_id), principal.name))
+    await b.audit.record(AuditEvent("update", "quota", str(quota_id), principal.name))
     return Response(status_code=200)

@@ -102,7 +102,7 @@ async def update_repository(request: Request) -> Response:
     b = backends(request)
     await repositories.set_description(b.db, row["id"], description)
     actor = await principal_of(request)
-    b.audit.record(AuditEvent("update", "repository", row["name"], actor.name, project.id))
+    await b.audit.record(AuditEvent("update", "repository", row["name"], actor.name, project.id))
     return Response(status_code=200)
 
 
@@ -122,5 +122,5 @@ async def delete_repository(request: Request) -> Response:
     await remove_artifacts(b, project, artifact_ids)
     await repositories.delete(b.db, row["id"])
     actor = await principal_of(request)
-    b.audit.record(AuditEvent("delete", "repository", row["name"], actor.name, project.id))
+    await b.audit.record(AuditEvent("delete", "repository", row["name"], actor.name, project.id))
     return Response(status_code=200)

@@ -165,7 +165,7 @@ async def create_robot(request: Request) -> Response:
         await robots.set_permissions(conn, robot_id, permissions)
     row = await robots.get(b.db, robot_id)
     assert row is not None
-    b.audit.record(
+    await b.audit.record(
         AuditEvent("create", "robot", ROBOT_PREFIX + full_name, principal.name, project_id)
     )
     expires_at = row["expires_at"]
@@ -267,7 +267,7 @@ async def update_robot(request: Request) -> Response:
             expires_at=_expiry(duration) if duration != row["duration"] else row["expires_at"],
         )
     b.identity.forget_all()
-    b.audit.record(
+    await b.audit.record(
         AuditEvent("update", "robot", ROBOT_PREFIX + row["name"], principal.name, row["project_id"])
     )
     return Response(status_code=200)
@@ -283,7 +283,7 @@ async def refresh_secret(request: Request) -> Response:
     b = backends(request)
     await robots.set_secret(b.db, row["id"], await asyncio.to_thread(hash_password, secret))
     b.identity.forget_all()
-    b.audit.record(
+    await b.audit.record(
         AuditEvent(
             "update",
             "robot",
@@ -302,7 +302,7 @@ async def delete_robot(request: Request) -> Response:
     b = backends(request)
     await robots.delete(b.db, row["id"])
     b.identity.forget_all()
-    b.audit.record(
+    await b.audit.record(
         AuditEvent("delete", "robot", ROBOT_PREFIX + row["name"], principal.name, row["project_id"])
     )
     return Response(status_code=200)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from starlette.requests import Request
@@ -15,6 +14,7 @@ from registry.api.v2_0.projects import visible_to
 from registry.api.v2_0.security import backends, principal_of, sysadmin
 from registry.services.audit import AuditEvent
 from registry.services.configuration import for_display
+from registry.services.health import system_health
 
 VERSION = "v2.0.0-berth"
 
@@ -25,22 +25,11 @@ async def ping(request: Request) -> Response:
 
 @harbor_endpoint
 async def health(request: Request) -> Response:
-    b = backends(request)
-
-    async def check(name: str, probe: Any) -> dict[str, Any]:
-        try:
-            await asyncio.wait_for(probe, timeout=3)
-            return {"name": name, "status": "healthy"}
-        except Exception as exc:
-            return {"name": name, "status": "unhealthy", "error": type(exc).__name__}
-
-    components = [
-        await check("database", b.db.fetchval("SELECT 1")),
-        await check("redis", b.redis.ping()),
-        await check("storage", b.storage.list("/")),
-    ]
-    status = "healthy" if all(c["status"] == "healthy" for c in components) else "unhealthy"
-    return json_response({"status": status, "components": components})
+    """Harbor's health document: overall status and each component with its error. Checks run
+    at once, each bounded, so a frozen dependency cannot hold the answer; 503 unless every
+    component is healthy (load balancers and Kubernetes probes read the status code)."""
+    report = await system_health(backends(request))
+    return json_response(report, status=200 if report["status"] == "healthy" else 503)
 
 
 @harbor_endpoint
@@ -75,7 +64,9 @@ async def put_configurations(request: Request) -> Response:
     await b.config.update(body)
     b.identity.forget_all()
     # Record which keys changed, never their values: some are secrets.
-    b.audit.record(AuditEvent("update", "configuration", ",".join(sorted(body)), principal.name))
+    await b.audit.record(
+        AuditEvent("update", "configuration", ",".join(sorted(body)), principal.name)
+    )
     return Response(status_code=200)
 
 

@@ -136,12 +136,12 @@ def _endpoints(kind: str, base: str) -> list[Route]:
         b = backends(request)
         if schedule["type"] == "Manual":
             job_id = await job_service.submit(b, kind, parameters)
-            b.audit.record(AuditEvent("create", "job", f"{kind}:{job_id}", principal.name))
+            await b.audit.record(AuditEvent("create", "job", f"{kind}:{job_id}", principal.name))
             return created(f"{base}/{job_id}")
         await job_service.set_schedule(
             b, kind, _OWNER, schedule["type"], schedule.get("cron"), parameters
         )
-        b.audit.record(AuditEvent("update", "schedule", kind, principal.name))
+        await b.audit.record(AuditEvent("update", "schedule", kind, principal.name))
         return Response(status_code=201 if request.method == "POST" else 200)
 
     return [

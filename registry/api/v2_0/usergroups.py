@@ -75,7 +75,7 @@ async def create_group(request: Request) -> Response:
     group_id = await groups.create(b.db, name, group_type, dn)
     if group_id is None:
         raise Conflict("the group already exists")
-    b.audit.record(AuditEvent("create", "usergroup", dn or name, principal.name))
+    await b.audit.record(AuditEvent("create", "usergroup", dn or name, principal.name))
     return created(f"/api/v2.0/usergroups/{group_id}")
 
 
@@ -102,7 +102,7 @@ async def update_group(request: Request) -> Response:
         raise Conflict(f"a group named {name} already exists") from None
     if not renamed:
         raise NotFound("group not found")
-    b.audit.record(AuditEvent("update", "usergroup", str(group_id), principal.name))
+    await b.audit.record(AuditEvent("update", "usergroup", str(group_id), principal.name))
     return Response(status_code=200)
 
 
@@ -116,5 +116,5 @@ async def delete_group(request: Request) -> Response:
         if not await groups.delete(conn, group_id):
             raise NotFound("group not found")
     b.identity.forget_all()
-    b.audit.record(AuditEvent("delete", "usergroup", str(group_id), principal.name))
+    await b.audit.record(AuditEvent("delete", "usergroup", str(group_id), principal.name))
     return Response(status_code=200)

@@ -98,7 +98,7 @@ async def create_user(request: Request) -> Response:
         )
     except asyncpg.UniqueViolationError:
         raise Conflict("username or email already in use") from None
-    b.audit.record(AuditEvent("create", "user", username, principal.name))
+    await b.audit.record(AuditEvent("create", "user", username, principal.name))
     return created(f"/api/v2.0/users/{user_id}")
 
 
@@ -172,7 +172,7 @@ async def update_user(request: Request) -> Response:
         )
     except asyncpg.UniqueViolationError:
         raise Conflict("email already in use") from None
-    b.audit.record(AuditEvent("update", "user", str(user_id), principal.name))
+    await b.audit.record(AuditEvent("update", "user", str(user_id), principal.name))
     return Response(status_code=200)
 
 
@@ -196,7 +196,9 @@ async def change_password(request: Request) -> Response:
     check_password(new_password)
     await users.set_password(b.db, user_id, await asyncio.to_thread(hash_password, new_password))
     b.identity.forget_all()
-    b.audit.record(AuditEvent("update", "user", f"{row['username']}:password", principal.name))
+    await b.audit.record(
+        AuditEvent("update", "user", f"{row['username']}:password", principal.name)
+    )
     return Response(status_code=200)
 
 
@@ -216,7 +218,9 @@ async def set_sysadmin(request: Request) -> Response:
         raise Forbidden("the admin account stays a system administrator")
     await users.set_sysadmin(b.db, user_id, flag)
     b.identity.forget_all()
-    b.audit.record(AuditEvent("update", "user", f"{row['username']}:sysadmin", principal.name))
+    await b.audit.record(
+        AuditEvent("update", "user", f"{row['username']}:sysadmin", principal.name)
+    )
     return Response(status_code=200)
 
 
@@ -234,5 +238,5 @@ async def delete_user(request: Request) -> Response:
         await members.remove_entity(conn, "u", user_id)
         await users.delete(conn, user_id)
     b.identity.forget_all()
-    b.audit.record(AuditEvent("delete", "user", row["username"], principal.name))
+    await b.audit.record(AuditEvent("delete", "user", row["username"], principal.name))
     return Response(status_code=200)

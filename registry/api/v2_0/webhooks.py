@@ -130,8 +130,10 @@ def _fields(body: dict[str, Any], current: asyncpg.Record | None) -> dict[str, A
         raise BadRequest(exc.message) from None
 
 
-def _audit(request: Request, operation: str, project: ProjectRef, name: str, who: str) -> None:
-    backends(request).audit.record(
+async def _audit(
+    request: Request, operation: str, project: ProjectRef, name: str, who: str
+) -> None:
+    await backends(request).audit.record(
         AuditEvent(operation, "webhook_policy", f"{project.name}:{name}", who, project.id)
     )
 
@@ -167,7 +169,7 @@ async def create_policy(request: Request) -> Response:
     if policy_id is None:
         raise Conflict(f"the project already has a webhook policy named {fields['name']!r}")
     backends(request).webhook_subscriptions.invalidate(project.id)
-    _audit(request, "create", project, fields["name"], principal.name)
+    await _audit(request, "create", project, fields["name"], principal.name)
     return created(f"/api/v2.0/projects/{project.id}/webhook/policies/{policy_id}")
 
 
@@ -187,7 +189,7 @@ async def update_policy(request: Request) -> Response:
         raise Conflict(f"the project already has a webhook policy named {fields['name']!r}")
     if not updated:
         raise NotFound(f"webhook policy {current['id']} not found")
-    _audit(request, "update", project, fields["name"], (await principal_of(request)).name)
+    await _audit(request, "update", project, fields["name"], (await principal_of(request)).name)
     return Response(status_code=200)
 
 
@@ -197,7 +199,7 @@ async def delete_policy(request: Request) -> Response:
     backends(request).webhook_subscriptions.invalidate(project.id)
     if not await webhooks.delete(backends(request).db, project.id, current["id"]):
         raise NotFound(f"webhook policy {current['id']} not found")
-    _audit(request, "delete", project, current["name"], (await principal_of(request)).name)
+    await _audit(request, "delete", project, current["name"], (await principal_of(request)).name)
     return Response(status_code=200)
 
 

@@ -1,0 +1,51 @@
+"""What ``/health`` reports: each part Berth needs, checked at once with a time bound."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from typing import Any
+
+from registry.services.context import Backends
+
+CHECK_TIMEOUT_SECONDS = 2.0
+# Every live job worker keeps a key under this prefix, renewed well within its TTL.
+WORKER_KEY_PREFIX = "berth:jobservice:worker:"
+WORKER_TTL_SECONDS = 30
+
+
+async def _check(name: str, probe: Awaitable[object]) -> dict[str, Any]:
+    try:
+        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
+            await probe
+    except TimeoutError:
+        return {
+            "name": name,
+            "status": "unhealthy",
+            "error": f"no answer within {CHECK_TIMEOUT_SECONDS:.0f}s",
+        }
+    except Exception as exc:
+        return {"name": name, "status": "unhealthy", "error": f"{type(exc).__name__}: {exc}"}
+    return {"name": name, "status": "healthy"}
+
+
+async def _some_worker_alive(b: Backends) -> None:
+    async for _key in b.redis.scan_iter(match=f"{WORKER_KEY_PREFIX}*", count=100):
+        return
+    raise RuntimeError(f"no job worker has reported in the last {WORKER_TTL_SECONDS}s")
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def system_health(b: Backends) -> dict[str, Any]:
+    components = await asyncio.gather(
+        _check("core", _nothing()),
+        _check("database", b.db.fetchval("SELECT 1")),
+        _check("redis", b.redis.ping()),
+        _check("jobservice", _some_worker_alive(b)),
+        _check("registry", b.storage.list("/")),
+    )
+    healthy = all(c["status"] == "healthy" for c in components)
+    return {"status": "healthy" if healthy else "unhealthy", "components": list(components)}
