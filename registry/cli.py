@@ -69,6 +69,14 @@ def _announce(message: str) -> None:
     print(f"berth: {message}", file=sys.stderr, flush=True)
 
 
+def _supervisor(settings: Settings) -> Supervisor:
+    return Supervisor(
+        _announce,
+        restart_limit=settings.supervisor_restart_limit,
+        window_seconds=settings.supervisor_window_seconds,
+    )
+
+
 def start_embedded_services(settings: Settings, supervisor: Supervisor) -> Settings:
     """Start embedded PostgreSQL/Redis for whatever is not configured, under ``supervisor``.
 
@@ -165,7 +173,7 @@ def run_worker(settings: Settings, *, with_scheduler: bool) -> int:
     deadlocks the child.
     """
     _require_services(settings)
-    supervisor = Supervisor(_announce)
+    supervisor = _supervisor(settings)
     done = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda signum, frame: done.set())
@@ -202,7 +210,7 @@ def serve(settings: Settings, *, job_worker: bool = True) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     settings = settings.model_copy(update={"data_dir": settings.data_dir.resolve()})
     _export(settings)
-    supervisor = Supervisor(_announce)
+    supervisor = _supervisor(settings)
     try:
         ready = start_embedded_services(settings, supervisor)
         asyncio.run(_prepare_database(ready, with_bootstrap=True))
@@ -293,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "migrate":
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        supervisor = Supervisor(_announce)
+        supervisor = _supervisor(settings)
         try:
             ready = start_embedded_services(settings, supervisor)
             asyncio.run(_prepare_database(ready, with_bootstrap=False))

@@ -88,6 +88,13 @@ class Settings(BaseSettings):
         description="how long a stopping worker lets running jobs finish before it ends them "
         "(they are retried by another worker)",
     )
+    supervisor_restart_limit: int = Field(
+        default=5,
+        ge=0,
+        description="deaths of a supervised process within supervisor_window_seconds before "
+        "berth serve gives up and exits non-zero",
+    )
+    supervisor_window_seconds: float = Field(default=300.0, gt=0)
     database_timeout_seconds: float = Field(
         default=5.0, gt=0, description="connecting to PostgreSQL or taking a pooled connection"
     )

@@ -345,6 +345,8 @@ class EmbeddedPostgres:
         if self._dsn is None or self._port is None:
             raise EmbeddedServiceError("PostgreSQL was never started")
         self._proc = None
+        # Permissions on the way to the data dir may have changed since the first start.
+        self._prepare_filesystem()
         self._clear_stale_server()
         self._start_server(self._port)
 

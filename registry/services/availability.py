@@ -30,6 +30,9 @@ _DATABASE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
     asyncpg.exceptions.QueryCanceledError,
+    # What asyncpg raises for a pooled connection whose server died in the middle of a
+    # protocol exchange ("cannot switch to state …"); seen only with a lost server.
+    asyncpg.exceptions.InternalClientError,
 )
 _REDIS_ERRORS: tuple[type[BaseException], ...] = (
     redis.exceptions.ConnectionError,

@@ -8,6 +8,9 @@ import contextlib
 import hashlib
 import http.server
 import json
+import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -21,6 +24,20 @@ from tests.e2e._servers import ServerProcess, berth_env, free_port
 
 FINISHED = ("Success", "Error", "Stopped")
 LISTENING = "Berth listening on"
+
+
+@contextlib.contextmanager
+def state_dir(prefix: str) -> Iterator[Path]:
+    """A directory for a server's state outside pytest's tmp tree: pytest resets that tree to
+    mode 0700 whenever a session starts, which would lock the embedded PostgreSQL's own
+    account out of its data dir the next time it is started."""
+    path = Path(tempfile.mkdtemp(prefix=f"berth-{prefix}-"))
+    try:
+        yield path
+    finally:
+        # BERTH_TEST_KEEP_STATE=1 keeps logs and data for a look after a failure.
+        if not os.environ.get("BERTH_TEST_KEEP_STATE"):
+            shutil.rmtree(path, ignore_errors=True)
 
 
 @dataclass
@@ -80,6 +97,13 @@ def start_serve(
 
 def push_image(registry: httpx.Client, repository: str, tag: str) -> str:
     """A one-layer image pushed with monolithic uploads; returns the manifest digest."""
+    r = try_push(registry, repository, tag)
+    assert r.status_code == 201, f"{r.status_code}: {r.text}"
+    return r.headers["Docker-Content-Digest"]
+
+
+def try_push(registry: httpx.Client, repository: str, tag: str) -> httpx.Response:
+    """Push a one-layer image; the first answer that is not 201, or the manifest PUT's."""
     layer = f"layer of {repository}:{tag} {time.time_ns()}".encode()
     config = json.dumps(
         {"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers", "diff_ids": []}}
@@ -92,7 +116,8 @@ def push_image(registry: httpx.Client, repository: str, tag: str) -> str:
             content=blob,
             headers={"Content-Type": "application/octet-stream"},
         )
-        assert r.status_code == 201, r.text
+        if r.status_code != 201:
+            return r
     manifest = json.dumps(
         {
             "schemaVersion": 2,
@@ -111,13 +136,11 @@ def push_image(registry: httpx.Client, repository: str, tag: str) -> str:
             ],
         }
     ).encode()
-    r = registry.put(
+    return registry.put(
         f"/v2/{repository}/manifests/{tag}",
         content=manifest,
         headers={"Content-Type": "application/vnd.oci.image.manifest.v1+json"},
     )
-    assert r.status_code == 201, r.text
-    return "sha256:" + hashlib.sha256(manifest).hexdigest()
 
 
 def wait_for_job(api: httpx.Client, path: str, within: float = 90.0) -> dict[str, Any]:

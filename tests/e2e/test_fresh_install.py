@@ -28,6 +28,7 @@ from tests.e2e._jobs import (
     run_gc,
     run_retention,
     start_serve,
+    state_dir,
     wait_for_job,
     webhook_executions,
     webhook_policy,
@@ -74,9 +75,14 @@ def _library_id(api: httpx.Client) -> int:
     return int(r.json()["project_id"])
 
 
-def test_every_start_of_berth_serve_runs_jobs(fresh_install: Path, tmp_path: Path) -> None:
-    workdir = tmp_path / "home"
-    with WebhookSink().running() as sink:
+def test_every_start_of_berth_serve_runs_jobs(fresh_install: Path) -> None:
+    with state_dir("fresh") as workdir, WebhookSink().running() as sink:
+        # A `registry/` folder where users start Berth (a checkout, say) must not be what the
+        # worker and scheduler import.
+        (workdir / "registry").mkdir()
+        (workdir / "registry" / "__init__.py").write_text(
+            'raise RuntimeError("imported ./registry instead of the installed Berth")\n'
+        )
         policy_ids: tuple[int, int] | None = None
         for start in range(1, STARTS + 1):
             serve = start_serve([str(fresh_install)], workdir, password=PASSWORD)
