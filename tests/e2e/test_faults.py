@@ -246,9 +246,11 @@ def test_postgres_killed_under_load(serve: Serve) -> None:
 
 
 def test_postgres_frozen_gives_503_in_bounded_time(serve: Serve) -> None:
-    processes = _postgres(serve)
     with serve.api() as api, serve.registry() as registry:
         push_image(registry, "library/pg-freeze", "before")
+        # Taken now, with every backend the pools have opened so far; a frozen postmaster
+        # forks no new ones.
+        processes = _postgres(serve)
         for proc in processes:
             proc.suspend()
         try:
@@ -325,12 +327,18 @@ def test_broker_frozen_at_enqueue_answers_503_and_the_job_runs_later(serve: Serv
 # --- berth serve itself ----------------------------------------------------------------------
 
 
-def test_killed_serve_leaves_no_child_behind(home: Path) -> None:
+def test_killed_serve_leaves_no_child_behind_and_loses_no_acknowledged_write(
+    home: Path,
+) -> None:
     running = start_serve(BERTH, home, password=PASSWORD)
-    tree = _tree(running)
-    names = {" ".join(p.cmdline())[:80] for p in tree}
+    with PushLoad(running, "library/serve-kill").running() as load:
+        while len(load.acknowledged()) < 10:
+            time.sleep(0.05)
+        tree = _tree(running)
+        # Killed right behind the acknowledgements: whatever was answered must be on disk.
+        os.kill(tree[0].pid, signal.SIGKILL)
+    names = {" ".join(p.cmdline())[:80] for p in tree if p.is_running()}
     assert len(tree) >= 5, names  # serve, PostgreSQL (+ its helpers), Redis, worker, scheduler
-    os.kill(tree[0].pid, signal.SIGKILL)
     assert running.server.proc is not None
     running.server.proc.wait(timeout=10)
     _gone, alive = psutil.wait_procs(tree[1:], timeout=15)
@@ -340,6 +348,13 @@ def test_killed_serve_leaves_no_child_behind(home: Path) -> None:
             survivors.append(" ".join(proc.cmdline()))
             proc.kill()
     assert not survivors, f"processes outlived a killed berth serve: {survivors}"
+
+    again = start_serve(BERTH, home, password=PASSWORD)
+    try:
+        _assert_acknowledged_pushes_kept(again, load)
+    finally:
+        stopped = again.server.stop()
+    assert stopped.clean, stopped.explain()
 
 
 def test_serve_gives_up_on_a_process_that_keeps_dying(home: Path) -> None:
