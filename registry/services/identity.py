@@ -40,6 +40,42 @@ _DUMMY_HASH = (
 )
 
 
+# Login attempts per account: KEYS[1] counts recent failures, KEYS[2] attempts being checked
+# right now. An attempt may start when failures plus attempts in flight stay under the limit:
+# 1, counted in flight; 0, wait for those in flight to finish; -1, throttled.
+_START_ATTEMPT = """
+local failures = tonumber(redis.call('GET', KEYS[1]) or '0')
+local limit = tonumber(ARGV[1])
+if failures >= limit then
+    return -1
+end
+local running = tonumber(redis.call('GET', KEYS[2]) or '0')
+if failures + running >= limit then
+    return 0
+end
+redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], ARGV[2])
+return 1
+"""
+# An attempt is over: no longer in flight, and a failure when ARGV[1] is 1 (every failure
+# restarts the window of ARGV[2] seconds).
+_END_ATTEMPT = """
+if tonumber(redis.call('GET', KEYS[2]) or '0') > 0 then
+    redis.call('DECR', KEYS[2])
+end
+if ARGV[1] == '1' then
+    redis.call('INCR', KEYS[1])
+    redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+# An attempt counted in flight by a process that died stops counting after this long.
+_IN_FLIGHT_SECONDS = 60
+# How long an attempt waits for others on the same account to finish, and how often it looks.
+_WAIT_SECONDS = 30.0
+_WAIT_STEP_SECONDS = 0.02
+
+
 class LoginThrottled(RegistryError):
     """too many failed logins; try again later"""
 
@@ -87,16 +123,21 @@ class IdentityService:
         remembered = self._remembered.get(key)
         if remembered is not None and time.monotonic() - remembered.at < self._remember_seconds:
             return remembered.principal
-        failures_key = f"berth:login-failures:{hashlib.sha256(username.encode()).hexdigest()}"
-        failures = int(await self._redis.get(failures_key) or 0)
-        if failures >= self._failure_limit:
-            raise LoginThrottled()
-        principal = await self._authenticate(username, password)
+        account = hashlib.sha256(username.encode()).hexdigest()
+        keys = (f"berth:login-failures:{account}", f"berth:login-checking:{account}")
+        await self._start_attempt(keys)
+        failed = True
+        try:
+            principal = await self._authenticate(username, password)
+            failed = principal is None
+        except BackendUnavailable:
+            failed = False  # an outage is not a wrong password
+            raise
+        finally:
+            await self._redis.eval(
+                _END_ATTEMPT, 2, *keys, "1" if failed else "0", self._failure_window
+            )
         if principal is None:
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incr(failures_key)
-                pipe.expire(failures_key, self._failure_window)
-                await pipe.execute()
             self._remembered.pop(key, None)
             return None
         self._remembered[key] = _Remembered(principal, time.monotonic())
@@ -104,6 +145,21 @@ class IdentityService:
         while len(self._remembered) > self._capacity:
             self._remembered.popitem(last=False)
         return principal
+
+    async def _start_attempt(self, keys: tuple[str, str]) -> None:
+        """Count an attempt before the secret is checked, so that parallel guesses cannot all
+        pass the limit before the first failure is recorded: each waits while failures plus
+        attempts in flight reach the limit, and is refused once failures alone do."""
+        deadline = time.monotonic() + _WAIT_SECONDS
+        while True:
+            started = await self._redis.eval(
+                _START_ATTEMPT, 2, *keys, self._failure_limit, _IN_FLIGHT_SECONDS
+            )
+            if int(started) == 1:
+                return
+            if int(started) < 0 or time.monotonic() > deadline:
+                raise LoginThrottled()
+            await asyncio.sleep(_WAIT_STEP_SECONDS)
 
     def forget_all(self) -> None:
         """Drop remembered logins (after a password change or a deletion in this process)."""

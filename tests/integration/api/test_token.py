@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -342,3 +343,26 @@ async def test_repeated_failed_logins_are_throttled(berth: Berth) -> None:
     r = await _token(berth, auth=("admin", ADMIN_PASSWORD))
     assert r.status_code == 429
     assert r.json()["errors"][0]["code"] == "TOOMANYREQUESTS"
+
+
+async def test_a_burst_of_parallel_guesses_is_throttled_like_serial_ones(berth: Berth) -> None:
+    # 59 wrong guesses and the right password, all in flight at once: no more guesses may be
+    # checked than the limit (10) allows one after another, whatever order they land in. The
+    # right password gets through only when it was checked before the tenth failure, as it
+    # would one after another.
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    async with httpx.AsyncClient(base_url=berth.url, timeout=60, limits=limits) as client:
+
+        async def attempt(password: str) -> int:
+            r = await client.get(
+                "/service/token", params={"service": SERVICE}, auth=("admin", password)
+            )
+            return r.status_code
+
+        passwords = [f"guess-{i}" for i in range(59)] + [ADMIN_PASSWORD]
+        statuses = await asyncio.gather(*(attempt(p) for p in passwords))
+    assert set(statuses) <= {200, 401, 429}, statuses
+    assert statuses.count(401) == 10, sorted(statuses)
+    # The account is now throttled: even the right password is refused.
+    r = await _token(berth, auth=("admin", ADMIN_PASSWORD))
+    assert r.status_code == 429
