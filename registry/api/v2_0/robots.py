@@ -297,7 +297,7 @@ async def update_robot(request: Request) -> Response:
             duration=duration,
             expires_at=_expiry(duration) if duration != row["duration"] else row["expires_at"],
         )
-    b.identity.forget_all()
+    await b.identity.changed()
     b.audit.record(
         AuditEvent("update", "robot", ROBOT_PREFIX + row["name"], principal.name, row["project_id"])
     )
@@ -313,7 +313,7 @@ async def refresh_secret(request: Request) -> Response:
     check_password(secret)
     b = backends(request)
     await robots.set_secret(b.db, row["id"], await asyncio.to_thread(hash_password, secret))
-    b.identity.forget_all()
+    await b.identity.changed()
     b.audit.record(
         AuditEvent(
             "update",
@@ -332,7 +332,7 @@ async def delete_robot(request: Request) -> Response:
     principal = await authenticated(request)
     b = backends(request)
     await robots.delete(b.db, row["id"])
-    b.identity.forget_all()
+    await b.identity.changed()
     b.audit.record(
         AuditEvent("delete", "robot", ROBOT_PREFIX + row["name"], principal.name, row["project_id"])
     )
