@@ -63,7 +63,8 @@ async def _answer(
 ) -> Response:
     config = await b.config.get()
     ttl = int(config["token_expiration"]) * 60
-    granted = await token_service.grant(b.db, principal, scopes)
+    grant = await token_service.grant(b.db, principal, scopes)
+    granted = grant.scopes
     settings = b.settings.token
     issued = jwt.issue(
         b.keys,
@@ -72,6 +73,7 @@ async def _answer(
         subject=principal.username or "",
         access=granted,
         ttl_seconds=ttl,
+        projects=grant.projects,
     )
     body: dict[str, Any] = {
         "token": issued.token,

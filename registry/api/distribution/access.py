@@ -129,6 +129,16 @@ async def _project(request: Request, repository: str) -> ProjectRef | None:
     return ProjectRef(row["id"], row["name"], row["public"], row["created_at"])
 
 
+def _issued_for(claims: jwt.Claims, project: ProjectRef) -> bool:
+    """Whether the token was granted for this very project, not one deleted since and made
+    again under the same name: tokens name the id each project had when they were issued."""
+    if claims.projects is None:
+        # Issued before tokens named project ids: compare times, as well as seconds allow.
+        assert project.created_at is not None
+        return project.created_at.timestamp() <= claims.issued_at + jwt.LEEWAY_SECONDS
+    return claims.projects.get(project.name) == project.id
+
+
 async def authorize(request: Request, repository: str, action: Action) -> ProjectRef:
     """The project of ``repository`` when the caller may ``action`` on it."""
     check_repository_name(repository)
@@ -143,8 +153,7 @@ async def authorize(request: Request, repository: str, action: Action) -> Projec
             raise NameUnknown(
                 f"project {project_of(repository)!r} does not exist", {"name": repository}
             )
-        assert project.created_at is not None
-        if project.created_at.timestamp() > caller.claims.issued_at + jwt.LEEWAY_SECONDS:
+        if not _issued_for(caller.claims, project):
             raise Challenge("token predates the project", scope, "invalid_token")
         return project
     assert caller.principal is not None
@@ -167,7 +176,7 @@ async def may_pull(request: Request, project: ProjectRef) -> bool:
     b: Backends = request.state.backends
     principal = caller.principal
     if caller.claims is not None:
-        if any(
+        if _issued_for(caller.claims, project) and any(
             kind == "repository" and project_of(name) == project.name and ("pull" in a or "*" in a)
             for (kind, name), a in caller.claims.access.items()
         ):

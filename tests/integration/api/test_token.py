@@ -366,3 +366,34 @@ async def test_a_burst_of_parallel_guesses_is_throttled_like_serial_ones(berth: 
     # The account is now throttled: even the right password is refused.
     r = await _token(berth, auth=("admin", ADMIN_PASSWORD))
     assert r.status_code == 429
+
+
+async def test_a_token_for_a_project_deleted_and_made_again_at_once_is_refused(
+    berth: Berth,
+) -> None:
+    # Within the same second, and well within the clock leeway: only the project's identity
+    # tells the two apart.
+    async with httpx.AsyncClient(base_url=berth.url, auth=("admin", ADMIN_PASSWORD)) as api:
+        await create_project(berth, "phoenix")
+        async with berth.client() as c:
+            await push_image(c, "phoenix/app", "v1")
+        token = (await _token(berth, "repository:phoenix/app:pull,push")).json()["token"]
+        assert (await _get_manifest(berth, token, "phoenix/app")).status_code == 200
+        r = await api.delete("/api/v2.0/projects/phoenix/repositories/app")
+        assert r.status_code == 200, r.text
+        r = await api.delete("/api/v2.0/projects/phoenix")
+        assert r.status_code == 200, r.text
+        await create_project(berth, "phoenix")
+    async with berth.client() as c:
+        await push_image(c, "phoenix/app", "v1")
+    r = await _get_manifest(berth, token, "phoenix/app")
+    assert r.status_code == 401
+    assert 'error="invalid_token"' in r.headers["WWW-Authenticate"]
+    async with berth.raw() as raw:
+        r = await raw.post(
+            "/v2/phoenix/app/blobs/uploads/", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert r.status_code == 401
+    # A token asked for now works.
+    token = (await _token(berth, "repository:phoenix/app:pull")).json()["token"]
+    assert (await _get_manifest(berth, token, "phoenix/app")).status_code == 200
