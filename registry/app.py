@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from registry.api.distribution.routes import routes as distribution_routes
+from registry.api.host import TrustedHostMiddleware
 from registry.api.portal_auth import CSRFTokenMiddleware
 from registry.api.portal_auth import routes as portal_auth_routes
 from registry.api.token import routes as token_routes
@@ -62,7 +63,12 @@ def create_app(settings: Settings) -> Starlette:
         *portal_auth_routes,
     ]
     return Starlette(
-        routes=all_routes, lifespan=lifespan, middleware=[Middleware(CSRFTokenMiddleware)]
+        routes=all_routes,
+        lifespan=lifespan,
+        middleware=[
+            Middleware(TrustedHostMiddleware, settings=settings),
+            Middleware(CSRFTokenMiddleware),
+        ],
     )
 
 

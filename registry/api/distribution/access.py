@@ -55,13 +55,11 @@ def token_realm(request: Request) -> str:
     b: Backends = request.state.backends
     if b.settings.external_url:
         return b.settings.external_url.rstrip("/") + "/service/token"
-    # uvicorn has already applied X-Forwarded-Proto from trusted proxies to the scheme; the
-    # host is the proxy's X-Forwarded-Host when it sends one, else the Host it passed through.
-    host = request.headers.get("host") or f"{b.settings.host}:{b.settings.port}"
-    forwarded_host = request.headers.get("x-forwarded-host")
-    peer = request.client.host if request.client else None
-    if forwarded_host and peer in b.settings.trusted_proxies:
-        host = forwarded_host.split(",")[0].strip()
+    # uvicorn has already applied X-Forwarded-Proto from trusted proxies to the scheme, and
+    # TrustedHostMiddleware has replaced the Host (and dropped X-Forwarded-Host) of requests
+    # that did not come through one: what is left here may be believed.
+    host = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
+    host = host or request.headers.get("host") or f"{b.settings.host}:{b.settings.port}"
     return f"{request.url.scheme}://{host}/service/token"
 
 
