@@ -22,7 +22,7 @@ from registry.oci.names import project_of
 from registry.rbac import Action, ProjectRef
 from registry.services import access
 from registry.services.context import Backends
-from registry.services.errors import NameUnknown
+from registry.services.errors import NameInvalid, NameUnknown
 from registry.services.identity import BackendUnavailable, LoginThrottled
 from registry.services.project import check_repository_name
 from registry.token import jwt
@@ -165,6 +165,34 @@ async def authorize(request: Request, repository: str, action: Action) -> Projec
     if not await access.may(b.db, caller.principal, project, action):
         raise Denied()
     return project
+
+
+async def authorize_mount_source(request: Request, target: str, source: str) -> ProjectRef | None:
+    """The project of ``source`` when the caller may pull from it to mount into ``target``;
+    None to fall back to an ordinary upload.
+
+    A token that says nothing about ``source`` gets a 401 whose challenge names both scopes,
+    as Distribution and Harbor answer, so the client comes back with a token that can mount.
+    One that was asked for ``source`` and refused it, and Basic credentials without pull
+    there, fall back: asking again would get nothing more.
+    """
+    try:
+        return await authorize(request, source, Action.PULL)
+    except Challenge as refused:
+        caller = await caller_of(request)
+        if (
+            refused.error == "insufficient_scope"
+            and caller.claims is not None
+            and ("repository", source) not in caller.claims.access
+        ):
+            raise Challenge(
+                "the token does not allow pulling from the mount source",
+                f"repository:{target}:pull,push repository:{source}:pull",
+                "insufficient_scope",
+            ) from None
+        return None
+    except (Denied, NameInvalid, NameUnknown):
+        return None
 
 
 async def may_pull(request: Request, project: ProjectRef) -> bool:
