@@ -11,3 +11,12 @@ UPDATE robot_permissions AS rp SET project_id = p.id
     WHERE rp.namespace <> '*' AND p.name = rp.namespace;
 DELETE FROM robot_permissions WHERE namespace <> '*' AND project_id IS NULL;
 CREATE INDEX robot_permissions_project ON robot_permissions (project_id);
+
+-- A value sealed with the secret key when it was first used with this database: a process
+-- started with another key finds it cannot open it, and refuses to start instead of failing
+-- on every sealed secret (the key itself never enters the database).
+CREATE TABLE secret_key_check (
+    singleton       BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (singleton),
+    sealed          TEXT NOT NULL,
+    created_at      TIMESTAMPTZ NOT NULL DEFAULT now()
+);
