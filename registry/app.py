@@ -12,7 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from registry.api.distribution.routes import routes as distribution_routes
-from registry.api.host import TrustedHostMiddleware
+from registry.api.host import HostGuardMiddleware
 from registry.api.portal_auth import CSRFTokenMiddleware
 from registry.api.portal_auth import routes as portal_auth_routes
 from registry.api.token import routes as token_routes
@@ -66,7 +66,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=all_routes,
         lifespan=lifespan,
         middleware=[
-            Middleware(TrustedHostMiddleware, settings=settings),
+            Middleware(HostGuardMiddleware, settings=settings),
             Middleware(CSRFTokenMiddleware),
         ],
     )

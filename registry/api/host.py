@@ -74,7 +74,7 @@ def own_host(scope: Scope, settings: Settings) -> str:
     return f"{host}:{port}" if port is not None else host
 
 
-class TrustedHostMiddleware:
+class HostGuardMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
         self.settings = settings

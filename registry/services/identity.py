@@ -139,13 +139,11 @@ class IdentityService:
         account = hashlib.sha256(username.encode()).hexdigest()
         keys = (f"berth:login-failures:{account}", f"berth:login-checking:{account}")
         await self._start_attempt(keys)
-        failed = True
+        # Only wrong credentials count as a failure; an outage or an error does not.
+        failed = False
         try:
             principal, from_directory = await self._authenticate(username, password)
             failed = principal is None
-        except BackendUnavailable:
-            failed = False  # an outage is not a wrong password
-            raise
         finally:
             await self._redis.eval(
                 _END_ATTEMPT, 2, *keys, "1" if failed else "0", self._failure_window

@@ -56,7 +56,7 @@ def token_realm(request: Request) -> str:
     if b.settings.external_url:
         return b.settings.external_url.rstrip("/") + "/service/token"
     # uvicorn has already applied X-Forwarded-Proto from trusted proxies to the scheme, and
-    # TrustedHostMiddleware has replaced the Host (and dropped X-Forwarded-Host) of requests
+    # HostGuardMiddleware has replaced the Host (and dropped X-Forwarded-Host) of requests
     # that did not come through one: what is left here may be believed.
     host = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
     host = host or request.headers.get("host") or f"{b.settings.host}:{b.settings.port}"
