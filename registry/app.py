@@ -12,6 +12,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from registry.api.distribution.routes import routes as distribution_routes
+from registry.api.host import HostGuardMiddleware
 from registry.api.portal_auth import CSRFTokenMiddleware
 from registry.api.portal_auth import routes as portal_auth_routes
 from registry.api.token import routes as token_routes
@@ -66,7 +67,11 @@ def create_app(settings: Settings) -> Starlette:
     return Starlette(
         routes=all_routes,
         lifespan=lifespan,
-        middleware=[Middleware(UnavailableMiddleware), Middleware(CSRFTokenMiddleware)],
+        middleware=[
+            Middleware(UnavailableMiddleware),
+            Middleware(HostGuardMiddleware, settings=settings),
+            Middleware(CSRFTokenMiddleware),
+        ],
     )
 
 

@@ -126,6 +126,14 @@ class Settings(BaseSettings):
         default=10, description="failed logins per account before it is throttled"
     )
     login_failure_window_seconds: int = 300
+    secret_key_path: Path | None = Field(
+        default=None,
+        description="file holding the base64 AES key that seals secrets kept in the database; "
+        "default <data_dir>/secret.key, made at first start. Every replica needs the same key",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="the same key given directly (base64 of 32 bytes)"
+    )
 
     @classmethod
     def settings_customise_sources(

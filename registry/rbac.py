@@ -46,6 +46,11 @@ class Action(StrEnum):
     PULL = "pull"
     PUSH = "push"
     DELETE = "delete"
+    # Management API operations on artifacts and tags, apart from the registry's push and
+    # delete (a robot may hold one without the other, as in Harbor).
+    CREATE_TAG = "create-tag"
+    DELETE_TAG = "delete-tag"
+    DELETE_ARTIFACT = "delete-artifact"
     SCAN = "scan"
     MANAGE_IMMUTABLE_RULES = "manage-immutable-rules"
     READ_PROJECT = "read-project"
@@ -69,9 +74,11 @@ _GUEST = {
     Action.READ_ROBOTS,
     Action.READ_LABELS,
 }
-_DEVELOPER = _GUEST | {Action.PUSH}
+_DEVELOPER = _GUEST | {Action.PUSH, Action.CREATE_TAG}
 _MAINTAINER = _DEVELOPER | {
     Action.DELETE,
+    Action.DELETE_TAG,
+    Action.DELETE_ARTIFACT,
     Action.SCAN,
     Action.MANAGE_IMMUTABLE_RULES,
     Action.MANAGE_LABELS,
@@ -85,21 +92,24 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.PROJECT_ADMIN: frozenset(Action),
 }
 
-# Harbor robot permission items (resource, action) → what they allow in Berth.
-ROBOT_ACCESS: dict[tuple[str, str], Action] = {
-    ("repository", "pull"): Action.PULL,
-    ("repository", "push"): Action.PUSH,
-    ("repository", "delete"): Action.DELETE,
-    ("artifact", "delete"): Action.DELETE,
-    ("tag", "create"): Action.PUSH,
-    ("tag", "delete"): Action.DELETE,
-    ("artifact", "read"): Action.PULL,
-    ("scan", "create"): Action.SCAN,
-    ("member", "read"): Action.READ_MEMBERS,
-    ("log", "list"): Action.READ_LOGS,
-    ("project", "read"): Action.READ_PROJECT,
-    ("helm-chart", "read"): Action.PULL,
-    ("helm-chart-version", "create"): Action.PUSH,
+# Harbor robot permission items (resource, action) → what they allow in Berth. As in Harbor,
+# only the repository items open the registry (a token's pull, push and delete); the others
+# allow management API operations. Items for APIs Berth does not have yet (ChartMuseum) are
+# accepted and allow nothing.
+ROBOT_ACCESS: dict[tuple[str, str], frozenset[Action]] = {
+    ("repository", "pull"): frozenset({Action.PULL, Action.READ_PROJECT}),
+    ("repository", "push"): frozenset({Action.PUSH}),
+    ("repository", "delete"): frozenset({Action.DELETE}),
+    ("artifact", "read"): frozenset({Action.READ_PROJECT}),
+    ("artifact", "delete"): frozenset({Action.DELETE_ARTIFACT}),
+    ("tag", "create"): frozenset({Action.CREATE_TAG}),
+    ("tag", "delete"): frozenset({Action.DELETE_TAG}),
+    ("scan", "create"): frozenset({Action.SCAN}),
+    ("member", "read"): frozenset({Action.READ_MEMBERS}),
+    ("log", "list"): frozenset({Action.READ_LOGS}),
+    ("project", "read"): frozenset({Action.READ_PROJECT}),
+    ("helm-chart", "read"): frozenset(),
+    ("helm-chart-version", "create"): frozenset(),
 }
 
 
@@ -116,11 +126,17 @@ def strongest(roles: Iterable[Role]) -> Role | None:
     return max(found, key=lambda r: _STRENGTH[r]) if found else None
 
 
-def robot_actions(access: Iterable[tuple[str, str]]) -> frozenset[Action]:
-    actions = {ROBOT_ACCESS[item] for item in access if item in ROBOT_ACCESS}
-    if Action.PULL in actions:
-        actions.add(Action.READ_PROJECT)
-    return frozenset(actions)
+def robot_actions(
+    allow: Iterable[tuple[str, str]], deny: Iterable[tuple[str, str]] = ()
+) -> frozenset[Action]:
+    """What a robot's permission items in one project allow; a denied item wins over any
+    allowed one."""
+    granted: set[Action] = set()
+    for item in allow:
+        granted |= ROBOT_ACCESS.get(item, frozenset())
+    for item in deny:
+        granted -= ROBOT_ACCESS.get(item, frozenset())
+    return frozenset(granted)
 
 
 def allowed(

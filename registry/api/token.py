@@ -63,7 +63,8 @@ async def _answer(
 ) -> Response:
     config = await b.config.get()
     ttl = int(config["token_expiration"]) * 60
-    granted = await token_service.grant(b.db, principal, scopes)
+    grant = await token_service.grant(b.db, principal, scopes)
+    granted = grant.scopes
     settings = b.settings.token
     issued = jwt.issue(
         b.keys,
@@ -72,6 +73,7 @@ async def _answer(
         subject=principal.username or "",
         access=granted,
         ttl_seconds=ttl,
+        projects=grant.projects,
     )
     body: dict[str, Any] = {
         "token": issued.token,
@@ -93,6 +95,7 @@ async def _answer(
             access=[],
             ttl_seconds=settings.refresh_ttl_seconds,
             kind="refresh",
+            credential=await b.identity.refresh_stamp(principal),
         ).token
     return Response(
         json.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"}
@@ -165,7 +168,10 @@ async def _from_refresh_token(b: Backends, token: str) -> Principal:
         )
     except jwt.InvalidTokenError:
         raise _Refused(_oauth_error(401, "invalid_grant", "invalid refresh token")) from None
-    principal = await b.identity.principal_by_name(claims.subject)
+    try:
+        principal = await b.identity.principal_for_refresh(claims.subject, claims.credential)
+    except BackendUnavailable:
+        raise _Refused(_error(503, "UNAVAILABLE", "the identity backend is unavailable")) from None
     if principal is None:
         raise _Refused(_oauth_error(401, "invalid_grant", "the account can no longer log in"))
     return principal

@@ -63,10 +63,13 @@ async def create(
 
 
 async def set_permissions(db: Executor, robot_id: int, permissions: list[dict[str, Any]]) -> None:
+    """Replace the robot's permissions: each with ``kind``, ``namespace`` (a project's name or
+    ``*``), ``project_id`` (None for ``*``) and ``access``."""
     await db.execute("DELETE FROM robot_permissions WHERE robot_id = $1", robot_id)
     await db.executemany(
-        "INSERT INTO robot_permissions (robot_id, kind, namespace, access) VALUES ($1, $2, $3, $4)",
-        [(robot_id, p["kind"], p["namespace"], p["access"]) for p in permissions],
+        "INSERT INTO robot_permissions (robot_id, kind, namespace, project_id, access) "
+        "VALUES ($1, $2, $3, $4, $5)",
+        [(robot_id, p["kind"], p["namespace"], p["project_id"], p["access"]) for p in permissions],
     )
 
 
@@ -82,22 +85,24 @@ async def permissions(db: Executor, robot_ids: list[int]) -> dict[int, list[asyn
     return found
 
 
-async def access_in(db: Executor, robot_id: int, project_name: str) -> list[tuple[str, str]] | None:
-    """(resource, action) pairs the robot holds in the project; None when it has no entry."""
+async def access_in(
+    db: Executor, robot_id: int, project_id: int
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The (resource, action) pairs the robot is allowed, and those it is denied, in the
+    project with this id (its entries for that project and for every project)."""
     rows = await db.fetch(
         "SELECT access FROM robot_permissions WHERE robot_id = $1 AND kind = 'project' "
-        "AND (namespace = $2 OR namespace = '*')",
+        "AND (project_id = $2 OR namespace = '*')",
         robot_id,
-        project_name,
+        project_id,
     )
-    if not rows:
-        return None
-    return [
-        (str(item.get("resource")), str(item.get("action")))
-        for row in rows
-        for item in row["access"]
-        if item.get("effect", "allow") == "allow"
-    ]
+    allow: list[tuple[str, str]] = []
+    deny: list[tuple[str, str]] = []
+    for row in rows:
+        for item in row["access"]:
+            pair = (str(item.get("resource")), str(item.get("action")))
+            (deny if item.get("effect", "allow") == "deny" else allow).append(pair)
+    return allow, deny
 
 
 async def search(

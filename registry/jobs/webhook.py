@@ -11,4 +11,4 @@ __all__ = ["KIND", "run"]
 
 
 async def run(ctx: JobContext) -> dict[str, Any]:
-    return await deliver(ctx.parameters, ctx.attempt, ctx.log)
+    return await deliver(ctx.parameters, ctx.attempt, ctx.log, ctx.backends.secrets)

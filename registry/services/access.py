@@ -19,9 +19,8 @@ async def actions_in(db: Executor, principal: Principal, project: ProjectRef) ->
     if principal.sysadmin:
         return frozenset(Action)
     if principal.kind is PrincipalKind.ROBOT and principal.robot_id is not None:
-        access = await robots.access_in(db, principal.robot_id, project.name)
-        grants = robot_actions(access or [])
-        return allowed(principal, project, None, grants)
+        allow, deny = await robots.access_in(db, principal.robot_id, project.id)
+        return allowed(principal, project, None, robot_actions(allow, deny))
     return allowed(principal, project, await role_in(db, principal, project))
 
 

@@ -13,6 +13,8 @@ from typing import Any
 from registry.db import configurations
 from registry.db.pool import Executor, Pool
 from registry.services.errors import RegistryError
+from registry.services.secret_storage import SEALED_CONFIGURATION
+from registry.services.secrets import SecretBox
 
 
 class ConfigurationInvalid(RegistryError):
@@ -94,15 +96,23 @@ def for_display(values: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 class ConfigurationCache:
-    def __init__(self, db: Pool, ttl_seconds: float = 5.0) -> None:
+    """The configuration as services use it: secret values (the LDAP bind password) are
+    stored sealed and handed out in clear."""
+
+    def __init__(self, db: Pool, box: SecretBox, ttl_seconds: float = 5.0) -> None:
         self._db = db
+        self._box = box
         self._ttl = ttl_seconds
         self._values: dict[str, Any] | None = None
         self._loaded_at = 0.0
 
     async def get(self) -> dict[str, Any]:
         if self._values is None or time.monotonic() - self._loaded_at > self._ttl:
-            self._values = with_defaults(await configurations.load(self._db))
+            loaded = await configurations.load(self._db)
+            for key, purpose in SEALED_CONFIGURATION.items():
+                if isinstance(loaded.get(key), str):
+                    loaded[key] = self._box.reveal(loaded[key], purpose)
+            self._values = with_defaults(loaded)
             self._loaded_at = time.monotonic()
         return self._values
 
@@ -110,7 +120,11 @@ class ConfigurationCache:
         self._values = None
 
     async def update(self, values: dict[str, Any]) -> None:
-        await configurations.save(self._db, validate(values))
+        clean = validate(values)
+        for key, purpose in SEALED_CONFIGURATION.items():
+            if isinstance(clean.get(key), str):
+                clean[key] = self._box.seal_if_clear(clean[key], purpose)
+        await configurations.save(self._db, clean)
         self._values = None
 
 

@@ -17,6 +17,8 @@ from registry.services.background import BackgroundTasks
 from registry.services.configuration import ConfigurationCache
 from registry.services.hashers import HasherCache
 from registry.services.identity import IdentityService
+from registry.services.secret_storage import open_secret_box
+from registry.services.secrets import SecretBox
 from registry.storage import create_driver
 from registry.storage.base import StorageDriver
 from registry.token.jwt import VerifiedTokens
@@ -35,6 +37,8 @@ class Backends:
     identity: IdentityService
     audit: AuditTrail
     jobs: JobQueue
+    # Seals the secrets kept in the database (LDAP bind password, webhook auth headers).
+    secrets: SecretBox
     hashers: HasherCache = field(default_factory=HasherCache)
     verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
@@ -67,7 +71,8 @@ async def open_backends(
     )
     try:
         await redis.ping()
-        config = ConfigurationCache(db)
+        secrets = await open_secret_box(settings, db)
+        config = ConfigurationCache(db, secrets)
         backends = Backends(
             settings=settings,
             db=db,
@@ -84,6 +89,7 @@ async def open_backends(
             ),
             audit=AuditTrail(db),
             jobs=JobQueue(settings),
+            secrets=secrets,
         )
         backends.audit.start()
         try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 from registry.auth.principal import Principal
 from registry.db import projects
 from registry.db.pool import Executor
@@ -14,11 +16,34 @@ from registry.token.scope import Scope
 _NEEDS = {"pull": Action.PULL, "push": Action.PUSH, "delete": Action.DELETE}
 
 
-async def grant(db: Executor, principal: Principal, requested: list[Scope]) -> list[Scope]:
-    """Every requested scope, with the actions cut down to those allowed (possibly none)."""
+@dataclass(frozen=True, slots=True)
+class Grant:
+    # Every requested scope, with the actions cut down to those allowed (possibly none).
+    scopes: list[Scope]
+    # The id of each project a requested repository is in, for the projects that exist: the
+    # registry refuses the token for a project that has since been deleted and made again.
+    projects: dict[str, int] = field(default_factory=dict)
+
+
+async def grant(db: Executor, principal: Principal, requested: list[Scope]) -> Grant:
+    """What the caller gets of the requested scopes."""
     granted: list[Scope] = []
     allowed_by_project: dict[str, frozenset[Action]] = {}
+    project_ids: dict[str, int] = {}
     for scope in requested:
+        if scope.type == "repository" and is_valid_repository(scope.name):
+            project_name = project_of(scope.name)
+            if project_name not in project_ids and project_name not in allowed_by_project:
+                row = await projects.get_by_name(db, project_name)
+                if row is not None:
+                    project_ids[project_name] = row["id"]
+                allowed_by_project[project_name] = (
+                    frozenset()
+                    if row is None
+                    else await actions_in(
+                        db, principal, ProjectRef(row["id"], row["name"], row["public"])
+                    )
+                )
         actions: set[str] = set()
         if scope.type == "registry" and scope.name == "catalog":
             if may_list_catalog(principal):
@@ -30,19 +55,9 @@ async def grant(db: Executor, principal: Principal, requested: list[Scope]) -> l
             # instead of an unexplained 401.
             actions = {a for a in scope.actions if a in (*_NEEDS, "*")}
         else:
-            project_name = project_of(scope.name)
-            if project_name not in allowed_by_project:
-                row = await projects.get_by_name(db, project_name)
-                allowed_by_project[project_name] = (
-                    frozenset()
-                    if row is None
-                    else await actions_in(
-                        db, principal, ProjectRef(row["id"], row["name"], row["public"])
-                    )
-                )
-            permitted = allowed_by_project[project_name]
+            permitted = allowed_by_project[project_of(scope.name)]
             actions = {a for a in scope.actions if a in _NEEDS and _NEEDS[a] in permitted}
             if "*" in scope.actions and set(_NEEDS.values()) <= permitted:
                 actions.add("*")
         granted.append(Scope(scope.type, scope.name, frozenset(actions)))
-    return granted
+    return Grant(granted, project_ids)

@@ -21,6 +21,8 @@ from registry.jobs.context import RetryLater
 from registry.services import jobs
 from registry.services.context import Backends
 from registry.services.errors import RegistryError
+from registry.services.secret_storage import WEBHOOK_AUTH_HEADER, seal_target
+from registry.services.secrets import SecretBox
 from registry.webhooks.events import (
     DEFAULT_FORMAT,
     EVENT_TYPES,
@@ -190,6 +192,11 @@ def validate_policy(
     }
 
 
+def seal_targets(box: SecretBox, targets: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Targets as they are stored: each auth header sealed. Delivery jobs carry them so."""
+    return [seal_target(box, dict(t)) for t in targets]
+
+
 def public_target(target: Mapping[str, Any]) -> dict[str, Any]:
     """A target as the API shows it: the auth header is write-only."""
     return {
@@ -227,7 +234,7 @@ async def notify(
                 "policy_id": policy["id"],
                 "project_id": event.project_id,
                 "event_type": event.type,
-                "target": dict(target),
+                "target": seal_target(b.secrets, dict(target)),
                 "content_type": content_type,
                 # As text: jsonb would reorder the keys, and retries send the same bytes.
                 "body": json.dumps(payload, separators=(",", ":")),
@@ -265,12 +272,15 @@ def _where(address: str) -> str:
     return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
 
 
-async def deliver(parameters: Mapping[str, Any], attempt: int, log_line: Log) -> dict[str, Any]:
+async def deliver(
+    parameters: Mapping[str, Any], attempt: int, log_line: Log, box: SecretBox
+) -> dict[str, Any]:
     """POST the job's payload to its target once. A 2xx answer is success; anything else,
-    or no answer, raises :class:`RetryLater` with the backoff for this attempt."""
+    or no answer, raises :class:`RetryLater` with the backoff for this attempt. The target's
+    auth header travels sealed in the job and is opened only here, with ``box``."""
     target: Mapping[str, Any] = parameters["target"]
     address = str(target["address"])
-    auth_header = str(target.get("auth_header") or "")
+    auth_header = box.reveal(str(target.get("auth_header") or ""), WEBHOOK_AUTH_HEADER)
     body = str(parameters["body"]).encode()
     headers = {"Content-Type": str(parameters.get("content_type") or JSON)}
     if auth_header:

@@ -34,6 +34,11 @@ class Claims:
     access: dict[tuple[str, str], frozenset[str]]
     kind: str
     expires_at: int = 0
+    # Refresh tokens: the digest of the account's credential when the token was issued.
+    credential: str = ""
+    # Access tokens: the id of each project the token was granted for, when it was granted
+    # (None: a token from before Berth recorded them).
+    projects: dict[str, int] | None = None
 
     def allows(self, resource_type: str, name: str, action: str) -> bool:
         actions = self.access.get((resource_type, name), frozenset())
@@ -49,6 +54,8 @@ def issue(
     access: list[Scope],
     ttl_seconds: int,
     kind: str = "access",
+    credential: str = "",
+    projects: dict[str, int] | None = None,
 ) -> IssuedToken:
     now = int(time.time())
     claims: dict[str, Any] = {
@@ -63,6 +70,10 @@ def issue(
     }
     if kind != "access":
         claims["typ"] = kind
+    if credential:
+        claims["crd"] = credential
+    if projects is not None:
+        claims["prj"] = projects
     token = jwt.encode(claims, keys.private_key, algorithm="RS256", headers={"kid": keys.kid})
     return IssuedToken(token, ttl_seconds, now)
 
@@ -101,7 +112,20 @@ def verify(
             access[key_] = access.get(key_, frozenset()) | frozenset(
                 str(a) for a in entry.get("actions") or []
             )
-    return Claims(str(claims["sub"]), int(claims["iat"]), access, kind, int(claims["exp"]))
+    projects = claims.get("prj")
+    return Claims(
+        str(claims["sub"]),
+        int(claims["iat"]),
+        access,
+        kind,
+        int(claims["exp"]),
+        credential=str(claims.get("crd") or ""),
+        projects=(
+            {str(k): int(v) for k, v in projects.items() if isinstance(v, int)}
+            if isinstance(projects, dict)
+            else None
+        ),
+    )
 
 
 class VerifiedTokens:

@@ -150,6 +150,8 @@ def berth_pair(target: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
                 "BERTH_DATABASE_URL": dsn,
                 "BERTH_REDIS_URL": redis_url,
                 "BERTH_STORAGE__FILESYSTEM__ROOT": str(storage),
+                # Replicas of one database share its secret key (the first one makes it).
+                "BERTH_SECRET_KEY_PATH": str(workdir / "secret.key"),
             }
             # One after the other: the first applies migrations, the second finds them done.
             for name in ("a", "b"):

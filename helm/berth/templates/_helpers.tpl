@@ -18,6 +18,8 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
   valueFrom: {secretKeyRef: {name: {{ include "berth.fullname" . }}, key: database-url}}
 - name: BERTH_REDIS_URL
   valueFrom: {secretKeyRef: {name: {{ include "berth.fullname" . }}, key: redis-url}}
+- name: BERTH_SECRET_KEY
+  valueFrom: {secretKeyRef: {name: {{ include "berth.fullname" . }}, key: secret-key}}
 - name: BERTH_STORAGE__DRIVER
   value: {{ .Values.storage.driver | quote }}
 {{- if eq .Values.storage.driver "s3" }}

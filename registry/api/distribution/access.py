@@ -22,7 +22,7 @@ from registry.oci.names import project_of
 from registry.rbac import Action, ProjectRef
 from registry.services import access
 from registry.services.context import Backends
-from registry.services.errors import NameUnknown
+from registry.services.errors import NameInvalid, NameUnknown
 from registry.services.identity import BackendUnavailable, LoginThrottled
 from registry.services.project import check_repository_name
 from registry.token import jwt
@@ -55,13 +55,11 @@ def token_realm(request: Request) -> str:
     b: Backends = request.state.backends
     if b.settings.external_url:
         return b.settings.external_url.rstrip("/") + "/service/token"
-    # uvicorn has already applied X-Forwarded-Proto from trusted proxies to the scheme; the
-    # host is the proxy's X-Forwarded-Host when it sends one, else the Host it passed through.
-    host = request.headers.get("host") or f"{b.settings.host}:{b.settings.port}"
-    forwarded_host = request.headers.get("x-forwarded-host")
-    peer = request.client.host if request.client else None
-    if forwarded_host and peer in b.settings.trusted_proxies:
-        host = forwarded_host.split(",")[0].strip()
+    # uvicorn has already applied X-Forwarded-Proto from trusted proxies to the scheme, and
+    # HostGuardMiddleware has replaced the Host (and dropped X-Forwarded-Host) of requests
+    # that did not come through one: what is left here may be believed.
+    host = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
+    host = host or request.headers.get("host") or f"{b.settings.host}:{b.settings.port}"
     return f"{request.url.scheme}://{host}/service/token"
 
 
@@ -129,6 +127,16 @@ async def _project(request: Request, repository: str) -> ProjectRef | None:
     return ProjectRef(row["id"], row["name"], row["public"], row["created_at"])
 
 
+def _issued_for(claims: jwt.Claims, project: ProjectRef) -> bool:
+    """Whether the token was granted for this very project, not one deleted since and made
+    again under the same name: tokens name the id each project had when they were issued."""
+    if claims.projects is None:
+        # Issued before tokens named project ids: compare times, as well as seconds allow.
+        assert project.created_at is not None
+        return project.created_at.timestamp() <= claims.issued_at + jwt.LEEWAY_SECONDS
+    return claims.projects.get(project.name) == project.id
+
+
 async def authorize(request: Request, repository: str, action: Action) -> ProjectRef:
     """The project of ``repository`` when the caller may ``action`` on it."""
     check_repository_name(repository)
@@ -143,8 +151,7 @@ async def authorize(request: Request, repository: str, action: Action) -> Projec
             raise NameUnknown(
                 f"project {project_of(repository)!r} does not exist", {"name": repository}
             )
-        assert project.created_at is not None
-        if project.created_at.timestamp() > caller.claims.issued_at + jwt.LEEWAY_SECONDS:
+        if not _issued_for(caller.claims, project):
             raise Challenge("token predates the project", scope, "invalid_token")
         return project
     assert caller.principal is not None
@@ -160,6 +167,34 @@ async def authorize(request: Request, repository: str, action: Action) -> Projec
     return project
 
 
+async def authorize_mount_source(request: Request, target: str, source: str) -> ProjectRef | None:
+    """The project of ``source`` when the caller may pull from it to mount into ``target``;
+    None to fall back to an ordinary upload.
+
+    A token that says nothing about ``source`` gets a 401 whose challenge names both scopes,
+    as Distribution and Harbor answer, so the client comes back with a token that can mount.
+    One that was asked for ``source`` and refused it, and Basic credentials without pull
+    there, fall back: asking again would get nothing more.
+    """
+    try:
+        return await authorize(request, source, Action.PULL)
+    except Challenge as refused:
+        caller = await caller_of(request)
+        if (
+            refused.error == "insufficient_scope"
+            and caller.claims is not None
+            and ("repository", source) not in caller.claims.access
+        ):
+            raise Challenge(
+                "the token does not allow pulling from the mount source",
+                f"repository:{target}:pull,push repository:{source}:pull",
+                "insufficient_scope",
+            ) from None
+        return None
+    except (Denied, NameInvalid, NameUnknown):
+        return None
+
+
 async def may_pull(request: Request, project: ProjectRef) -> bool:
     """Whether the caller may pull from ``project``, beyond its token's own scopes (an
     automatic mount names no source, so no scope could be asked for it)."""
@@ -167,7 +202,7 @@ async def may_pull(request: Request, project: ProjectRef) -> bool:
     b: Backends = request.state.backends
     principal = caller.principal
     if caller.claims is not None:
-        if any(
+        if _issued_for(caller.claims, project) and any(
             kind == "repository" and project_of(name) == project.name and ("pull" in a or "*" in a)
             for (kind, name), a in caller.claims.access.items()
         ):

@@ -8,13 +8,18 @@ from collections.abc import AsyncIterator
 from starlette.requests import Request
 from starlette.responses import Response
 
-from registry.api.distribution.access import Challenge, authorize, caller_name, may_pull
+from registry.api.distribution.access import (
+    authorize,
+    authorize_mount_source,
+    caller_name,
+    may_pull,
+)
 from registry.api.distribution.endpoint import content_length, oci_endpoint
 from registry.rbac import Action, ProjectRef
 from registry.services import blob as blob_service
 from registry.services import upload as upload_service
 from registry.services.blob import BlobInfo
-from registry.services.errors import DigestInvalid, NameInvalid, NameUnknown
+from registry.services.errors import DigestInvalid
 from registry.services.quota import QuotaExceeded
 from registry.services.upload import UploadState
 from registry.webhooks import hooks
@@ -67,10 +72,10 @@ async def _try_mount(request: Request, target: ProjectRef) -> BlobInfo | None:
     source_name = request.query_params.get("from")
     candidates: list[ProjectRef]
     if source_name:
-        try:
-            candidates = [await authorize(request, source_name, Action.PULL)]
-        except (Challenge, NameInvalid, NameUnknown):
+        source = await authorize_mount_source(request, request.path_params["name"], source_name)
+        if source is None:
             return None
+        candidates = [source]
     else:
         candidates = [
             p for p in await blob_service.projects_holding(b, digest) if await may_pull(request, p)

@@ -211,7 +211,7 @@ async def get_artifact(request: Request) -> Response:
 
 @harbor_endpoint
 async def delete_artifact(request: Request) -> Response:
-    project, repository, row = await resolve(request, Action.DELETE)
+    project, repository, row = await resolve(request, Action.DELETE_ARTIFACT)
     actor = await principal_of(request)
     await artifact_service.delete_artifact(backends(request), actor, project, repository, row["id"])
     return Response(status_code=200)
@@ -274,7 +274,7 @@ async def list_tags(request: Request) -> Response:
 
 @harbor_endpoint
 async def create_tag(request: Request) -> Response:
-    project, repository, row = await resolve(request, Action.PUSH)
+    project, repository, row = await resolve(request, Action.CREATE_TAG)
     body = await read_object(request)
     name = string_field(body, "name")
     assert name is not None
@@ -287,7 +287,7 @@ async def create_tag(request: Request) -> Response:
 
 @harbor_endpoint
 async def delete_tag(request: Request) -> Response:
-    project, repository, _ = await resolve(request, Action.DELETE)
+    project, repository, _ = await resolve(request, Action.DELETE_TAG)
     actor = await principal_of(request)
     try:
         await artifact_service.delete_tag(

@@ -27,7 +27,7 @@ from registry.api.v2_0.users import check_password
 from registry.auth.password import hash_password
 from registry.auth.principal import Principal
 from registry.db import robots
-from registry.rbac import ROBOT_ACCESS, Action
+from registry.rbac import ROBOT_ACCESS, Action, ProjectRef
 from registry.services.audit import AuditEvent
 from registry.services.identity import ROBOT_PREFIX
 
@@ -67,8 +67,15 @@ def _permissions(value: Any) -> list[dict[str, Any]]:
             if (resource, action) not in ROBOT_ACCESS:
                 raise BadRequest(f"unsupported robot permission {resource}:{action}")
             effect = entry.get("effect", "allow")
-            if effect not in ("allow", "deny"):
-                raise BadRequest("effect must be allow or deny")
+            if effect == "deny":
+                # A robot holds exactly what it is given: there is nothing for a deny to take
+                # away, and silently keeping one would suggest it does something.
+                raise BadRequest(
+                    f"deny permissions are not supported ({resource}:{action}): "
+                    "leave the item out instead"
+                )
+            if effect != "allow":
+                raise BadRequest("effect must be allow")
             entries.append({"resource": resource, "action": action, "effect": effect})
         clean.append({"kind": "project", "namespace": namespace, "access": entries})
     return clean
@@ -87,21 +94,41 @@ def _expiry(duration: int) -> datetime | None:
     return datetime.now(UTC) + timedelta(days=duration)
 
 
+async def _resolve_namespaces(
+    request: Request, permissions: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each permission with its project looked up once, now: stored by id (and the project's
+    name for display), so the robot is later checked against exactly that project."""
+    resolved = []
+    for permission in permissions:
+        namespace = permission["namespace"]
+        if namespace == "*":
+            resolved.append({**permission, "project_id": None})
+            continue
+        project = await find_project(request, namespace)
+        if project is None:
+            raise NotFound(f"project {namespace} not found")
+        resolved.append({**permission, "namespace": project.name, "project_id": project.id})
+    return resolved
+
+
 async def _authorize_permissions(
     request: Request, principal: Principal, level: str, permissions: list[dict[str, Any]]
-) -> int | None:
-    """Check the caller may hand out these permissions; the project id of a project robot."""
+) -> tuple[ProjectRef | None, list[dict[str, Any]]]:
+    """Check the caller may hand out these permissions; the project of a project robot, and
+    the permissions with their projects resolved."""
     if level == "system":
         if not principal.sysadmin:
             raise Forbidden("only system administrators create system robot accounts")
-        return None
+        return None, await _resolve_namespaces(request, permissions)
     if len(permissions) != 1 or permissions[0]["namespace"] == "*":
         raise BadRequest("a project robot account has permissions in exactly one project")
-    project = await find_project(request, permissions[0]["namespace"])
+    resolved = await _resolve_namespaces(request, permissions)
+    project = await find_project(request, str(resolved[0]["project_id"]))
     if project is None:
         raise NotFound(f"project {permissions[0]['namespace']} not found")
     await require(request, project, Action.MANAGE_ROBOTS)
-    return project.id
+    return project, resolved
 
 
 def _to_json(row: asyncpg.Record, permissions: list[asyncpg.Record]) -> dict[str, Any]:
@@ -141,9 +168,11 @@ async def create_robot(request: Request) -> Response:
     disabled = body.get("disable", False)
     if not isinstance(disabled, bool):
         raise BadRequest("disable must be a boolean")
-    permissions = _permissions(body.get("permissions", []))
-    project_id = await _authorize_permissions(request, principal, level, permissions)
-    full_name = f"{permissions[0]['namespace']}+{name}" if level == "project" else name
+    project, permissions = await _authorize_permissions(
+        request, principal, level, _permissions(body.get("permissions", []))
+    )
+    project_id = project.id if project is not None else None
+    full_name = f"{project.name}+{name}" if project is not None else name
     secret = string_field(body, "secret", required=False) or _generate_secret()
     check_password(secret)
     b = backends(request)
@@ -253,8 +282,10 @@ async def update_robot(request: Request) -> Response:
     b = backends(request)
     async with b.db.acquire() as conn, conn.transaction():
         if "permissions" in body:
-            permissions = _permissions(body["permissions"])
-            project_id = await _authorize_permissions(request, principal, row["level"], permissions)
+            project, permissions = await _authorize_permissions(
+                request, principal, row["level"], _permissions(body["permissions"])
+            )
+            project_id = project.id if project is not None else None
             if row["level"] == "project" and project_id != row["project_id"]:
                 raise BadRequest("a project robot account stays in its project")
             await robots.set_permissions(conn, row["id"], permissions)
@@ -266,7 +297,7 @@ async def update_robot(request: Request) -> Response:
             duration=duration,
             expires_at=_expiry(duration) if duration != row["duration"] else row["expires_at"],
         )
-    b.identity.forget_all()
+    await b.identity.changed()
     await b.audit.record(
         AuditEvent("update", "robot", ROBOT_PREFIX + row["name"], principal.name, row["project_id"])
     )
@@ -282,7 +313,7 @@ async def refresh_secret(request: Request) -> Response:
     check_password(secret)
     b = backends(request)
     await robots.set_secret(b.db, row["id"], await asyncio.to_thread(hash_password, secret))
-    b.identity.forget_all()
+    await b.identity.changed()
     await b.audit.record(
         AuditEvent(
             "update",
@@ -301,7 +332,7 @@ async def delete_robot(request: Request) -> Response:
     principal = await authenticated(request)
     b = backends(request)
     await robots.delete(b.db, row["id"])
-    b.identity.forget_all()
+    await b.identity.changed()
     await b.audit.record(
         AuditEvent("delete", "robot", ROBOT_PREFIX + row["name"], principal.name, row["project_id"])
     )

@@ -62,7 +62,7 @@ async def put_configurations(request: Request) -> Response:
     body = await read_object(request)
     b = backends(request)
     await b.config.update(body)
-    b.identity.forget_all()
+    await b.identity.changed()
     # Record which keys changed, never their values: some are secrets.
     await b.audit.record(
         AuditEvent("update", "configuration", ",".join(sorted(body)), principal.name)

@@ -75,6 +75,7 @@ async def create_group(request: Request) -> Response:
     group_id = await groups.create(b.db, name, group_type, dn)
     if group_id is None:
         raise Conflict("the group already exists")
+    await b.identity.changed()
     await b.audit.record(AuditEvent("create", "usergroup", dn or name, principal.name))
     return created(f"/api/v2.0/usergroups/{group_id}")
 
@@ -115,6 +116,6 @@ async def delete_group(request: Request) -> Response:
         await members.remove_entity(conn, "g", group_id)
         if not await groups.delete(conn, group_id):
             raise NotFound("group not found")
-    b.identity.forget_all()
+    await b.identity.changed()
     await b.audit.record(AuditEvent("delete", "usergroup", str(group_id), principal.name))
     return Response(status_code=200)

@@ -195,7 +195,7 @@ async def change_password(request: Request) -> Response:
             raise BadRequest("the old password is wrong")
     check_password(new_password)
     await users.set_password(b.db, user_id, await asyncio.to_thread(hash_password, new_password))
-    b.identity.forget_all()
+    await b.identity.changed()
     await b.audit.record(
         AuditEvent("update", "user", f"{row['username']}:password", principal.name)
     )
@@ -217,7 +217,7 @@ async def set_sysadmin(request: Request) -> Response:
     if row["username"] == "admin" and not flag:
         raise Forbidden("the admin account stays a system administrator")
     await users.set_sysadmin(b.db, user_id, flag)
-    b.identity.forget_all()
+    await b.identity.changed()
     await b.audit.record(
         AuditEvent("update", "user", f"{row['username']}:sysadmin", principal.name)
     )
@@ -237,6 +237,6 @@ async def delete_user(request: Request) -> Response:
     async with b.db.acquire() as conn, conn.transaction():
         await members.remove_entity(conn, "u", user_id)
         await users.delete(conn, user_id)
-    b.identity.forget_all()
+    await b.identity.changed()
     await b.audit.record(AuditEvent("delete", "user", row["username"], principal.name))
     return Response(status_code=200)

@@ -27,7 +27,12 @@ from registry.api.v2_0.security import backends, principal_of, project_for
 from registry.db import jobs, webhooks
 from registry.rbac import Action, ProjectRef
 from registry.services.audit import AuditEvent
-from registry.services.webhook import PolicyInvalid, public_target, validate_policy
+from registry.services.webhook import (
+    PolicyInvalid,
+    public_target,
+    seal_targets,
+    validate_policy,
+)
 from registry.webhooks.events import EVENT_TYPES, NOTIFY_TYPES, PAYLOAD_FORMATS, SLACK
 
 _POLICY_COLUMNS = {
@@ -123,11 +128,14 @@ async def _execution(request: Request) -> asyncpg.Record:
     return row
 
 
-def _fields(body: dict[str, Any], current: asyncpg.Record | None) -> dict[str, Any]:
+def _fields(
+    request: Request, body: dict[str, Any], current: asyncpg.Record | None
+) -> dict[str, Any]:
     try:
-        return validate_policy(body, dict(current) if current is not None else None)
+        fields = validate_policy(body, dict(current) if current is not None else None)
     except PolicyInvalid as exc:
         raise BadRequest(exc.message) from None
+    return {**fields, "targets": seal_targets(backends(request).secrets, fields["targets"])}
 
 
 async def _audit(
@@ -161,7 +169,7 @@ async def list_policies(request: Request) -> Response:
 @harbor_endpoint
 async def create_policy(request: Request) -> Response:
     project = await project_for(request, Action.MANAGE_WEBHOOKS)
-    fields = _fields(await read_object(request), None)
+    fields = _fields(request, await read_object(request), None)
     principal = await principal_of(request)
     policy_id = await webhooks.create(
         backends(request).db, project.id, creator=principal.name, **fields
@@ -182,7 +190,7 @@ async def get_policy(request: Request) -> Response:
 @harbor_endpoint
 async def update_policy(request: Request) -> Response:
     project, current = await _policy(request)
-    fields = _fields(await read_object(request), current)
+    fields = _fields(request, await read_object(request), current)
     updated = await webhooks.update(backends(request).db, project.id, current["id"], **fields)
     backends(request).webhook_subscriptions.invalidate(project.id)
     if updated is None:

@@ -126,6 +126,8 @@ async def berth_server(
         max_manifest_bytes=4 * 1024 * 1024,
         # Short, so garbage-collection tests need not wait long for what they deleted.
         gc_grace_seconds=GC_GRACE_SECONDS,
+        # Both servers (filesystem, S3) share the database, so they share its secret key.
+        secret_key_path=tmp_path_factory.getbasetemp() / "berth-secret.key",
     )
     if request.param == "s3":
         endpoint: str = request.getfixturevalue("s3_endpoint")
@@ -196,6 +198,11 @@ def worker_environment(settings: Settings) -> dict[str, str]:
         "BERTH_DATABASE_URL": settings.database_url.get_secret_value(),
         "BERTH_REDIS_URL": settings.redis_url.get_secret_value(),
         "BERTH_DATA_DIR": str(settings.data_dir),
+        **(
+            {"BERTH_SECRET_KEY_PATH": str(settings.secret_key_path)}
+            if settings.secret_key_path is not None
+            else {}
+        ),
         "BERTH_GC_GRACE_SECONDS": str(settings.gc_grace_seconds),
         "BERTH_LOG_LEVEL": "info",
     }

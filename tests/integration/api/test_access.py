@@ -127,3 +127,33 @@ async def test_realm_follows_a_trusted_proxy(berth: Berth) -> None:
     assert challenge_params(r.headers["WWW-Authenticate"])["realm"] == (
         "https://registry.example/service/token"
     )
+
+
+async def test_realm_and_redirects_ignore_host_headers_from_untrusted_peers(berth: Berth) -> None:
+    # 127.0.0.2 is not among the trusted proxies (127.0.0.1, ::1): its Host and
+    # X-Forwarded-Host are its own word.
+    forged = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    bound = berth.url.removeprefix("http://")
+    transport = httpx.AsyncHTTPTransport(local_address="127.0.0.2")
+    async with httpx.AsyncClient(base_url=berth.url, transport=transport) as untrusted:
+        r = await untrusted.get("/v2/", headers=forged)
+        assert r.status_code == 401
+        realm = challenge_params(r.headers["WWW-Authenticate"])["realm"]
+        assert realm == f"http://{bound}/service/token"
+        r = await untrusted.get("/c/login/", headers=forged)
+        assert r.status_code == 307
+        assert r.headers["Location"] == f"http://{bound}/c/login"
+        r = await untrusted.get(
+            "/v2/", headers={**forged, "X-Forwarded-For": "10.0.0.1", "X-Forwarded-Proto": "https"}
+        )
+        assert challenge_params(r.headers["WWW-Authenticate"])["realm"] == (
+            f"http://{bound}/service/token"
+        )
+    # A trusted proxy still names the host.
+    async with berth.raw() as raw:
+        r = await raw.get(
+            "/v2/", headers={"X-Forwarded-For": "10.0.0.1", "X-Forwarded-Host": "registry.example"}
+        )
+    assert challenge_params(r.headers["WWW-Authenticate"])["realm"] == (
+        "http://registry.example/service/token"
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import ldap3
 
 from tests.integration.api.conftest import ADMIN_PASSWORD, Berth
 from tests.integration.api.oci import push_image
@@ -129,3 +130,38 @@ async def test_unreachable_ldap_is_not_a_wrong_password(
 ) -> None:
     await use_ldap(berth, ldap_server, ldap_url="ldap://127.0.0.1:1", ldap_timeout=2)
     assert await token_status(berth, "alice", ldap_server.password("alice")) == 503
+
+
+async def test_a_new_directory_group_membership_counts_on_the_next_request(
+    berth: Berth, ldap_server: LdapServer
+) -> None:
+    await use_ldap(berth, ldap_server)
+    await make_project(berth, "ldapnew")
+    async with api(berth) as a:
+        r = await a.post(
+            "/projects/ldapnew/members",
+            json={
+                "role_id": 3,
+                "member_group": {
+                    "ldap_group_dn": ldap_server.group_dn("developers"),
+                    "group_type": 1,
+                },
+            },
+        )
+        assert r.status_code == 201, r.text
+    async with berth.client() as admin:
+        await push_image(admin, "ldapnew/app", "v1")
+    carol = ("carol", ldap_server.password("carol"))
+    async with berth.client(carol) as c:
+        assert (await c.get("/v2/ldapnew/app/manifests/v1")).status_code == 401
+    conn = ldap_server.admin_connection()
+    developers = ldap_server.group_dn("developers")
+    try:
+        conn.modify(developers, {"member": [(ldap3.MODIFY_ADD, [ldap_server.dn("carol")])]})
+        async with berth.client(carol) as c:
+            assert (await c.get("/v2/ldapnew/app/manifests/v1")).status_code == 200
+    finally:
+        conn.modify(developers, {"member": [(ldap3.MODIFY_DELETE, [ldap_server.dn("carol")])]})
+        conn.unbind()
+    async with berth.client(carol) as c:
+        assert (await c.get("/v2/ldapnew/app/manifests/v1")).status_code == 401

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -342,3 +343,57 @@ async def test_repeated_failed_logins_are_throttled(berth: Berth) -> None:
     r = await _token(berth, auth=("admin", ADMIN_PASSWORD))
     assert r.status_code == 429
     assert r.json()["errors"][0]["code"] == "TOOMANYREQUESTS"
+
+
+async def test_a_burst_of_parallel_guesses_is_throttled_like_serial_ones(berth: Berth) -> None:
+    # 59 wrong guesses and the right password, all in flight at once: no more guesses may be
+    # checked than the limit (10) allows one after another, whatever order they land in. The
+    # right password gets through only when it was checked before the tenth failure, as it
+    # would one after another.
+    limits = httpx.Limits(max_connections=100, max_keepalive_connections=100)
+    async with httpx.AsyncClient(base_url=berth.url, timeout=60, limits=limits) as client:
+
+        async def attempt(password: str) -> int:
+            r = await client.get(
+                "/service/token", params={"service": SERVICE}, auth=("admin", password)
+            )
+            return r.status_code
+
+        passwords = [f"guess-{i}" for i in range(59)] + [ADMIN_PASSWORD]
+        statuses = await asyncio.gather(*(attempt(p) for p in passwords))
+    assert set(statuses) <= {200, 401, 429}, statuses
+    assert statuses.count(401) == 10, sorted(statuses)
+    # The account is now throttled: even the right password is refused.
+    r = await _token(berth, auth=("admin", ADMIN_PASSWORD))
+    assert r.status_code == 429
+
+
+async def test_a_token_for_a_project_deleted_and_made_again_at_once_is_refused(
+    berth: Berth,
+) -> None:
+    # Within the same second, and well within the clock leeway: only the project's identity
+    # tells the two apart.
+    async with httpx.AsyncClient(base_url=berth.url, auth=("admin", ADMIN_PASSWORD)) as api:
+        await create_project(berth, "phoenix")
+        async with berth.client() as c:
+            await push_image(c, "phoenix/app", "v1")
+        token = (await _token(berth, "repository:phoenix/app:pull,push")).json()["token"]
+        assert (await _get_manifest(berth, token, "phoenix/app")).status_code == 200
+        r = await api.delete("/api/v2.0/projects/phoenix/repositories/app")
+        assert r.status_code == 200, r.text
+        r = await api.delete("/api/v2.0/projects/phoenix")
+        assert r.status_code == 200, r.text
+        await create_project(berth, "phoenix")
+    async with berth.client() as c:
+        await push_image(c, "phoenix/app", "v1")
+    r = await _get_manifest(berth, token, "phoenix/app")
+    assert r.status_code == 401
+    assert 'error="invalid_token"' in r.headers["WWW-Authenticate"]
+    async with berth.raw() as raw:
+        r = await raw.post(
+            "/v2/phoenix/app/blobs/uploads/", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert r.status_code == 401
+    # A token asked for now works.
+    token = (await _token(berth, "repository:phoenix/app:pull")).json()["token"]
+    assert (await _get_manifest(berth, token, "phoenix/app")).status_code == 200

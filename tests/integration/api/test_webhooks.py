@@ -23,6 +23,7 @@ from starlette.routing import Route
 from registry.db import webhooks as webhooks_db
 from registry.rbac import ProjectRef
 from registry.services import webhook
+from registry.services.secret_storage import WEBHOOK_AUTH_HEADER
 from registry.webhooks import hooks
 from registry.webhooks.events import PULL_ARTIFACT, PUSH_ARTIFACT, Event, artifact_resource
 from tests.integration.api.conftest import Berth
@@ -111,13 +112,18 @@ async def _forget_deliveries(berth: Berth) -> None:
 
 
 async def stored_targets(berth: Berth, policy_id: int) -> list[dict[str, Any]]:
-    """The targets as stored, auth headers included (the API never shows those)."""
+    """The targets as stored, auth headers included (the API never shows those), opened with
+    the server's secret key (they are stored sealed)."""
     conn = await asyncpg.connect(berth.database_url)
     try:
         raw = await conn.fetchval("SELECT targets FROM webhook_policies WHERE id = $1", policy_id)
     finally:
         await conn.close()
-    targets: list[dict[str, Any]] = json.loads(raw)
+    box = berth.app.state.backends.secrets
+    targets: list[dict[str, Any]] = [
+        {**t, "auth_header": box.reveal(t.get("auth_header") or "", WEBHOOK_AUTH_HEADER)}
+        for t in json.loads(raw)
+    ]
     return targets
 
 
