@@ -134,6 +134,8 @@ def test_every_start_of_a_standalone_worker_runs_jobs(
         # A Redis database of its own, so this broker queue is nobody else's.
         "BERTH_REDIS_URL": redis_url.rsplit("/", 1)[0] + "/7",
         "BERTH_STORAGE__FILESYSTEM__ROOT": str(tmp_path / "storage"),
+        # One data dir for both, as on one host: it holds the key that seals secrets.
+        "BERTH_DATA_DIR": str(tmp_path / "data"),
     }
     serve = start_serve(
         [str(fresh_install)],
