@@ -14,6 +14,12 @@ async def get_by_name(db: Executor, name: str) -> asyncpg.Record | None:
     )
 
 
+async def get_by_id(db: Executor, project_id: int) -> asyncpg.Record | None:
+    return await db.fetchrow(
+        "SELECT id, name, public, owner_id, created_at FROM projects WHERE id = $1", project_id
+    )
+
+
 async def create(
     db: Executor,
     name: str,

@@ -8,6 +8,8 @@ from typing import Any
 import asyncpg
 
 from registry.db.pool import Executor
+from registry.db.query import Column, ColumnMap, list_rows
+from registry.query import ListQuery
 
 _COLUMNS = (
     "id, name, description, level, project_id, secret_hash, disabled, duration, expires_at, "
@@ -105,33 +107,23 @@ async def access_in(
     return allow, deny
 
 
-async def search(
-    db: Executor,
-    level: str | None,
-    project_id: int | None,
-    name: str | None,
-    limit: int,
-    offset: int,
-) -> tuple[list[asyncpg.Record], int]:
-    condition = (
-        "($1::text IS NULL OR level = $1) AND ($2::bigint IS NULL OR project_id = $2) "
-        "AND ($3::text IS NULL OR name ILIKE '%' || $3 || '%')"
+# The q keys a robot list accepts, with Harbor's names; a name matches as a substring.
+LIST_COLUMNS: ColumnMap = {
+    "Level": Column("level"),
+    "ProjectID": Column("project_id", "bigint"),
+    "name": Column("name", exact_is_contains=True),
+}
+
+
+async def list_robots(db: Executor, query: ListQuery) -> tuple[list[asyncpg.Record], int]:
+    return await list_rows(
+        db,
+        select=_COLUMNS,
+        source="FROM robots",
+        columns=LIST_COLUMNS,
+        query=query,
+        default_order="id",
     )
-    rows = await db.fetch(
-        f"SELECT {_COLUMNS} FROM robots WHERE {condition} ORDER BY id LIMIT $4 OFFSET $5",  # noqa: S608
-        level,
-        project_id,
-        name,
-        limit,
-        offset,
-    )
-    total: int = await db.fetchval(
-        f"SELECT count(*) FROM robots WHERE {condition}",  # noqa: S608 — constant SQL
-        level,
-        project_id,
-        name,
-    )
-    return rows, total
 
 
 async def update(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncpg
 
 from registry.db.pool import Executor
+from registry.db.query import Column, ColumnMap, list_rows
+from registry.query import ListQuery
 
 _COLUMNS = (
     "id, username, email, realname, comment, password_hash, sysadmin, source, external_id, "
@@ -87,25 +89,19 @@ async def onboard_external(
     return row
 
 
-async def search(
-    db: Executor, username: str | None, exact: bool, limit: int, offset: int
-) -> tuple[list[asyncpg.Record], int]:
-    condition = (
-        "($1::text IS NULL OR username = $1)"
-        if exact
-        else ("($1::text IS NULL OR username ILIKE '%' || $1 || '%')")
+# The q keys a user list accepts.
+LIST_COLUMNS: ColumnMap = {"username": Column("username")}
+
+
+async def list_users(db: Executor, query: ListQuery) -> tuple[list[asyncpg.Record], int]:
+    return await list_rows(
+        db,
+        select=_COLUMNS,
+        source="FROM users",
+        columns=LIST_COLUMNS,
+        query=query.without_sort(),
+        default_order="id",
     )
-    rows = await db.fetch(
-        f"SELECT {_COLUMNS} FROM users WHERE {condition} ORDER BY id LIMIT $2 OFFSET $3",  # noqa: S608
-        username,
-        limit,
-        offset,
-    )
-    total: int = await db.fetchval(
-        f"SELECT count(*) FROM users WHERE {condition}",  # noqa: S608 — constant SQL
-        username,
-    )
-    return rows, total
 
 
 async def update_profile(

@@ -6,6 +6,7 @@ from registry.auth.principal import Principal, PrincipalKind
 from registry.db import members, robots
 from registry.db.pool import Executor
 from registry.rbac import Action, ProjectRef, Role, allowed, robot_actions, strongest
+from registry.services.errors import NotPermitted
 
 
 async def role_in(db: Executor, principal: Principal, project: ProjectRef) -> Role | None:
@@ -26,3 +27,9 @@ async def actions_in(db: Executor, principal: Principal, project: ProjectRef) ->
 
 async def may(db: Executor, principal: Principal, project: ProjectRef, action: Action) -> bool:
     return action in await actions_in(db, principal, project)
+
+
+async def require(db: Executor, principal: Principal, project: ProjectRef, action: Action) -> None:
+    """NotPermitted unless the principal may ``action`` in the project."""
+    if not await may(db, principal, project, action):
+        raise NotPermitted(f"not allowed to {action.value} in project {project.name}")

@@ -82,3 +82,23 @@ class ServiceUnavailable(RegistryError):
 
 class JobServiceUnavailable(ServiceUnavailable):
     """the job service is unavailable"""
+
+
+# What a management operation can end in, whatever the resource. A resource's own errors
+# derive from these, so each API maps them once.
+
+
+class InvalidRequest(RegistryError):
+    """the request is invalid"""
+
+
+class NotPermitted(RegistryError):
+    """the operation is not permitted"""
+
+
+class ResourceUnknown(RegistryError):
+    """the resource does not exist"""
+
+
+class ResourceExists(RegistryError):
+    """the resource already exists"""

@@ -21,6 +21,7 @@ from registry.api.v2_0.errors import (
     from_domain,
     render,
 )
+from registry.query import QueryInvalid
 from registry.services.availability import as_unavailable
 from registry.services.errors import RegistryError, ServiceUnavailable
 
@@ -44,6 +45,8 @@ def harbor_endpoint(handler: Handler) -> Handler:
             return render(exc, {"WWW-Authenticate": 'Basic realm="Berth"'})
         except HarborError as exc:
             return render(exc)
+        except QueryInvalid as exc:
+            return render(BadRequest(exc.message))
         except RegistryError as exc:
             retry = RETRY_AFTER if isinstance(exc, ServiceUnavailable) else None
             return render(from_domain(exc), retry)

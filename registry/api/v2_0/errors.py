@@ -80,6 +80,10 @@ _DOMAIN: dict[type[errors.RegistryError], type[HarborError]] = {
     QuotaExceeded: Forbidden,
     ScheduleInvalid: BadRequest,
     errors.ServiceUnavailable: Unavailable,
+    errors.InvalidRequest: BadRequest,
+    errors.NotPermitted: Forbidden,
+    errors.ResourceUnknown: NotFound,
+    errors.ResourceExists: Conflict,
 }
 
 

@@ -9,12 +9,13 @@ per-endpoint table, so nothing from the query string reaches SQL except as a par
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlencode
 
 from starlette.requests import Request
 
 from registry.api.v2_0.errors import BadRequest
+from registry.query import ListQuery, parse_filters, parse_sort
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
@@ -40,6 +41,30 @@ def page_of(request: Request) -> Page:
         return int(text)
 
     return Page(number("page", 1), min(number("page_size", DEFAULT_PAGE_SIZE), MAX_PAGE_SIZE))
+
+
+def list_query(request: Request, filters: str | None = "q") -> ListQuery:
+    """The list query a request asks for: ``q`` (or the parameter ``filters`` names; None for
+    lists that take no filters), ``sort``, ``page``, ``page_size``. Which keys are known is for
+    the list's column map to say."""
+    page = page_of(request)
+    return ListQuery(
+        parse_filters(request.query_params.get(filters) if filters else None),
+        parse_sort(request.query_params.get("sort")),
+        page.page,
+        page.page_size,
+    )
+
+
+class Paged(Protocol):
+    @property
+    def page(self) -> int: ...
+
+    @property
+    def page_size(self) -> int: ...
+
+    @property
+    def offset(self) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +185,7 @@ def _coerce(value: str, cast: str) -> Any:
     return value
 
 
-def list_headers(request: Request, page: Page, total: int) -> dict[str, str]:
+def list_headers(request: Request, page: Paged, total: int) -> dict[str, str]:
     headers = {"X-Total-Count": str(total)}
     links = []
     base = dict(request.query_params)

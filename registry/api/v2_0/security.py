@@ -12,7 +12,6 @@ import hmac
 from starlette.requests import Request
 
 from registry.api.portal_auth import note_session
-from registry.api.v2_0.endpoint import parse_id
 from registry.api.v2_0.errors import (
     Forbidden,
     NotFound,
@@ -23,11 +22,11 @@ from registry.api.v2_0.errors import (
 from registry.auth import session
 from registry.auth.basic import parse_basic
 from registry.auth.principal import ANONYMOUS, Principal
-from registry.db import projects
 from registry.rbac import Action, ProjectRef
 from registry.services import access
 from registry.services.context import Backends
 from registry.services.identity import BackendUnavailable, LoginThrottled
+from registry.services.project import find_project as lookup_project
 
 
 def backends(request: Request) -> Backends:
@@ -92,20 +91,8 @@ async def sysadmin(request: Request) -> Principal:
 
 
 async def find_project(request: Request, name_or_id: str) -> ProjectRef | None:
-    db = backends(request).db
     by_name = request.headers.get("x-is-resource-name", "").lower() == "true"
-    if not by_name and name_or_id.isascii() and name_or_id.isdigit():
-        project_id = parse_id(name_or_id)
-        if project_id is None:
-            return None
-        row = await db.fetchrow(
-            "SELECT id, name, public, created_at FROM projects WHERE id = $1", project_id
-        )
-    else:
-        row = await projects.get_by_name(db, name_or_id)
-    if row is None:
-        return None
-    return ProjectRef(row["id"], row["name"], row["public"], row["created_at"])
+    return await lookup_project(backends(request).db, name_or_id, by_name=by_name)
 
 
 async def project_for(
