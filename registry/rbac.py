@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import IntEnum, StrEnum
 
-from registry.auth.principal import Principal
+from registry.auth.principal import Principal, PrincipalKind
 
 
 class Role(IntEnum):
@@ -92,6 +92,10 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
     Role.PROJECT_ADMIN: frozenset(Action),
 }
 
+# What anyone, even anonymous, may do in a public project.
+PUBLIC_ACTIONS = frozenset({Action.PULL, Action.READ_PROJECT})
+
+
 # Harbor robot permission items (resource, action) → what they allow in Berth. As in Harbor,
 # only the repository items open the registry (a token's pull, push and delete); the others
 # allow management API operations. Items for APIs Berth does not have yet (ChartMuseum) are
@@ -155,9 +159,47 @@ def allowed(
     elif role is not None:
         actions |= PERMISSIONS[role]
     if project.public:
-        actions |= {Action.PULL, Action.READ_PROJECT}
+        actions |= PUBLIC_ACTIONS
     return frozenset(actions)
 
 
 def may_list_catalog(principal: Principal) -> bool:
     return principal.sysadmin
+
+
+def roles_with(action: Action) -> frozenset[Role]:
+    """The project roles that allow ``action``."""
+    return frozenset(role for role, actions in PERMISSIONS.items() if action in actions)
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectScope:
+    """The projects in which a principal may do one action, as lists see them: every project,
+    or the public ones, those it holds one of ``member_roles`` in (itself or through a
+    group), and those a robot's permissions name. ``db/`` turns this into SQL."""
+
+    everything: bool = False
+    public: bool = False
+    member_roles: frozenset[Role] = frozenset()
+    user_id: int | None = None
+    group_ids: tuple[int, ...] = ()
+    robot_id: int | None = None
+
+
+def project_scope(principal: Principal, action: Action) -> ProjectScope:
+    """Where ``principal`` may ``action``, for listing projects (``READ_PROJECT``) or what is
+    recorded in them (``READ_LOGS``) without asking project by project."""
+    if principal.sysadmin:
+        return ProjectScope(everything=True)
+    public = action in PUBLIC_ACTIONS
+    if principal.kind is PrincipalKind.USER and principal.user_id is not None:
+        return ProjectScope(
+            public=public,
+            member_roles=roles_with(action),
+            user_id=principal.user_id,
+            group_ids=principal.group_ids,
+        )
+    if principal.kind is PrincipalKind.ROBOT and action is Action.READ_PROJECT:
+        # A robot sees the projects its permissions name, whatever they allow there.
+        return ProjectScope(public=public, robot_id=principal.robot_id)
+    return ProjectScope(public=public)

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import asyncpg
+
 from registry.db.pool import Executor
+from registry.db.project_scope import add_project_scope
+from registry.db.query import Clauses, Column, ColumnMap, fetch_listed
+from registry.query import ListQuery
+from registry.rbac import ProjectScope
 
 
 async def record(
@@ -24,4 +30,33 @@ async def record(
         resource_type,
         resource,
         username,
+    )
+
+
+LIST_COLUMNS: ColumnMap = {
+    "operation": Column("a.operation"),
+    "resource_type": Column("a.resource_type"),
+    "resource": Column("a.resource"),
+    "username": Column("a.username"),
+    "op_time": Column("a.op_time", "timestamptz"),
+}
+
+
+async def list_logs(
+    db: Executor, query: ListQuery, scope: ProjectScope, project_id: int | None = None
+) -> tuple[list[asyncpg.Record], int]:
+    """Records of projects in ``scope`` (of ``project_id`` only, when given), newest first
+    unless sorted otherwise. Records of no project are in the scope of everything only."""
+    clauses = Clauses(LIST_COLUMNS)
+    if project_id is not None:
+        clauses.add(f"a.project_id = {clauses.param(project_id)}")
+    add_project_scope(clauses, scope, "a.project_id")
+    clauses.filter(query.filters)
+    return await fetch_listed(
+        db,
+        select="a.*",
+        source="FROM audit_logs a",
+        clauses=clauses,
+        query=query,
+        default_order="a.id DESC",
     )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncpg
 
 from registry.db.pool import Executor
+from registry.db.query import Column, ColumnMap, list_rows
+from registry.query import ListQuery
 
 _COLUMNS = "id, group_name, group_type, ldap_group_dn, created_at, updated_at"
 
@@ -31,21 +33,18 @@ async def find_by_dn(db: Executor, dn: str) -> asyncpg.Record | None:
     )
 
 
-async def search(
-    db: Executor, name: str | None, limit: int, offset: int
-) -> tuple[list[asyncpg.Record], int]:
-    condition = "($1::text IS NULL OR group_name ILIKE '%' || $1 || '%')"
-    rows = await db.fetch(
-        f"SELECT {_COLUMNS} FROM user_groups WHERE {condition} ORDER BY id LIMIT $2 OFFSET $3",  # noqa: S608
-        name,
-        limit,
-        offset,
+LIST_COLUMNS: ColumnMap = {"group_name": Column("group_name")}
+
+
+async def list_groups(db: Executor, query: ListQuery) -> tuple[list[asyncpg.Record], int]:
+    return await list_rows(
+        db,
+        select=_COLUMNS,
+        source="FROM user_groups",
+        columns=LIST_COLUMNS,
+        query=query,
+        default_order="id",
     )
-    total: int = await db.fetchval(
-        f"SELECT count(*) FROM user_groups WHERE {condition}",  # noqa: S608 — constant SQL
-        name,
-    )
-    return rows, total
 
 
 async def create(db: Executor, name: str, group_type: int, ldap_group_dn: str | None) -> int | None:

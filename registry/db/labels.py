@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncpg
 
-from registry.db.paging import fetch_page
 from registry.db.pool import Executor
+from registry.db.query import Clauses, Column, ColumnMap, fetch_listed
+from registry.query import ListQuery
 
 _COLUMNS = "l.id, l.name, l.description, l.color, l.scope, l.project_id, l.created_at, l.updated_at"
 
@@ -43,11 +44,35 @@ async def get(db: Executor, label_id: int) -> asyncpg.Record | None:
     )
 
 
-async def list_matching(
-    db: Executor, where: str, order_by: str, params: list[object], limit: int, offset: int
+LIST_COLUMNS: ColumnMap = {
+    "id": Column("l.id", "bigint"),
+    "name": Column("l.name"),
+    "scope": Column("l.scope"),
+    "project_id": Column("l.project_id", "bigint"),
+    "creation_time": Column("l.created_at", "timestamptz"),
+    "update_time": Column("l.updated_at", "timestamptz"),
+}
+
+
+async def list_labels(
+    db: Executor, scope: str, project_id: int | None, name: str | None, query: ListQuery
 ) -> tuple[list[asyncpg.Record], int]:
-    """Labels matching a WHERE clause built by the API's SqlFilter (values as params)."""
-    return await fetch_page(db, _COLUMNS, f"FROM labels l {where}", order_by, params, limit, offset)
+    """Labels of one scope (and project), their names containing ``name`` when given."""
+    clauses = Clauses(LIST_COLUMNS)
+    clauses.add(f"l.scope = {clauses.param(scope)}")
+    if project_id is not None:
+        clauses.add(f"l.project_id = {clauses.param(project_id)}")
+    if name:
+        clauses.add(f"l.name ILIKE '%' || {clauses.param(name)} || '%'")
+    clauses.filter(query.filters)
+    return await fetch_listed(
+        db,
+        select=_COLUMNS,
+        source="FROM labels l",
+        clauses=clauses,
+        query=query,
+        default_order="l.id",
+    )
 
 
 async def update(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncpg
 
 from registry.db.pool import Executor
+from registry.db.query import Column, ColumnMap, list_rows
+from registry.query import ListQuery
 
 
 async def roles_of(
@@ -25,37 +27,32 @@ async def roles_of(
     return [r["role"] for r in rows]
 
 
-_SELECT = """
-    SELECT m.id, m.project_id, m.entity_type, m.entity_id, m.role, m.created_at, m.updated_at,
-           COALESCE(u.username, g.group_name) AS entity_name
+_MEMBER_COLUMNS = """
+    m.id, m.project_id, m.entity_type, m.entity_id, m.role, m.created_at, m.updated_at,
+    COALESCE(u.username, g.group_name) AS entity_name
+"""
+_MEMBER_SOURCE = """
     FROM project_members m
     LEFT JOIN users u ON m.entity_type = 'u' AND u.id = m.entity_id
     LEFT JOIN user_groups g ON m.entity_type = 'g' AND g.id = m.entity_id
 """
+_SELECT = f"SELECT {_MEMBER_COLUMNS} {_MEMBER_SOURCE}"
 
-
-_FILTER = """
-    WHERE m.project_id = $1
-      AND ($2::text IS NULL OR COALESCE(u.username, g.group_name) ILIKE '%' || $2 || '%')
-"""
+LIST_COLUMNS: ColumnMap = {"entityname": Column("COALESCE(u.username, g.group_name)")}
 
 
 async def list_for_project(
-    db: Executor, project_id: int, entity_name: str | None, limit: int, offset: int
+    db: Executor, project_id: int, query: ListQuery
 ) -> tuple[list[asyncpg.Record], int]:
-    rows = await db.fetch(
-        f"{_SELECT} {_FILTER} ORDER BY m.id LIMIT $3 OFFSET $4",
-        project_id,
-        entity_name,
-        limit,
-        offset,
+    return await list_rows(
+        db,
+        select=_MEMBER_COLUMNS,
+        source=_MEMBER_SOURCE,
+        columns=LIST_COLUMNS,
+        query=query,
+        default_order="m.id",
+        scope=[("m.project_id = {}", project_id)],
     )
-    total: int = await db.fetchval(
-        f"SELECT count(*) FROM ({_SELECT} {_FILTER}) AS found",  # noqa: S608 — constant SQL
-        project_id,
-        entity_name,
-    )
-    return rows, total
 
 
 async def get(db: Executor, project_id: int, member_id: int) -> asyncpg.Record | None:

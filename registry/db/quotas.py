@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncpg
 
 from registry.db.pool import Executor
+from registry.db.query import Column, ColumnMap, list_rows
+from registry.query import ListQuery
 
 
 async def ensure(db: Executor, project_id: int, hard_storage: int = -1) -> None:
@@ -33,34 +35,44 @@ async def hard_limit(db: Executor, project_id: int) -> int:
     return -1 if hard is None else hard
 
 
-_SELECT = """
-    SELECT q.id, q.project_id, q.hard_storage, q.created_at, q.updated_at, p.name AS project_name,
-           u.username AS owner_name,
-           (SELECT COALESCE(sum(b.size), 0)::bigint FROM project_blobs pb
-            JOIN blobs b ON b.id = pb.blob_id WHERE pb.project_id = q.project_id) AS used_storage
-    FROM quotas q JOIN projects p ON p.id = q.project_id LEFT JOIN users u ON u.id = p.owner_id
+_USED = """(SELECT COALESCE(sum(b.size), 0)::bigint FROM project_blobs pb
+            JOIN blobs b ON b.id = pb.blob_id WHERE pb.project_id = q.project_id)"""
+_QUOTA_COLUMNS = f"""
+    q.id, q.project_id, q.hard_storage, q.created_at, q.updated_at, p.name AS project_name,
+    u.username AS owner_name, {_USED} AS used_storage
 """
+_QUOTA_SOURCE = (
+    "FROM quotas q JOIN projects p ON p.id = q.project_id LEFT JOIN users u ON u.id = p.owner_id"
+)
+
+# Quotas are listed by project (reference_id), not by q; these are the sort keys.
+LIST_COLUMNS: ColumnMap = {
+    "hard.storage": Column("q.hard_storage", "bigint"),
+    "used.storage": Column(_USED, "bigint"),
+    "creation_time": Column("q.created_at", "timestamptz"),
+}
 
 
 async def get(db: Executor, quota_id: int) -> asyncpg.Record | None:
-    return await db.fetchrow(_SELECT + " WHERE q.id = $1", quota_id)
+    return await db.fetchrow(
+        f"SELECT {_QUOTA_COLUMNS} {_QUOTA_SOURCE} WHERE q.id = $1",
+        quota_id,
+    )
 
 
-async def search(
-    db: Executor, project_ids: list[int] | None, limit: int, offset: int, order_by: str
+async def list_quotas(
+    db: Executor, project_id: int | None, query: ListQuery
 ) -> tuple[list[asyncpg.Record], int]:
-    where = "WHERE ($1::bigint[] IS NULL OR q.project_id = ANY($1::bigint[]))"
-    rows = await db.fetch(
-        f"{_SELECT} {where} {order_by} LIMIT $2 OFFSET $3",
-        project_ids,
-        limit,
-        offset,
+    """All quotas, or the one of ``project_id``."""
+    return await list_rows(
+        db,
+        select=_QUOTA_COLUMNS,
+        source=_QUOTA_SOURCE,
+        columns=LIST_COLUMNS,
+        query=query,
+        default_order="q.id",
+        scope=[("q.project_id = {}", project_id)] if project_id is not None else [],
     )
-    total: int = await db.fetchval(
-        f"SELECT count(*) FROM quotas q {where}",  # noqa: S608 — constant SQL
-        project_ids,
-    )
-    return rows, total
 
 
 async def set_hard(db: Executor, quota_id: int, hard_storage: int) -> bool:

@@ -19,7 +19,7 @@ from registry.rbac import ProjectRef
 from registry.services import quota
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
-from registry.services.errors import ManifestUnknown, RegistryError, TagInvalid
+from registry.services.errors import ManifestUnknown, RegistryError, ResourceUnknown, TagInvalid
 from registry.services.immutability import TagImmutable, immutable_tags
 from registry.storage import layout
 from registry.storage.base import StorageError
@@ -47,6 +47,17 @@ class TagExists(RegistryError):
 
 class ArtifactInUse(RegistryError):
     """the artifact is referenced by an index"""
+
+
+async def find_artifact(b: Backends, repository: str, reference: str) -> asyncpg.Record:
+    """The artifact ``reference`` (a tag, or a digest when it holds ``:``) names."""
+    if ":" in reference:
+        row = await artifacts.get_by_digest(b.db, repository, reference)
+    else:
+        row = await artifacts.get_by_tag(b.db, repository, reference)
+    if row is None:
+        raise ResourceUnknown(f"artifact {repository}:{reference} not found")
+    return row
 
 
 def kind_of(row: asyncpg.Record) -> str:

@@ -1,10 +1,21 @@
-"""Project storage quotas: refusing what would not fit, before the bytes are committed."""
+"""Project storage quotas: refusing what would not fit, before the bytes are committed; listing
+them and changing their limits."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+import asyncpg
+
+from registry.auth.principal import Principal
 from registry.db import blobs, quotas
 from registry.db.pool import Executor, Pool
-from registry.services.errors import RegistryError
+from registry.query import ListQuery
+from registry.services.audit import AuditEvent
+from registry.services.errors import InvalidRequest, NotPermitted, RegistryError, ResourceUnknown
+
+if TYPE_CHECKING:
+    from registry.services.context import Backends
 
 
 class QuotaExceeded(RegistryError):
@@ -55,3 +66,33 @@ async def link_blob_within_quota(db: Pool, project_id: int, blob_id: int, size: 
         await lock_project(conn, project_id)
         await check_room(conn, project_id, size)
         await blobs.link_to_project(conn, project_id, blob_id)
+
+
+class QuotaUnknown(ResourceUnknown):
+    """quota not found"""
+
+
+async def list_quotas(
+    b: Backends, project_id: int | None, query: ListQuery
+) -> tuple[list[asyncpg.Record], int]:
+    """Every project's quota (for system admins), or one project's."""
+    return await quotas.list_quotas(b.db, project_id, query)
+
+
+async def get_quota(b: Backends, quota_id: int) -> asyncpg.Record:
+    row = await quotas.get(b.db, quota_id)
+    if row is None:
+        raise QuotaUnknown()
+    return row
+
+
+async def set_storage_limit(b: Backends, actor: Principal, quota_id: int, storage: object) -> None:
+    """``storage``: -1 (unlimited) or a number of bytes. What is stored already stays, even
+    above a lowered limit; only new pushes are refused."""
+    if not actor.sysadmin:
+        raise NotPermitted("only system administrators may do this")
+    if not isinstance(storage, int) or isinstance(storage, bool) or storage < -1:
+        raise InvalidRequest("hard.storage is -1 (unlimited) or a number of bytes")
+    if not await quotas.set_hard(b.db, quota_id, storage):
+        raise QuotaUnknown()
+    await b.audit.record(AuditEvent("update", "quota", str(quota_id), actor.name))

@@ -23,8 +23,8 @@ from registry.api.v2_0.endpoint import (
     parse_id,
     read_object,
 )
-from registry.api.v2_0.errors import BadRequest, Conflict, NotFound
-from registry.api.v2_0.listing import SqlFilter, list_headers, page_of, parse_query
+from registry.api.v2_0.errors import BadRequest, NotFound
+from registry.api.v2_0.listing import list_headers, list_query, page_of
 from registry.api.v2_0.security import (
     authenticated,
     backends,
@@ -34,22 +34,11 @@ from registry.api.v2_0.security import (
     sysadmin,
 )
 from registry.auth.principal import Principal
-from registry.db import artifacts, labels, projects
 from registry.rbac import Action, ProjectRef
-from registry.services.audit import AuditEvent
-
-GLOBAL, PROJECT = "g", "p"
-MAX_NAME_LENGTH = 128
-MAX_TEXT_LENGTH = 1024
-
-_COLUMNS = {
-    "id": ("l.id", "bigint"),
-    "name": ("l.name", "text"),
-    "scope": ("l.scope", "text"),
-    "project_id": ("l.project_id", "bigint"),
-    "creation_time": ("l.created_at", "timestamptz"),
-    "update_time": ("l.updated_at", "timestamptz"),
-}
+from registry.services import label
+from registry.services.artifact import find_artifact
+from registry.services.label import GLOBAL, MAX_NAME_LENGTH, MAX_TEXT_LENGTH, PROJECT
+from registry.services.project import find_by_id
 
 
 def label_json(row: asyncpg.Record) -> dict[str, Any]:
@@ -67,10 +56,10 @@ def label_json(row: asyncpg.Record) -> dict[str, Any]:
 
 
 async def _project_by_id(request: Request, project_id: int) -> ProjectRef:
-    row = await projects.get_detail(backends(request).db, project_id)
-    if row is None:
+    project = await find_by_id(backends(request).db, project_id)
+    if project is None:
         raise NotFound(f"project {project_id} not found")
-    return ProjectRef(row["id"], row["name"], row["public"], row["created_at"])
+    return project
 
 
 async def _authorize(
@@ -85,9 +74,7 @@ async def _authorize(
 
 
 async def _label(request: Request, *, write: bool) -> tuple[asyncpg.Record, Principal]:
-    row = await labels.get(backends(request).db, int_path(request, "label_id"))
-    if row is None:
-        raise NotFound("label not found")
+    row = await label.get_label(backends(request), int_path(request, "label_id"))
     principal = await _authorize(request, row["scope"], row["project_id"], write=write)
     return row, principal
 
@@ -118,61 +105,44 @@ def _positive_int(value: object, name: str) -> int:
 
 @harbor_endpoint
 async def list_labels(request: Request) -> Response:
-    page = page_of(request)
+    page_of(request)  # a bad page is refused before anything else, as on every list
     params = request.query_params
     project_text = params.get("project_id") or ""
-    scope = params.get("scope") or (PROJECT if project_text else GLOBAL)
-    if scope not in (GLOBAL, PROJECT):
-        raise BadRequest("scope must be g (global) or p (project)")
-    sql = SqlFilter(_COLUMNS)
-    sql.add(f"l.scope = {sql.param(scope)}")
+    scope = label.check_scope(params.get("scope") or (PROJECT if project_text else GLOBAL))
+    project_id: int | None = None
     if scope == PROJECT:
-        if parse_id(project_text) is None:
+        project_id = parse_id(project_text)
+        if project_id is None:
             raise BadRequest("project_id is required to list project labels")
-        project_id = int(project_text)
         await _authorize(request, PROJECT, project_id, write=False)
-        sql.add(f"l.project_id = {sql.param(project_id)}")
     else:
         await _authorize(request, GLOBAL, None, write=False)
-    if name := params.get("name"):
-        sql.add(f"l.name ILIKE '%' || {sql.param(name)} || '%'")
-    sql.apply_query(parse_query(params.get("q")))
-    rows, total = await labels.list_matching(
-        backends(request).db,
-        sql.where(),
-        sql.order_by(params.get("sort"), "l.id"),
-        sql.params,
-        page.page_size,
-        page.offset,
+    query = list_query(request)
+    rows, total = await label.list_labels(
+        backends(request), scope, project_id, params.get("name"), query
     )
-    return json_response([label_json(r) for r in rows], headers=list_headers(request, page, total))
+    return json_response([label_json(r) for r in rows], headers=list_headers(request, query, total))
 
 
 @harbor_endpoint
 async def create_label(request: Request) -> Response:
     body = await read_object(request)
-    scope = body.get("scope") or GLOBAL
-    if scope not in (GLOBAL, PROJECT):
-        raise BadRequest("scope must be g (global) or p (project)")
+    scope = label.check_scope(body.get("scope") or GLOBAL)
     project_id: int | None = None
     if scope == PROJECT:
         project_id = _positive_int(body.get("project_id"), "project_id")
     elif body.get("project_id"):
         raise BadRequest("a global label belongs to no project")
     principal = await _authorize(request, scope, project_id, write=True)
-    name = _name(body)
-    b = backends(request)
-    label_id = await labels.create(
-        b.db,
-        name=name,
+    label_id = await label.create_label(
+        backends(request),
+        principal,
+        name=_name(body),
         description=_text(body, "description", "", MAX_TEXT_LENGTH),
         color=_text(body, "color", "", MAX_NAME_LENGTH),
         scope=scope,
         project_id=project_id,
     )
-    if label_id is None:
-        raise Conflict(f"label {name} already exists")
-    await b.audit.record(AuditEvent("create", "label", name, principal.name, project_id))
     return created(f"/api/v2.0/labels/{label_id}")
 
 
@@ -187,32 +157,21 @@ async def update_label(request: Request) -> Response:
     row, principal = await _label(request, write=True)
     body = await read_object(request)
     # Scope and project are fixed at creation; Harbor's portal sends them back unchanged.
-    name = _name(body, row["name"])
-    b = backends(request)
-    updated = await labels.update(
-        b.db,
-        row["id"],
-        name=name,
+    await label.update_label(
+        backends(request),
+        principal,
+        row,
+        name=_name(body, row["name"]),
         description=_text(body, "description", row["description"], MAX_TEXT_LENGTH),
         color=_text(body, "color", row["color"], MAX_NAME_LENGTH),
     )
-    if updated is None:
-        raise Conflict(f"label {name} already exists")
-    if not updated:
-        raise NotFound("label not found")
-    await b.audit.record(AuditEvent("update", "label", name, principal.name, row["project_id"]))
     return Response(status_code=200)
 
 
 @harbor_endpoint
 async def delete_label(request: Request) -> Response:
     row, principal = await _label(request, write=True)
-    b = backends(request)
-    if not await labels.delete(b.db, row["id"]):
-        raise NotFound("label not found")
-    await b.audit.record(
-        AuditEvent("delete", "label", row["name"], principal.name, row["project_id"])
-    )
+    await label.delete_label(backends(request), principal, row)
     return Response(status_code=200)
 
 
@@ -234,14 +193,7 @@ async def resolve_artifact(
     ``action`` in the project. ``reference`` is a tag or a digest."""
     project = await project_for(request, action, "project_name")
     repository = _repository_name(request, project)
-    reference = request.path_params["reference"]
-    db = backends(request).db
-    if ":" in reference:
-        row = await artifacts.get_by_digest(db, repository, reference)
-    else:
-        row = await artifacts.get_by_tag(db, repository, reference)
-    if row is None:
-        raise NotFound(f"artifact {repository}:{reference} not found")
+    row = await find_artifact(backends(request), repository, request.path_params["reference"])
     return project, repository, row
 
 
@@ -250,24 +202,8 @@ async def add_artifact_label(request: Request) -> Response:
     project, repository, artifact = await resolve_artifact(request, Action.PUSH)
     body = await read_object(request)
     label_id = _positive_int(body.get("id"), "id")
-    b = backends(request)
-    label = await labels.get(b.db, label_id)
-    if label is None:
-        raise NotFound(f"label {label_id} not found")
-    if label["scope"] == PROJECT and label["project_id"] != project.id:
-        raise BadRequest(f"label {label['name']} belongs to another project")
-    if not await labels.attach(b.db, artifact["id"], label_id):
-        raise Conflict(f"label {label['name']} is already on the artifact")
     actor = await principal_of(request)
-    await b.audit.record(
-        AuditEvent(
-            "create",
-            "artifact_label",
-            f"{repository}@{artifact['digest']}:{label['name']}",
-            actor.name,
-            project.id,
-        )
-    )
+    await label.attach_label(backends(request), actor, project, repository, artifact, label_id)
     return Response(status_code=200)
 
 
@@ -275,20 +211,8 @@ async def add_artifact_label(request: Request) -> Response:
 async def remove_artifact_label(request: Request) -> Response:
     project, repository, artifact = await resolve_artifact(request, Action.PUSH)
     label_id = int_path(request, "label_id")
-    b = backends(request)
-    label = await labels.get(b.db, label_id)
-    if label is None or not await labels.detach(b.db, artifact["id"], label_id):
-        raise NotFound(f"label {label_id} is not on the artifact")
     actor = await principal_of(request)
-    await b.audit.record(
-        AuditEvent(
-            "delete",
-            "artifact_label",
-            f"{repository}@{artifact['digest']}:{label['name']}",
-            actor.name,
-            project.id,
-        )
-    )
+    await label.detach_label(backends(request), actor, project, repository, artifact, label_id)
     return Response(status_code=200)
 
 

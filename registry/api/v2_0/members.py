@@ -15,12 +15,12 @@ from registry.api.v2_0.endpoint import (
     json_response,
     read_object,
 )
-from registry.api.v2_0.errors import BadRequest, Conflict, NotFound
-from registry.api.v2_0.listing import list_headers, page_of
+from registry.api.v2_0.errors import BadRequest
+from registry.api.v2_0.listing import list_headers, list_query
 from registry.api.v2_0.security import backends, principal_of, project_for
-from registry.db import groups, members, users
+from registry.query import Match, Term
 from registry.rbac import ROLE_NAMES, Action, Role
-from registry.services.audit import AuditEvent
+from registry.services import member
 
 
 def _role(value: Any) -> Role:
@@ -50,15 +50,12 @@ def _to_json(row: asyncpg.Record) -> dict[str, Any]:
 @harbor_endpoint
 async def list_members(request: Request) -> Response:
     project = await project_for(request, Action.READ_MEMBERS)
-    page = page_of(request)
-    rows, total = await members.list_for_project(
-        backends(request).db,
-        project.id,
-        request.query_params.get("entityname") or None,
-        page.page_size,
-        page.offset,
-    )
-    return json_response([_to_json(r) for r in rows], headers=list_headers(request, page, total))
+    query = list_query(request, filters=None).without_sort()
+    name = request.query_params.get("entityname")
+    if name:
+        query = query.with_filter("entityname", Term(Match.CONTAINS, (name,)))
+    rows, total = await member.list_members(backends(request), project, query)
+    return json_response([_to_json(r) for r in rows], headers=list_headers(request, query, total))
 
 
 def _id(value: Any, where: str) -> int:
@@ -67,55 +64,22 @@ def _id(value: Any, where: str) -> int:
     return value
 
 
-async def _entity(request: Request, body: dict[str, Any]) -> tuple[str, int, str]:
-    db = backends(request).db
+def _member(body: dict[str, Any]) -> member.UserMember | member.GroupMember:
     user = body.get("member_user")
     group = body.get("member_group")
     if isinstance(user, dict) and (user.get("user_id") or user.get("username")):
         if user.get("user_id"):
-            user_id = _id(user["user_id"], "member_user.user_id")
-            row = await users.get(db, user_id)
-        else:
-            row = await users.get_by_username(db, str(user["username"]))
-            if row is None:
-                # An LDAP user not seen yet is onboarded from the directory, as Harbor does.
-                row = await _import_ldap_user(request, str(user["username"]))
-        if row is None:
-            raise NotFound("user not found")
-        return "u", row["id"], row["username"]
+            return member.UserMember(user_id=_id(user["user_id"], "member_user.user_id"))
+        return member.UserMember(username=str(user["username"]))
     if isinstance(group, dict) and (group.get("id") or group.get("ldap_group_dn")):
         if group.get("id"):
-            grow = await groups.get(db, _id(group["id"], "member_group.id"))
-        else:
-            dn = str(group["ldap_group_dn"])
-            grow = await groups.find_by_dn(db, dn)
-            if grow is None:
-                name = str(group.get("group_name") or dn.split(",", 1)[0].split("=", 1)[-1])
-                group_type = group.get("group_type") or 1
-                if group_type not in (1, 2, 3):
-                    raise BadRequest("member_group.group_type is 1, 2 or 3")
-                await groups.create(db, name, group_type, dn)
-                grow = await groups.find_by_dn(db, dn)
-        if grow is None:
-            raise NotFound("group not found")
-        return "g", grow["id"], grow["group_name"]
+            return member.GroupMember(group_id=_id(group["id"], "member_group.id"))
+        return member.GroupMember(
+            ldap_group_dn=str(group["ldap_group_dn"]),
+            group_name=str(group["group_name"]) if group.get("group_name") else None,
+            group_type=group.get("group_type"),
+        )
     raise BadRequest("member_user or member_group is required")
-
-
-async def _import_ldap_user(request: Request, username: str) -> asyncpg.Record | None:
-    from registry.auth.ldap import find_user
-    from registry.services.identity import ldap_config
-
-    b = backends(request)
-    config = await b.config.get()
-    if config["auth_mode"] != "ldap_auth":
-        return None
-    identity = await find_user(ldap_config(config), username)
-    if identity is None:
-        return None
-    principal = await b.identity.onboard(identity)
-    assert principal.user_id is not None
-    return await users.get(b.db, principal.user_id)
 
 
 @harbor_endpoint
@@ -123,24 +87,15 @@ async def add_member(request: Request) -> Response:
     project = await project_for(request, Action.MANAGE_MEMBERS)
     body = await read_object(request)
     role = _role(body.get("role_id"))
-    entity_type, entity_id, name = await _entity(request, body)
-    b = backends(request)
-    member_id = await members.add(b.db, project.id, entity_type, entity_id, int(role))
-    if member_id is None:
-        raise Conflict(f"{name} is already a member of {project.name}")
     actor = await principal_of(request)
-    await b.audit.record(
-        AuditEvent("create", "member", f"{project.name}:{name}", actor.name, project.id)
-    )
+    member_id = await member.add_member(backends(request), actor, project, _member(body), role)
     return created(f"/api/v2.0/projects/{project.id}/members/{member_id}")
 
 
 @harbor_endpoint
 async def get_member(request: Request) -> Response:
     project = await project_for(request, Action.READ_MEMBERS)
-    row = await members.get(backends(request).db, project.id, int_path(request, "mid"))
-    if row is None:
-        raise NotFound("member not found")
+    row = await member.get_member(backends(request), project, int_path(request, "mid"))
     return json_response(_to_json(row))
 
 
@@ -149,26 +104,14 @@ async def update_member(request: Request) -> Response:
     project = await project_for(request, Action.MANAGE_MEMBERS)
     body = await read_object(request)
     role = _role(body.get("role_id"))
-    b = backends(request)
-    member_id = int_path(request, "mid")
-    if not await members.update_role(b.db, project.id, member_id, int(role)):
-        raise NotFound("member not found")
     actor = await principal_of(request)
-    await b.audit.record(
-        AuditEvent("update", "member", f"{project.name}:{member_id}", actor.name, project.id)
-    )
+    await member.change_role(backends(request), actor, project, int_path(request, "mid"), role)
     return Response(status_code=200)
 
 
 @harbor_endpoint
 async def delete_member(request: Request) -> Response:
     project = await project_for(request, Action.MANAGE_MEMBERS)
-    b = backends(request)
-    member_id = int_path(request, "mid")
-    if not await members.remove(b.db, project.id, member_id):
-        raise NotFound("member not found")
     actor = await principal_of(request)
-    await b.audit.record(
-        AuditEvent("delete", "member", f"{project.name}:{member_id}", actor.name, project.id)
-    )
+    await member.remove_member(backends(request), actor, project, int_path(request, "mid"))
     return Response(status_code=200)
