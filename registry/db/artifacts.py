@@ -7,8 +7,9 @@ from typing import Any
 
 import asyncpg
 
-from registry.db.paging import fetch_page
 from registry.db.pool import Executor
+from registry.db.query import Clauses, Column, ColumnMap, fetch_listed
+from registry.query import ListQuery
 
 _COLUMNS = "a.id, a.repository_id, a.digest, a.media_type, a.size, a.manifest, a.subject_digest"
 
@@ -153,12 +154,51 @@ async def get_detail_by_id(db: Executor, artifact_id: int) -> asyncpg.Record | N
     return await db.fetchrow(_DETAIL + " WHERE a.id = $1", artifact_id)
 
 
-async def list_detail(
-    db: Executor, where: str, order_by: str, params: list[object], limit: int, offset: int
+LIST_COLUMNS: ColumnMap = {
+    "digest": Column("a.digest"),
+    "media_type": Column("a.media_type"),
+    "push_time": Column("a.pushed_at", "timestamptz"),
+    "pull_time": Column("a.pulled_at", "timestamptz"),
+    "tags": Column("(SELECT string_agg(t.name, ',') FROM tags t WHERE t.artifact_id = a.id)"),
+    "type": Column("a.artifact_kind"),
+    "size": Column("a.size", "bigint"),
+}
+
+
+async def list_artifacts(
+    db: Executor, repository: str, query: ListQuery
 ) -> tuple[list[asyncpg.Record], int]:
-    return await fetch_page(
-        db, _DETAIL_COLUMNS, f"{_DETAIL_FROM} {where}", order_by, params, limit, offset
+    """The repository's artifacts, newest push first unless sorted otherwise."""
+    clauses = Clauses(LIST_COLUMNS)
+    clauses.add(f"r.name = {clauses.param(repository)}")
+    clauses.filter(query.filters)
+    return await fetch_listed(
+        db,
+        select=_DETAIL_COLUMNS,
+        source=_DETAIL_FROM,
+        clauses=clauses,
+        query=query,
+        default_order="a.pushed_at DESC, a.id DESC",
     )
+
+
+async def accessories_of(db: Executor, repository_id: int, digest: str) -> list[asyncpg.Record]:
+    """Artifacts of the repository whose subject is ``digest`` (signatures, SBOMs, …)."""
+    return await db.fetch(
+        """
+        SELECT a.id, a.digest, a.artifact_type, a.size, a.pushed_at FROM artifacts a
+        WHERE a.repository_id = $1 AND a.subject_digest = $2 ORDER BY a.pushed_at, a.id
+        """,
+        repository_id,
+        digest,
+    )
+
+
+async def manifest_of(db: Executor, artifact_id: int) -> str | None:
+    manifest: str | None = await db.fetchval(
+        "SELECT manifest FROM artifacts WHERE id = $1", artifact_id
+    )
+    return manifest
 
 
 async def tags_of(db: Executor, artifact_ids: list[int]) -> dict[int, list[asyncpg.Record]]:
@@ -215,3 +255,8 @@ async def record_pulls(db: Executor, artifact_ids: list[int], tag_ids: list[int]
     )
     if tag_ids:
         await db.execute("UPDATE tags SET pulled_at = now() WHERE id = ANY($1::bigint[])", tag_ids)
+
+
+async def all_ids_in_repository(db: Executor, repository_id: int) -> list[int]:
+    rows = await db.fetch("SELECT id FROM artifacts WHERE repository_id = $1", repository_id)
+    return [r["id"] for r in rows]

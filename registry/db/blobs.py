@@ -125,3 +125,9 @@ async def touch(db: Executor, project_id: int, blob_id: int) -> None:
         project_id,
         blob_id,
     )
+
+
+async def total_size(db: Executor) -> int:
+    """Bytes of every blob stored once, whatever holds it."""
+    size: int = await db.fetchval("SELECT COALESCE(sum(size), 0)::bigint FROM blobs")
+    return size

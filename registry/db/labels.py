@@ -125,15 +125,18 @@ async def detach(db: Executor, artifact_id: int, label_id: int) -> bool:
     return status == "DELETE 1"
 
 
-async def of_artifacts(db: Executor, artifact_ids: list[int]) -> dict[int, list[asyncpg.Record]]:
-    """The labels on each artifact, in the order they were attached."""
+async def of_artifacts(
+    db: Executor, artifact_ids: list[int], *, by_name: bool = False
+) -> dict[int, list[asyncpg.Record]]:
+    """The labels on each artifact, in the order they were attached (or by name)."""
+    order = "l.name" if by_name else "al.created_at, l.id"
     rows = await db.fetch(
         f"""
         SELECT al.artifact_id, {_COLUMNS} FROM artifact_labels al
         JOIN labels l ON l.id = al.label_id
         WHERE al.artifact_id = ANY($1::bigint[])
-        ORDER BY al.created_at, l.id
-        """,  # noqa: S608 — _COLUMNS is a constant
+        ORDER BY {order}
+        """,  # noqa: S608 — constant columns and order
         artifact_ids,
     )
     found: dict[int, list[asyncpg.Record]] = {i: [] for i in artifact_ids}

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncpg
 
-from registry.db.paging import fetch_page
 from registry.db.pool import Executor
+from registry.db.project_scope import add_project_scope
+from registry.db.query import Clauses, Column, ColumnMap, fetch_listed
+from registry.query import ListQuery
+from registry.rbac import ProjectScope
 
 
 async def get_id(db: Executor, name: str) -> int | None:
@@ -54,11 +57,31 @@ async def get_detail(db: Executor, name: str) -> asyncpg.Record | None:
     return await db.fetchrow(_DETAIL + " WHERE r.name = $1", name)
 
 
-async def list_detail(
-    db: Executor, where: str, order_by: str, params: list[object], limit: int, offset: int
+LIST_COLUMNS: ColumnMap = {
+    "name": Column("r.name"),
+    "project_id": Column("r.project_id", "bigint"),
+    "creation_time": Column("r.created_at", "timestamptz"),
+    "update_time": Column("r.updated_at", "timestamptz"),
+    "pull_count": Column("r.pull_count", "bigint"),
+}
+
+
+async def list_repositories(
+    db: Executor, query: ListQuery, scope: ProjectScope, project_id: int | None = None
 ) -> tuple[list[asyncpg.Record], int]:
-    return await fetch_page(
-        db, _DETAIL_COLUMNS, f"{_DETAIL_FROM} {where}", order_by, params, limit, offset
+    """Repositories of projects in scope (of ``project_id`` only, when given)."""
+    clauses = Clauses(LIST_COLUMNS)
+    if project_id is not None:
+        clauses.add(f"r.project_id = {clauses.param(project_id)}")
+    add_project_scope(clauses, scope, "p.id")
+    clauses.filter(query.filters)
+    return await fetch_listed(
+        db,
+        select=_DETAIL_COLUMNS,
+        source=_DETAIL_FROM,
+        clauses=clauses,
+        query=query,
+        default_order="r.id",
     )
 
 
@@ -78,4 +101,22 @@ async def add_pulls(db: Executor, counts: dict[int, int]) -> None:
     await db.executemany(
         "UPDATE repositories SET pull_count = pull_count + $2 WHERE id = $1",
         list(counts.items()),
+    )
+
+
+async def search_by_name(
+    db: Executor, scope: ProjectScope, text: str, limit: int
+) -> list[asyncpg.Record]:
+    """Repositories of projects in scope whose names contain ``text``, by name."""
+    clauses = Clauses({})
+    add_project_scope(clauses, scope, "p.id")
+    clauses.add(f"r.name ILIKE '%' || {clauses.param(text)} || '%'")
+    return await db.fetch(
+        f"""
+        SELECT r.name, r.pull_count, p.id AS project_id, p.name AS project_name, p.public,
+               (SELECT count(*) FROM artifacts a WHERE a.repository_id = r.id) AS artifact_count
+        FROM repositories r JOIN projects p ON p.id = r.project_id {clauses.where()}
+        ORDER BY r.name LIMIT {clauses.param(limit)}
+        """,  # noqa: S608 — placeholders only
+        *clauses.params,
     )

@@ -45,3 +45,8 @@ async def list_names(db: Executor, repository_id: int, last: str | None, limit: 
         limit,
     )
     return [r["name"] for r in rows]
+
+
+async def all_names(db: Executor, repository_id: int) -> list[str]:
+    rows = await db.fetch("SELECT name FROM tags WHERE repository_id = $1", repository_id)
+    return [r["name"] for r in rows]

@@ -9,12 +9,13 @@ from typing import Any
 import asyncpg
 
 from registry.auth.principal import Principal
-from registry.db import artifacts, repositories, tags
+from registry.db import artifacts, labels, repositories, tags
 from registry.db import blobs as blob_links
 from registry.db.pool import Executor
 from registry.oci import mediatypes
 from registry.oci.digest import Digest, looks_like_digest
 from registry.oci.names import is_valid_tag
+from registry.query import ListQuery
 from registry.rbac import ProjectRef
 from registry.services import quota
 from registry.services.audit import AuditEvent
@@ -256,3 +257,55 @@ async def remove_artifacts(b: Backends, project: ProjectRef, artifact_ids: list[
         ]
         await conn.execute("DELETE FROM artifacts WHERE id = ANY($1::bigint[])", artifact_ids)
         await blob_links.release_unreferenced(conn, project.id, blob_ids)
+
+
+async def list_artifacts(
+    b: Backends, repository: str, query: ListQuery
+) -> tuple[list[asyncpg.Record], int]:
+    return await artifacts.list_artifacts(b.db, repository, query)
+
+
+async def artifact_detail(b: Backends, repository: str, reference: str) -> asyncpg.Record:
+    """The artifact a tag or digest names, with its size, repository and project."""
+    if looks_like_digest(reference):
+        found = await artifacts.get_by_digest(b.db, repository, reference)
+    else:
+        found = await artifacts.get_by_tag(b.db, repository, reference)
+    if found is None:
+        raise ResourceUnknown(f"artifact {repository}:{reference} not found")
+    row = await artifacts.get_detail_by_id(b.db, found["id"])
+    assert row is not None
+    return row
+
+
+async def tags_of(b: Backends, artifact_ids: list[int]) -> dict[int, list[asyncpg.Record]]:
+    """Each artifact's tags, newest first."""
+    return await artifacts.tags_of(b.db, artifact_ids)
+
+
+async def children_of(b: Backends, artifact_ids: list[int]) -> dict[int, list[asyncpg.Record]]:
+    """What each index references, with platforms."""
+    return await artifacts.children_of(b.db, artifact_ids)
+
+
+async def labels_of(b: Backends, artifact_ids: list[int]) -> dict[int, list[asyncpg.Record]]:
+    """Each artifact's labels, by name."""
+    return await labels.of_artifacts(b.db, artifact_ids, by_name=True)
+
+
+async def accessories_of(b: Backends, row: asyncpg.Record) -> list[asyncpg.Record]:
+    """Signatures, SBOMs and other artifacts whose subject is ``row``."""
+    return await artifacts.accessories_of(b.db, row["repository_id"], row["digest"])
+
+
+async def build_history(b: Backends, row: asyncpg.Record) -> list[Any] | None:
+    """An image's ``history`` from its config; None for what is not an image."""
+    if kind_of(row) != "IMAGE":
+        return None
+    manifest = await artifacts.manifest_of(b.db, row["id"])
+    config = json.loads(manifest or "{}").get("config")
+    if not config:
+        return []
+    raw = await b.storage.get_content(layout.blob_path(Digest.parse(config["digest"])))
+    history: list[Any] = json.loads(raw).get("history", [])
+    return history

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import re
 
-from registry.auth.principal import Principal
+import asyncpg
+
+from registry.auth.principal import Principal, PrincipalKind
 from registry.db import members, projects, quotas
-from registry.rbac import ProjectRef, Role
+from registry.query import ListQuery
+from registry.rbac import Action, ProjectRef, Role, project_scope
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
-from registry.services.errors import RegistryError
+from registry.services.errors import NotPermitted, RegistryError, ResourceUnknown
 
 # Harbor's project name rule: lower-case components joined by . _ -
 _NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
@@ -72,6 +75,18 @@ def check_metadata(metadata: dict[str, object]) -> dict[str, str]:
     return clean
 
 
+async def check_may_create(b: Backends, actor: Principal) -> None:
+    """Signed-in users create projects unless the configuration keeps that to admins; robots
+    never do."""
+    if actor.anonymous:
+        raise NotPermitted("authentication required")
+    config = await b.config.get()
+    if config["project_creation_restriction"] == "adminonly" and not actor.sysadmin:
+        raise NotPermitted("only system administrators may create projects")
+    if actor.kind is PrincipalKind.ROBOT and not actor.sysadmin:
+        raise NotPermitted("robot accounts cannot create projects")
+
+
 async def create_project(
     b: Backends,
     creator: Principal,
@@ -79,6 +94,7 @@ async def create_project(
     metadata: dict[str, object],
     storage_limit: int = -1,
 ) -> int:
+    await check_may_create(b, creator)
     if not _NAME.match(name) or len(name) > MAX_NAME_LENGTH:
         raise ProjectInvalid(
             "project names are lower-case letters and digits, separated by '.', '_' or '-'"
@@ -111,12 +127,39 @@ async def update_project(
 
 async def delete_project(b: Backends, actor: Principal, project: ProjectRef) -> None:
     async with b.db.acquire() as conn, conn.transaction():
-        held = await conn.fetchval(
-            "SELECT count(*) FROM repositories WHERE project_id = $1", project.id
-        )
+        held = await projects.repository_count(conn, project.id)
         if held:
             raise ProjectNotEmpty(
                 f"the project {project.name} still holds {held} repositories; delete them first"
             )
         await projects.delete(conn, project.id)
     await b.audit.record(AuditEvent("delete", "project", project.name, actor.name, project.id))
+
+
+async def list_projects(
+    b: Backends, actor: Principal, query: ListQuery, name: str | None = None
+) -> tuple[list[asyncpg.Record], int]:
+    """The projects the actor can see (:func:`registry.rbac.project_scope`)."""
+    return await projects.list_projects(
+        b.db, query, project_scope(actor, Action.READ_PROJECT), name
+    )
+
+
+async def project_detail(b: Backends, project: ProjectRef) -> asyncpg.Record:
+    row = await projects.get_detail(b.db, project.id)
+    if row is None:
+        raise ResourceUnknown("project not found")
+    return row
+
+
+async def project_exists(b: Backends, name: str) -> bool:
+    return await projects.get_by_name(b.db, name) is not None
+
+
+async def repositories_held(b: Backends, project: ProjectRef) -> int:
+    """How many repositories keep the project from being deleted."""
+    return await projects.repository_count(b.db, project.id)
+
+
+async def summary(b: Backends, project: ProjectRef) -> dict[str, int]:
+    return await projects.summary(b.db, project.id)

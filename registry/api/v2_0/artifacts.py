@@ -3,7 +3,6 @@ accessories and additions."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import asyncpg
@@ -18,26 +17,14 @@ from registry.api.v2_0.endpoint import (
     string_field,
 )
 from registry.api.v2_0.errors import BadRequest, NotFound
-from registry.api.v2_0.listing import SqlFilter, list_headers, page_of, parse_query
+from registry.api.v2_0.listing import list_headers, list_query, page_of
 from registry.api.v2_0.repositories import repository_path
 from registry.api.v2_0.security import backends, find_project, principal_of, project_for, require
-from registry.db import artifacts
-from registry.oci.digest import looks_like_digest
 from registry.oci.names import is_valid_repository, project_of
 from registry.rbac import Action, ProjectRef
 from registry.services import artifact as artifact_service
 from registry.services.errors import ManifestUnknown
 from registry.services.immutability import immutable_tags
-
-_COLUMNS = {
-    "digest": ("a.digest", "text"),
-    "media_type": ("a.media_type", "text"),
-    "push_time": ("a.pushed_at", "timestamptz"),
-    "pull_time": ("a.pulled_at", "timestamptz"),
-    "tags": ("(SELECT string_agg(t.name, ',') FROM tags t WHERE t.artifact_id = a.id)", "text"),
-    "type": ("a.artifact_kind", "text"),
-    "size": ("a.size", "bigint"),
-}
 
 
 def _flag(request: Request, name: str, default: bool) -> bool:
@@ -45,42 +32,21 @@ def _flag(request: Request, name: str, default: bool) -> bool:
     return default if value is None else value.lower() == "true"
 
 
-async def _labels(request: Request, artifact_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
-    found: dict[int, list[dict[str, Any]]] = {i: [] for i in artifact_ids}
-    rows = await backends(request).db.fetch(
-        """
-        SELECT al.artifact_id, l.id, l.name, l.description, l.color, l.scope, l.project_id,
-               l.created_at, l.updated_at
-        FROM artifact_labels al JOIN labels l ON l.id = al.label_id
-        WHERE al.artifact_id = ANY($1::bigint[]) ORDER BY l.name
-        """,
-        artifact_ids,
-    )
-    for r in rows:
-        found[r["artifact_id"]].append(
-            {
-                "id": r["id"],
-                "name": r["name"],
-                "description": r["description"],
-                "color": r["color"],
-                "scope": r["scope"],
-                "project_id": r["project_id"] or 0,
-                "creation_time": r["created_at"],
-                "update_time": r["updated_at"],
-            }
-        )
-    return found
+def _label_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "description": row["description"],
+        "color": row["color"],
+        "scope": row["scope"],
+        "project_id": row["project_id"] or 0,
+        "creation_time": row["created_at"],
+        "update_time": row["updated_at"],
+    }
 
 
 async def _accessories(request: Request, row: asyncpg.Record) -> list[dict[str, Any]]:
-    rows = await backends(request).db.fetch(
-        """
-        SELECT a.id, a.digest, a.artifact_type, a.size, a.pushed_at FROM artifacts a
-        WHERE a.repository_id = $1 AND a.subject_digest = $2 ORDER BY a.pushed_at, a.id
-        """,
-        row["repository_id"],
-        row["digest"],
-    )
+    rows = await artifact_service.accessories_of(backends(request), row)
     return [
         {
             "id": r["id"],
@@ -104,9 +70,9 @@ async def _to_json(
     b = backends(request)
     ids = [r["id"] for r in rows]
     with_tag = _flag(request, "with_tag", True)
-    tags = await artifacts.tags_of(b.db, ids) if with_tag else {}
-    children = await artifacts.children_of(b.db, ids)
-    labels = await _labels(request, ids) if _flag(request, "with_label", False) else {}
+    tags = await artifact_service.tags_of(b, ids) if with_tag else {}
+    children = await artifact_service.children_of(b, ids)
+    labels = await artifact_service.labels_of(b, ids) if _flag(request, "with_label", False) else {}
     immutable: set[str] = set()
     if with_tag and _flag(request, "with_immutable_status", False):
         names = [t["name"] for group in tags.values() for t in group]
@@ -153,7 +119,7 @@ async def _to_json(
                 for t in tags[row["id"]]
             ]
         if _flag(request, "with_label", False):
-            body["labels"] = labels[row["id"]]
+            body["labels"] = [_label_json(label) for label in labels[row["id"]]]
         accessories = None
         if _flag(request, "with_accessory", False) or _flag(request, "with_signature", False):
             accessories = await _accessories(request, row)
@@ -170,15 +136,7 @@ async def resolve(request: Request, action: Action) -> tuple[ProjectRef, str, as
     project = await project_for(request, action, "project_name")
     repository = repository_path(request, project)
     reference = request.path_params["reference"]
-    db = backends(request).db
-    if looks_like_digest(reference):
-        found = await artifacts.get_by_digest(db, repository, reference)
-    else:
-        found = await artifacts.get_by_tag(db, repository, reference)
-    if found is None:
-        raise NotFound(f"artifact {repository}:{reference} not found")
-    row = await artifacts.get_detail_by_id(db, found["id"])
-    assert row is not None
+    row = await artifact_service.artifact_detail(backends(request), repository, reference)
     return project, repository, row
 
 
@@ -186,21 +144,10 @@ async def resolve(request: Request, action: Action) -> tuple[ProjectRef, str, as
 async def list_artifacts(request: Request) -> Response:
     project = await project_for(request, Action.READ_PROJECT, "project_name")
     repository = repository_path(request, project)
-    page = page_of(request)
-    sql = SqlFilter(_COLUMNS)
-    sql.add(f"r.name = {sql.param(repository)}")
-    query = parse_query(request.query_params.get("q"))
-    sql.apply_query(query)
-    rows, total = await artifacts.list_detail(
-        backends(request).db,
-        sql.where(),
-        sql.order_by(request.query_params.get("sort"), "a.pushed_at DESC, a.id DESC"),
-        sql.params,
-        page.page_size,
-        page.offset,
-    )
+    query = list_query(request)
+    rows, total = await artifact_service.list_artifacts(backends(request), repository, query)
     body = await _to_json(request, rows, project, repository)
-    return json_response(body, headers=list_headers(request, page, total))
+    return json_response(body, headers=list_headers(request, query, total))
 
 
 @harbor_endpoint
@@ -254,7 +201,7 @@ async def list_tags(request: Request) -> Response:
     project, repository, row = await resolve(request, Action.READ_PROJECT)
     page = page_of(request)
     b = backends(request)
-    tags = (await artifacts.tags_of(b.db, [row["id"]]))[row["id"]]
+    tags = (await artifact_service.tags_of(b, [row["id"]]))[row["id"]]
     window = tags[page.offset : page.offset + page.page_size]
     immutable = await immutable_tags(b.db, project.id, repository, [t["name"] for t in window])
     body = [
@@ -312,16 +259,9 @@ async def addition(request: Request) -> Response:
     """``build_history`` of images (from their config); other additions are not kept."""
     _, _, row = await resolve(request, Action.READ_PROJECT)
     name = request.path_params["addition"]
-    if name != "build_history" or artifact_service.kind_of(row) != "IMAGE":
+    history = None
+    if name == "build_history":
+        history = await artifact_service.build_history(backends(request), row)
+    if history is None:
         raise NotFound(f"addition {name} not found for this artifact")
-    b = backends(request)
-    manifest = await b.db.fetchval("SELECT manifest FROM artifacts WHERE id = $1", row["id"])
-    config = json.loads(manifest).get("config")
-    if not config:
-        return json_response([])
-    from registry.oci.digest import Digest
-    from registry.storage import layout
-
-    raw = await b.storage.get_content(layout.blob_path(Digest.parse(config["digest"])))
-    history = json.loads(raw).get("history", [])
     return json_response(history)

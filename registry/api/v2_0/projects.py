@@ -15,8 +15,8 @@ from registry.api.v2_0.endpoint import (
     read_object,
     string_field,
 )
-from registry.api.v2_0.errors import BadRequest, Forbidden, NotFound
-from registry.api.v2_0.listing import SqlFilter, list_headers, page_of, parse_query
+from registry.api.v2_0.errors import BadRequest, NotFound
+from registry.api.v2_0.listing import list_headers, list_query
 from registry.api.v2_0.security import (
     authenticated,
     backends,
@@ -24,42 +24,10 @@ from registry.api.v2_0.security import (
     principal_of,
     project_for,
 )
-from registry.auth.principal import Principal, PrincipalKind
-from registry.db import projects
+from registry.query import Term, parse_filters
 from registry.rbac import ROLE_NAMES, Action, ProjectRef, Role
 from registry.services import access
 from registry.services import projects as project_service
-
-_COLUMNS = {
-    "name": ("p.name", "text"),
-    "project_id": ("p.id", "bigint"),
-    "public": ("p.public", "bool"),
-    "owner": ("u.username", "text"),
-    "creation_time": ("p.created_at", "timestamptz"),
-    "update_time": ("p.updated_at", "timestamptz"),
-}
-
-
-_MEMBER_OF = """(p.public OR EXISTS (
-    SELECT 1 FROM project_members m WHERE m.project_id = p.id AND (
-        (m.entity_type = 'u' AND m.entity_id = {user}) OR
-        (m.entity_type = 'g' AND m.entity_id = ANY({groups}::bigint[])))))"""
-_ROBOT_IN = """(p.public OR EXISTS (
-    SELECT 1 FROM robot_permissions rp
-    WHERE rp.robot_id = {robot} AND (rp.namespace = p.name OR rp.namespace = '*')))"""
-
-
-def visible_to(principal: Principal, sql: SqlFilter) -> None:
-    """Only $n placeholders are put into the SQL text; the values travel as parameters."""
-    if principal.sysadmin:
-        return
-    if principal.kind is PrincipalKind.USER:
-        user, groups = sql.param(principal.user_id), sql.param(list(principal.group_ids))
-        sql.add(_MEMBER_OF.format(user=user, groups=groups))
-    elif principal.kind is PrincipalKind.ROBOT:
-        sql.add(_ROBOT_IN.format(robot=sql.param(principal.robot_id)))
-    else:
-        sql.add("p.public")
 
 
 async def _to_json(request: Request, row: asyncpg.Record) -> dict[str, Any]:
@@ -90,11 +58,7 @@ async def _to_json(request: Request, row: asyncpg.Record) -> dict[str, Any]:
 async def create_project(request: Request) -> Response:
     principal = await authenticated(request)
     b = backends(request)
-    config = await b.config.get()
-    if config["project_creation_restriction"] == "adminonly" and not principal.sysadmin:
-        raise Forbidden("only system administrators may create projects")
-    if principal.kind is PrincipalKind.ROBOT and not principal.sysadmin:
-        raise Forbidden("robot accounts cannot create projects")
+    await project_service.check_may_create(b, principal)
     body = await read_object(request)
     name = string_field(body, "project_name")
     assert name is not None
@@ -117,42 +81,34 @@ async def head_project(request: Request) -> Response:
     name = request.query_params.get("project_name")
     if not name:
         raise BadRequest("project_name is required")
-    found = await projects.get_by_name(backends(request).db, name)
+    found = await project_service.project_exists(backends(request), name)
     return Response(status_code=200 if found else 404)
+
+
+def _single_term(key: str, value: str) -> Term:
+    """A filter given as its own parameter (``public=true``), read as a ``q`` term would be."""
+    return parse_filters(f"{key}={value}")[key]
 
 
 @harbor_endpoint
 async def list_projects(request: Request) -> Response:
     principal = await principal_of(request)
-    page = page_of(request)
-    sql = SqlFilter(_COLUMNS)
-    visible_to(principal, sql)
-    query = parse_query(request.query_params.get("q"))
-    if name := request.query_params.get("name"):
-        sql.add(f"p.name ILIKE '%' || {sql.param(name)} || '%'")
-    if public := request.query_params.get("public"):
-        query["public"] = parse_query(f"public={public}")["public"]
-    if owner := request.query_params.get("owner"):
-        query["owner"] = parse_query(f"owner={owner}")["owner"]
-    sql.apply_query(query)
-    rows, total = await projects.list_detail(
-        backends(request).db,
-        sql.where(),
-        sql.order_by(request.query_params.get("sort"), "p.id"),
-        sql.params,
-        page.page_size,
-        page.offset,
+    query = list_query(request)
+    params = request.query_params
+    for key in ("public", "owner"):
+        if value := params.get(key):
+            query = query.with_filter(key, _single_term(key, value))
+    rows, total = await project_service.list_projects(
+        backends(request), principal, query, params.get("name")
     )
     body = [await _to_json(request, row) for row in rows]
-    return json_response(body, headers=list_headers(request, page, total))
+    return json_response(body, headers=list_headers(request, query, total))
 
 
 @harbor_endpoint
 async def get_project(request: Request) -> Response:
     project = await project_for(request, Action.READ_PROJECT)
-    row = await projects.get_detail(backends(request).db, project.id)
-    if row is None:
-        raise NotFound("project not found")
+    row = await project_service.project_detail(backends(request), project)
     return json_response(await _to_json(request, row))
 
 
@@ -181,9 +137,7 @@ async def delete_project(request: Request) -> Response:
 @harbor_endpoint
 async def deletable(request: Request) -> Response:
     project = await project_for(request, Action.MANAGE_PROJECT)
-    held = await backends(request).db.fetchval(
-        "SELECT count(*) FROM repositories WHERE project_id = $1", project.id
-    )
+    held = await project_service.repositories_held(backends(request), project)
     body: dict[str, Any] = {"deletable": held == 0}
     if held:
         body["message"] = f"the project still holds {held} repositories"
@@ -193,22 +147,8 @@ async def deletable(request: Request) -> Response:
 @harbor_endpoint
 async def summary(request: Request) -> Response:
     project = await project_for(request, Action.READ_PROJECT)
-    db = backends(request).db
-    counts = await db.fetchrow(
-        """
-        SELECT
-          (SELECT count(*) FROM repositories WHERE project_id = $1) AS repo_count,
-          count(*) FILTER (WHERE role = 1) AS project_admin_count,
-          count(*) FILTER (WHERE role = 4) AS maintainer_count,
-          count(*) FILTER (WHERE role = 2) AS developer_count,
-          count(*) FILTER (WHERE role = 3) AS guest_count,
-          count(*) FILTER (WHERE role = 5) AS limited_guest_count
-        FROM project_members WHERE project_id = $1
-        """,
-        project.id,
-    )
-    assert counts is not None
-    return json_response({**dict(counts), "chart_count": 0})
+    counts = await project_service.summary(backends(request), project)
+    return json_response({**counts, "chart_count": 0})
 
 
 def role_json(role: Role) -> dict[str, Any]:

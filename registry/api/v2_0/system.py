@@ -9,10 +9,8 @@ from starlette.responses import PlainTextResponse, Response
 
 from registry.api.v2_0.endpoint import harbor_endpoint, json_response, read_object
 from registry.api.v2_0.errors import Unauthorized
-from registry.api.v2_0.listing import SqlFilter
-from registry.api.v2_0.projects import visible_to
 from registry.api.v2_0.security import backends, principal_of, sysadmin
-from registry.services.audit import AuditEvent
+from registry.services import system
 from registry.services.configuration import for_display
 from registry.services.health import system_health
 
@@ -60,13 +58,7 @@ async def get_configurations(request: Request) -> Response:
 async def put_configurations(request: Request) -> Response:
     principal = await sysadmin(request)
     body = await read_object(request)
-    b = backends(request)
-    await b.config.update(body)
-    await b.identity.changed()
-    # Record which keys changed, never their values: some are secrets.
-    await b.audit.record(
-        AuditEvent("update", "configuration", ",".join(sorted(body)), principal.name)
-    )
+    await system.update_configuration(backends(request), principal, body)
     return Response(status_code=200)
 
 
@@ -75,59 +67,13 @@ async def statistics(request: Request) -> Response:
     principal = await principal_of(request)
     if principal.anonymous:
         raise Unauthorized("authentication required")
-    db = backends(request).db
-    sql = SqlFilter({})
-    visible_to(principal, sql)
-    where = sql.where()
-    row = await db.fetchrow(
-        f"""
-        SELECT count(*) FILTER (WHERE p.public) AS public_project_count,
-               count(*) FILTER (WHERE NOT p.public) AS private_project_count,
-               count(*) AS total_project_count,
-               COALESCE(sum(rc.n) FILTER (WHERE p.public), 0) AS public_repo_count,
-               COALESCE(sum(rc.n) FILTER (WHERE NOT p.public), 0) AS private_repo_count,
-               COALESCE(sum(rc.n), 0) AS total_repo_count
-        FROM projects p
-        LEFT JOIN LATERAL (SELECT count(*) AS n FROM repositories r WHERE r.project_id = p.id) rc
-          ON true
-        {where}
-        """,  # noqa: S608 — placeholders only
-        *sql.params,
-    )
-    assert row is not None
-    body = {k: int(v) for k, v in dict(row).items()}
-    if principal.sysadmin:
-        body["total_storage_consumption"] = int(
-            await db.fetchval("SELECT COALESCE(sum(size), 0) FROM blobs")
-        )
-    return json_response(body)
+    return json_response(await system.statistics(backends(request), principal))
 
 
 @harbor_endpoint
 async def search(request: Request) -> Response:
     principal = await principal_of(request)
-    text = request.query_params.get("q", "")
-    db = backends(request).db
-    sql = SqlFilter({})
-    visible_to(principal, sql)
-    sql.add(f"p.name ILIKE '%' || {sql.param(text)} || '%'")
-    projects = await db.fetch(
-        f"SELECT p.id, p.name, p.public, p.created_at FROM projects p {sql.where()} "  # noqa: S608
-        "ORDER BY p.name LIMIT 100",
-        *sql.params,
-    )
-    sql = SqlFilter({})
-    visible_to(principal, sql)
-    sql.add(f"r.name ILIKE '%' || {sql.param(text)} || '%'")
-    repos = await db.fetch(
-        f"""
-        SELECT r.name, r.pull_count, p.id AS project_id, p.name AS project_name, p.public,
-               (SELECT count(*) FROM artifacts a WHERE a.repository_id = r.id) AS artifact_count
-        FROM repositories r JOIN projects p ON p.id = r.project_id {sql.where()}
-        ORDER BY r.name LIMIT 100
-        """,  # noqa: S608 — placeholders only
-        *sql.params,
-    )
+    found = await system.search(backends(request), principal, request.query_params.get("q", ""))
     return json_response(
         {
             "project": [
@@ -137,7 +83,7 @@ async def search(request: Request) -> Response:
                     "creation_time": p["created_at"],
                     "metadata": {"public": "true" if p["public"] else "false"},
                 }
-                for p in projects
+                for p in found.projects
             ],
             "repository": [
                 {
@@ -148,7 +94,7 @@ async def search(request: Request) -> Response:
                     "pull_count": r["pull_count"],
                     "artifact_count": r["artifact_count"],
                 }
-                for r in repos
+                for r in found.repositories
             ],
         }
     )

@@ -1,0 +1,67 @@
+"""Repositories as the management API sees them: listing, description, deletion."""
+
+from __future__ import annotations
+
+import asyncpg
+
+from registry.auth.principal import Principal
+from registry.db import artifacts, repositories, tags
+from registry.query import ListQuery
+from registry.rbac import Action, ProjectRef, ProjectScope, project_scope
+from registry.services.artifact import check_tags_mutable, remove_artifacts
+from registry.services.audit import AuditEvent
+from registry.services.context import Backends
+from registry.services.errors import ResourceUnknown
+
+
+class RepositoryUnknown(ResourceUnknown):
+    """repository not found"""
+
+
+async def list_repositories(
+    b: Backends, actor: Principal, query: ListQuery
+) -> tuple[list[asyncpg.Record], int]:
+    """The repositories of every project the actor can see."""
+    return await repositories.list_repositories(
+        b.db, query, project_scope(actor, Action.READ_PROJECT)
+    )
+
+
+async def list_in_project(
+    b: Backends, project: ProjectRef, query: ListQuery
+) -> tuple[list[asyncpg.Record], int]:
+    """The repositories of one project, for a caller already allowed to read it."""
+    return await repositories.list_repositories(
+        b.db, query, ProjectScope(everything=True), project.id
+    )
+
+
+async def get_repository(b: Backends, name: str) -> asyncpg.Record:
+    row = await repositories.get_detail(b.db, name)
+    if row is None:
+        raise RepositoryUnknown()
+    return row
+
+
+async def set_description(
+    b: Backends, actor: Principal, project: ProjectRef, repository: asyncpg.Record, text: str
+) -> None:
+    await repositories.set_description(b.db, repository["id"], text)
+    await b.audit.record(
+        AuditEvent("update", "repository", repository["name"], actor.name, project.id)
+    )
+
+
+async def delete_repository(
+    b: Backends, actor: Principal, project: ProjectRef, repository: asyncpg.Record
+) -> None:
+    """The repository with all its artifacts; refused while one of its tags is immutable."""
+    tag_names = await tags.all_names(b.db, repository["id"])
+    await check_tags_mutable(b, project, repository["name"], tag_names)
+    await remove_artifacts(
+        b, project, await artifacts.all_ids_in_repository(b.db, repository["id"])
+    )
+    await repositories.delete(b.db, repository["id"])
+    await b.audit.record(
+        AuditEvent("delete", "repository", repository["name"], actor.name, project.id)
+    )
