@@ -6,9 +6,12 @@ from typing import Any
 
 import asyncpg
 
-from registry.db.paging import fetch_page
+from registry.db import per_project
 from registry.db.pool import Executor
+from registry.db.query import Column, ColumnMap
+from registry.query import ListQuery
 
+_TABLE = "immutable_rules"
 _COLUMNS = (
     "id, project_id, disabled, priority, template, tag_selectors, scope_selectors, "
     "created_at, updated_at"
@@ -42,19 +45,22 @@ async def create(
 
 
 async def get(db: Executor, project_id: int, rule_id: int) -> asyncpg.Record | None:
-    return await db.fetchrow(
-        f"SELECT {_COLUMNS} FROM immutable_rules WHERE project_id = $1 AND id = $2",  # noqa: S608 — constant columns
-        project_id,
-        rule_id,
-    )
+    return await per_project.get(db, _TABLE, _COLUMNS, project_id, rule_id)
+
+
+LIST_COLUMNS: ColumnMap = {
+    "id": Column("id", "bigint"),
+    "priority": Column("priority", "int"),
+    "disabled": Column("disabled", "bool"),
+    "creation_time": Column("created_at", "timestamptz"),
+    "update_time": Column("updated_at", "timestamptz"),
+}
 
 
 async def list_for_project(
-    db: Executor, where: str, order_by: str, params: list[object], limit: int, offset: int
+    db: Executor, project_id: int, query: ListQuery
 ) -> tuple[list[asyncpg.Record], int]:
-    """Rules matching a WHERE clause built by the API's SqlFilter (values as params)."""
-    from_where = f"FROM immutable_rules {where}"
-    return await fetch_page(db, _COLUMNS, from_where, order_by, params, limit, offset)
+    return await per_project.list_in_project(db, _TABLE, _COLUMNS, LIST_COLUMNS, project_id, query)
 
 
 async def enabled_for_project(db: Executor, project_id: int) -> list[asyncpg.Record]:
@@ -99,7 +105,4 @@ async def update(
 
 
 async def delete(db: Executor, project_id: int, rule_id: int) -> bool:
-    status: str = await db.execute(
-        "DELETE FROM immutable_rules WHERE project_id = $1 AND id = $2", project_id, rule_id
-    )
-    return status == "DELETE 1"
+    return await per_project.delete(db, _TABLE, project_id, rule_id)

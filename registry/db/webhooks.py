@@ -8,11 +8,14 @@ from typing import Any
 
 import asyncpg
 
-from registry.db.paging import fetch_page
+from registry.db import per_project
 from registry.db.pool import Executor
+from registry.db.query import Column, ColumnMap, list_rows
+from registry.query import ListQuery
 
 KIND = "WEBHOOK"
 
+_TABLE = "webhook_policies"
 _COLUMNS = (
     "id, project_id, name, description, enabled, event_types, targets, creator, "
     "created_at, updated_at"
@@ -55,19 +58,23 @@ async def create(
 
 
 async def get(db: Executor, project_id: int, policy_id: int) -> asyncpg.Record | None:
-    return await db.fetchrow(
-        f"SELECT {_COLUMNS} FROM webhook_policies WHERE project_id = $1 AND id = $2",  # noqa: S608 — constant columns
-        project_id,
-        policy_id,
-    )
+    return await per_project.get(db, _TABLE, _COLUMNS, project_id, policy_id)
+
+
+LIST_COLUMNS: ColumnMap = {
+    "id": Column("id", "bigint"),
+    "name": Column("name"),
+    "enabled": Column("enabled", "bool"),
+    "creator": Column("creator"),
+    "creation_time": Column("created_at", "timestamptz"),
+    "update_time": Column("updated_at", "timestamptz"),
+}
 
 
 async def list_for_project(
-    db: Executor, where: str, order_by: str, params: list[object], limit: int, offset: int
+    db: Executor, project_id: int, query: ListQuery
 ) -> tuple[list[asyncpg.Record], int]:
-    """Policies matching a WHERE clause built by the API's SqlFilter (values as params)."""
-    from_where = f"FROM webhook_policies {where}"
-    return await fetch_page(db, _COLUMNS, from_where, order_by, params, limit, offset)
+    return await per_project.list_in_project(db, _TABLE, _COLUMNS, LIST_COLUMNS, project_id, query)
 
 
 async def subscribed(db: Executor, project_id: int, event_type: str) -> list[asyncpg.Record]:
@@ -116,32 +123,31 @@ async def update(
 
 async def delete(db: Executor, project_id: int, policy_id: int) -> bool:
     """Delete the policy; a trigger deletes its deliveries with it."""
-    status: str = await db.execute(
-        "DELETE FROM webhook_policies WHERE project_id = $1 AND id = $2", project_id, policy_id
-    )
-    return status == "DELETE 1"
+    return await per_project.delete(db, _TABLE, project_id, policy_id)
+
+
+DELIVERY_COLUMNS: ColumnMap = {
+    "id": Column("id", "bigint"),
+    "status": Column("status"),
+    "trigger": Column("trigger"),
+    "event_type": Column("parameters->>'event_type'"),
+    "start_time": Column("started_at", "timestamptz"),
+    "end_time": Column("ended_at", "timestamptz"),
+}
 
 
 async def list_deliveries(
-    db: Executor,
-    policy_id: int,
-    conditions: list[str],
-    order_by: str,
-    params: list[object],
-    limit: int,
-    offset: int,
+    db: Executor, policy_id: int, query: ListQuery
 ) -> tuple[list[asyncpg.Record], int]:
-    """The policy's delivery jobs. ``conditions`` (from the API's SqlFilter) refer to
-    ``params`` as $2, $3, …: $1 is the policy id."""
-    where = " AND ".join([f"kind = '{KIND}'", "parameters->>'policy_id' = $1::text", *conditions])
-    return await fetch_page(
+    """The policy's delivery jobs, newest first unless sorted otherwise."""
+    return await list_rows(
         db,
-        _JOB_COLUMNS,
-        f"FROM jobs WHERE {where}",
-        order_by,
-        [str(policy_id), *params],
-        limit,
-        offset,
+        select=_JOB_COLUMNS,
+        source="FROM jobs",
+        columns=DELIVERY_COLUMNS,
+        query=query,
+        default_order="id DESC",
+        scope=[(f"kind = '{KIND}' AND parameters->>'policy_id' = {{}}::text", str(policy_id))],
     )
 
 

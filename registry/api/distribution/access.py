@@ -17,14 +17,13 @@ from registry import rbac
 from registry.api.distribution.errors import Denied, TooManyRequests, Unauthorized
 from registry.auth.basic import parse_basic
 from registry.auth.principal import ANONYMOUS, Principal
-from registry.db import projects
 from registry.oci.names import project_of
 from registry.rbac import Action, ProjectRef
 from registry.services import access
 from registry.services.context import Backends
 from registry.services.errors import NameInvalid, NameUnknown
 from registry.services.identity import BackendUnavailable, LoginThrottled
-from registry.services.project import check_repository_name
+from registry.services.project import check_repository_name, find_project
 from registry.token import jwt
 
 # The token actions each registry action needs, and the scope a challenge asks for.
@@ -121,10 +120,8 @@ async def caller_of(request: Request, scope: str | None = None) -> Caller:
 
 
 async def _project(request: Request, repository: str) -> ProjectRef | None:
-    row = await projects.get_by_name(request.state.backends.db, project_of(repository))
-    if row is None:
-        return None
-    return ProjectRef(row["id"], row["name"], row["public"], row["created_at"])
+    db = request.state.backends.db
+    return await find_project(db, project_of(repository), by_name=True)
 
 
 def _issued_for(claims: jwt.Claims, project: ProjectRef) -> bool:

@@ -21,36 +21,14 @@ from registry.api.v2_0.endpoint import (
     json_response,
     read_object,
 )
-from registry.api.v2_0.errors import BadRequest, Conflict, NotFound
-from registry.api.v2_0.listing import SqlFilter, list_headers, page_of, parse_query
+from registry.api.v2_0.errors import NotFound
+from registry.api.v2_0.listing import list_headers, list_query
 from registry.api.v2_0.security import backends, principal_of, project_for
-from registry.db import jobs, webhooks
 from registry.rbac import Action, ProjectRef
-from registry.services.audit import AuditEvent
-from registry.services.webhook import (
-    PolicyInvalid,
-    public_target,
-    seal_targets,
-    validate_policy,
-)
+from registry.services import webhook_policy
+from registry.services.webhook import public_target
 from registry.webhooks.events import EVENT_TYPES, NOTIFY_TYPES, PAYLOAD_FORMATS, SLACK
 
-_POLICY_COLUMNS = {
-    "id": ("id", "bigint"),
-    "name": ("name", "text"),
-    "enabled": ("enabled", "bool"),
-    "creator": ("creator", "text"),
-    "creation_time": ("created_at", "timestamptz"),
-    "update_time": ("updated_at", "timestamptz"),
-}
-_EXECUTION_COLUMNS = {
-    "id": ("id", "bigint"),
-    "status": ("status", "text"),
-    "trigger": ("trigger", "text"),
-    "event_type": ("parameters->>'event_type'", "text"),
-    "start_time": ("started_at", "timestamptz"),
-    "end_time": ("ended_at", "timestamptz"),
-}
 _STATUSES = ("Pending", "Running", "Success", "Error", "Stopped")
 
 
@@ -113,71 +91,31 @@ def _task_json(row: asyncpg.Record) -> dict[str, Any]:
 async def _policy(request: Request) -> tuple[ProjectRef, asyncpg.Record]:
     project = await project_for(request, Action.MANAGE_WEBHOOKS)
     policy_id = int_path(request, "webhook_policy_id")
-    row = await webhooks.get(backends(request).db, project.id, policy_id)
-    if row is None:
-        raise NotFound(f"webhook policy {policy_id} not found")
-    return project, row
+    return project, await webhook_policy.get_policy(backends(request), project, policy_id)
 
 
 async def _execution(request: Request) -> asyncpg.Record:
     _, policy = await _policy(request)
     execution_id = int_path(request, "execution_id")
-    row = await webhooks.get_delivery(backends(request).db, policy["id"], execution_id)
-    if row is None:
-        raise NotFound(f"execution {execution_id} not found")
-    return row
-
-
-def _fields(
-    request: Request, body: dict[str, Any], current: asyncpg.Record | None
-) -> dict[str, Any]:
-    try:
-        fields = validate_policy(body, dict(current) if current is not None else None)
-    except PolicyInvalid as exc:
-        raise BadRequest(exc.message) from None
-    return {**fields, "targets": seal_targets(backends(request).secrets, fields["targets"])}
-
-
-async def _audit(
-    request: Request, operation: str, project: ProjectRef, name: str, who: str
-) -> None:
-    await backends(request).audit.record(
-        AuditEvent(operation, "webhook_policy", f"{project.name}:{name}", who, project.id)
-    )
+    return await webhook_policy.get_delivery(backends(request), policy, execution_id)
 
 
 @harbor_endpoint
 async def list_policies(request: Request) -> Response:
     project = await project_for(request, Action.LIST_WEBHOOKS)
-    page = page_of(request)
-    sql = SqlFilter(_POLICY_COLUMNS)
-    sql.add(f"project_id = {sql.param(project.id)}")
-    sql.apply_query(parse_query(request.query_params.get("q")))
-    rows, total = await webhooks.list_for_project(
-        backends(request).db,
-        sql.where(),
-        sql.order_by(request.query_params.get("sort"), "id"),
-        sql.params,
-        page.page_size,
-        page.offset,
-    )
+    query = list_query(request)
+    rows, total = await webhook_policy.list_policies(backends(request), project, query)
     return json_response(
-        [_policy_json(r) for r in rows], headers=list_headers(request, page, total)
+        [_policy_json(r) for r in rows], headers=list_headers(request, query, total)
     )
 
 
 @harbor_endpoint
 async def create_policy(request: Request) -> Response:
     project = await project_for(request, Action.MANAGE_WEBHOOKS)
-    fields = _fields(request, await read_object(request), None)
+    body = await read_object(request)
     principal = await principal_of(request)
-    policy_id = await webhooks.create(
-        backends(request).db, project.id, creator=principal.name, **fields
-    )
-    if policy_id is None:
-        raise Conflict(f"the project already has a webhook policy named {fields['name']!r}")
-    backends(request).webhook_subscriptions.invalidate(project.id)
-    await _audit(request, "create", project, fields["name"], principal.name)
+    policy_id = await webhook_policy.create_policy(backends(request), principal, project, body)
     return created(f"/api/v2.0/projects/{project.id}/webhook/policies/{policy_id}")
 
 
@@ -190,45 +128,27 @@ async def get_policy(request: Request) -> Response:
 @harbor_endpoint
 async def update_policy(request: Request) -> Response:
     project, current = await _policy(request)
-    fields = _fields(request, await read_object(request), current)
-    updated = await webhooks.update(backends(request).db, project.id, current["id"], **fields)
-    backends(request).webhook_subscriptions.invalidate(project.id)
-    if updated is None:
-        raise Conflict(f"the project already has a webhook policy named {fields['name']!r}")
-    if not updated:
-        raise NotFound(f"webhook policy {current['id']} not found")
-    await _audit(request, "update", project, fields["name"], (await principal_of(request)).name)
+    body = await read_object(request)
+    principal = await principal_of(request)
+    await webhook_policy.update_policy(backends(request), principal, project, current, body)
     return Response(status_code=200)
 
 
 @harbor_endpoint
 async def delete_policy(request: Request) -> Response:
     project, current = await _policy(request)
-    backends(request).webhook_subscriptions.invalidate(project.id)
-    if not await webhooks.delete(backends(request).db, project.id, current["id"]):
-        raise NotFound(f"webhook policy {current['id']} not found")
-    await _audit(request, "delete", project, current["name"], (await principal_of(request)).name)
+    principal = await principal_of(request)
+    await webhook_policy.delete_policy(backends(request), principal, project, current)
     return Response(status_code=200)
 
 
 @harbor_endpoint
 async def list_executions(request: Request) -> Response:
     _, policy = await _policy(request)
-    page = page_of(request)
-    # $1 is the policy id; the query's own terms follow from $2.
-    sql = SqlFilter(_EXECUTION_COLUMNS, params=[policy["id"]])
-    sql.apply_query(parse_query(request.query_params.get("q")))
-    rows, total = await webhooks.list_deliveries(
-        backends(request).db,
-        policy["id"],
-        sql.conditions,
-        sql.order_by(request.query_params.get("sort"), "id DESC"),
-        sql.params[1:],
-        page.page_size,
-        page.offset,
-    )
+    query = list_query(request)
+    rows, total = await webhook_policy.list_deliveries(backends(request), policy, query)
     body = [_execution_json(r) for r in rows]
-    return json_response(body, headers=list_headers(request, page, total))
+    return json_response(body, headers=list_headers(request, query, total))
 
 
 @harbor_endpoint
@@ -241,8 +161,7 @@ async def task_log(request: Request) -> Response:
     row = await _execution(request)
     if int_path(request, "task_id") != row["id"]:
         raise NotFound("task not found")
-    text = await jobs.log_text(backends(request).db, row["id"])
-    return PlainTextResponse(text or "")
+    return PlainTextResponse(await webhook_policy.delivery_log(backends(request), row))
 
 
 @harbor_endpoint
@@ -263,7 +182,7 @@ async def supported_events(request: Request) -> Response:
 @harbor_endpoint
 async def last_trigger(request: Request) -> Response:
     project = await project_for(request, Action.MANAGE_WEBHOOKS)
-    rows = await webhooks.last_triggers(backends(request).db, project.id)
+    rows = await webhook_policy.last_triggers(backends(request), project)
     return json_response(
         [
             {

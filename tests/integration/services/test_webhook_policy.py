@@ -1,0 +1,61 @@
+"""Webhook policies through registry.services.webhook_policy."""
+
+from __future__ import annotations
+
+import pytest
+
+from registry.auth.principal import Principal
+from registry.query import ListQuery, Match, Term
+from registry.services import projects, webhook_policy
+from registry.services.context import Backends
+from registry.services.errors import InvalidRequest, ResourceExists
+from registry.services.project import find_by_id
+from tests.integration.services.conftest import audit_lines
+
+
+def _policy(name: str) -> dict[str, object]:
+    return {
+        "name": name,
+        "event_types": ["PUSH_ARTIFACT"],
+        "targets": [
+            {
+                "type": "http",
+                "address": "http://hooks.example.com/in",
+                "auth_header": "Bearer s3cret",
+            }
+        ],
+    }
+
+
+async def test_policies_keep_their_auth_header_sealed(backends: Backends, admin: Principal) -> None:
+    project = await find_by_id(
+        backends.db, await projects.create_project(backends, admin, "hooks", {})
+    )
+    assert project is not None
+    policy_id = await webhook_policy.create_policy(backends, admin, project, _policy("first"))
+    await webhook_policy.create_policy(backends, admin, project, _policy("other"))
+    with pytest.raises(ResourceExists):
+        await webhook_policy.create_policy(backends, admin, project, _policy("first"))
+    with pytest.raises(InvalidRequest):
+        await webhook_policy.create_policy(backends, admin, project, {"name": "x"})
+    row = await webhook_policy.get_policy(backends, project, policy_id)
+    assert "s3cret" not in str(row["targets"])
+    rows, total = await webhook_policy.list_policies(
+        backends, project, ListQuery({"name": Term(Match.CONTAINS, ("oth",))})
+    )
+    assert (total, rows[0]["name"]) == (1, "other")
+    assert await webhook_policy.list_deliveries(backends, row, ListQuery()) == ([], 0)
+    with pytest.raises(webhook_policy.PolicyUnknown):
+        await webhook_policy.update_policy(
+            backends, admin, project, {**dict(row), "id": 999}, _policy("renamed")
+        )
+    await webhook_policy.update_policy(backends, admin, project, row, _policy("renamed"))
+    await webhook_policy.delete_policy(
+        backends, admin, project, await webhook_policy.get_policy(backends, project, policy_id)
+    )
+    assert [line[0] for line in await audit_lines(backends) if line[1] == "webhook_policy"] == [
+        "create",
+        "create",
+        "update",
+        "delete",
+    ]
