@@ -6,10 +6,13 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
+import asyncpg
+
 from registry.db import jobs
 from registry.jobs import cron
+from registry.query import ListQuery
 from registry.services.context import Backends
-from registry.services.errors import JobServiceUnavailable, RegistryError
+from registry.services.errors import JobServiceUnavailable, RegistryError, ResourceUnknown
 
 # The first run and three retries, unless a job's parameters say otherwise.
 MAX_ATTEMPTS_DEFAULT = 4
@@ -94,3 +97,26 @@ async def set_schedule(
     if expression is None:
         raise ScheduleInvalid(f"{schedule_type} is not a schedule")
     await jobs.put_schedule(b.db, kind, owner, schedule_type, expression, parameters, next_run)
+
+
+async def get_job(b: Backends, job_id: int, kind: str) -> asyncpg.Record:
+    """The job, when it is of ``kind``."""
+    row = await jobs.get(b.db, job_id)
+    if row is None or row["kind"] != kind:
+        raise ResourceUnknown("job not found")
+    return row
+
+
+async def job_log(b: Backends, job_id: int) -> str:
+    return await jobs.log_text(b.db, job_id) or ""
+
+
+async def list_jobs(
+    b: Backends, kinds: list[str], query: ListQuery, parent_id: int | None = None
+) -> tuple[list[asyncpg.Record], int]:
+    """Jobs of these kinds (children of ``parent_id`` only, when given), newest first."""
+    return await jobs.list_kind(b.db, kinds, query.page_size, query.offset, parent_id)
+
+
+async def get_schedule(b: Backends, kind: str, owner: str) -> asyncpg.Record | None:
+    return await jobs.get_schedule(b.db, kind, owner)

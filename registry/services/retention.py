@@ -31,12 +31,13 @@ import asyncpg
 from registry.auth.principal import Principal
 from registry.db import retention as retention_db
 from registry.jobs import cron
+from registry.query import ListQuery
 from registry.rbac import ProjectRef
 from registry.services import jobs as job_service
 from registry.services.artifact import remove_artifacts
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
-from registry.services.errors import RegistryError
+from registry.services.errors import RegistryError, ResourceUnknown
 from registry.services.immutability import (
     REPOSITORY_DECORATIONS,
     REPOSITORY_SCOPE,
@@ -791,3 +792,29 @@ async def delete_policy(b: Backends, actor: Principal, project: ProjectRef, poli
 async def start_execution(b: Backends, policy: Policy, *, dry_run: bool) -> int:
     """Record a manual execution and hand it to the workers; its id."""
     return await job_service.submit(b, EXECUTION_KIND, {"policy_id": policy.id, "dry_run": dry_run})
+
+
+async def list_executions(
+    b: Backends, policy: Policy, query: ListQuery
+) -> tuple[list[asyncpg.Record], int]:
+    """The policy's executions, newest first."""
+    return await retention_db.list_executions(b.db, policy.id, query.page_size, query.offset)
+
+
+async def get_execution(b: Backends, policy: Policy, execution_id: int) -> asyncpg.Record:
+    row = await retention_db.get_execution(b.db, policy.id, execution_id)
+    if row is None:
+        raise ResourceUnknown(f"retention execution {execution_id} not found")
+    return row
+
+
+async def get_task(b: Backends, execution: asyncpg.Record, task_id: int) -> asyncpg.Record:
+    """One repository's task of the execution."""
+    unknown = ResourceUnknown(f"retention task {task_id} not found")
+    try:
+        task = await job_service.get_job(b, task_id, TASK_KIND)
+    except ResourceUnknown:
+        raise unknown from None
+    if task["parent_id"] != execution["id"]:
+        raise unknown
+    return task

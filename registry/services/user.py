@@ -7,6 +7,7 @@ import re
 
 import asyncpg
 
+from registry.auth.base import Identity
 from registry.auth.password import hash_password, verify_password
 from registry.auth.principal import Principal
 from registry.db import members, users
@@ -175,3 +176,11 @@ async def delete_user(b: Backends, actor: Principal, user_id: int) -> None:
         await users.delete(conn, user_id)
     await b.identity.changed()
     await b.audit.record(AuditEvent("delete", "user", row["username"], actor.name))
+
+
+async def import_from_directory(b: Backends, actor: Principal, identity: Identity) -> None:
+    """Make (or refresh) the local record of a user the directory knows, before first login."""
+    if not actor.sysadmin:
+        raise NotPermitted("only system administrators may do this")
+    await b.identity.onboard(identity)
+    await b.audit.record(AuditEvent("create", "user", identity.username, actor.name))

@@ -1,4 +1,4 @@
-"""GET, HEAD and DELETE of blobs."""
+"""Blobs: GET, HEAD and DELETE."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GET, HEAD, PUT and DELETE of manifests by tag or digest."""
+"""Manifests by tag or digest: GET, HEAD, PUT and DELETE."""
 
 from __future__ import annotations
 

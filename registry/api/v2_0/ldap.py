@@ -13,7 +13,7 @@ from registry.api.v2_0.errors import BadRequest, NotFound, Unavailable
 from registry.api.v2_0.security import backends, sysadmin
 from registry.auth import ldap
 from registry.auth.base import AuthBackendError
-from registry.services.audit import AuditEvent
+from registry.services import user
 from registry.services.identity import ldap_config
 
 
@@ -83,8 +83,7 @@ async def import_users(request: Request) -> Response:
         if identity is None:
             missing.append({"uid": uid, "error": "not found"})
             continue
-        await b.identity.onboard(identity)
-        await b.audit.record(AuditEvent("create", "user", identity.username, principal.name))
+        await user.import_from_directory(b, principal, identity)
     if missing:
         raise NotFound(f"not found in LDAP: {', '.join(m['uid'] for m in missing)}")
     return Response(status_code=200)

@@ -23,14 +23,13 @@ from registry.api.v2_0.endpoint import (
     read_object,
 )
 from registry.api.v2_0.errors import BadRequest, Conflict, NotFound
-from registry.api.v2_0.listing import list_headers, page_of
+from registry.api.v2_0.listing import list_headers, list_query
 from registry.api.v2_0.security import authenticated, backends, require
 from registry.auth.principal import Principal
-from registry.db import jobs
-from registry.db import retention as retention_db
 from registry.rbac import Action, ProjectRef
 from registry.services import jobs as job_service
 from registry.services import retention
+from registry.services.project import find_by_id
 
 _BASE = "/api/v2.0/retentions"
 # Harbor's task log time for a time not reached yet (Go's zero time.Time).
@@ -86,10 +85,7 @@ def _task_json(row: asyncpg.Record) -> dict[str, Any]:
 
 
 async def _project(request: Request, project_id: int) -> ProjectRef | None:
-    row = await retention_db.project(backends(request).db, project_id)
-    if row is None:
-        return None
-    return ProjectRef(row["id"], row["name"], row["public"], row["created_at"])
+    return await find_by_id(backends(request).db, project_id)
 
 
 async def _policy(
@@ -108,10 +104,7 @@ async def _policy(
 
 async def _execution(request: Request, action: Action) -> tuple[retention.Policy, asyncpg.Record]:
     policy, _, _ = await _policy(request, action)
-    execution_id = _id(request, "eid")
-    row = await retention_db.get_execution(backends(request).db, policy.id, execution_id)
-    if row is None:
-        raise NotFound(f"retention execution {execution_id} not found")
+    row = await retention.get_execution(backends(request), policy, _id(request, "eid"))
     return policy, row
 
 
@@ -194,12 +187,10 @@ async def trigger_execution(request: Request) -> Response:
 @harbor_endpoint
 async def list_executions(request: Request) -> Response:
     policy, _, _ = await _policy(request, Action.READ_PROJECT)
-    page = page_of(request)
-    rows, total = await retention_db.list_executions(
-        backends(request).db, policy.id, page.page_size, page.offset
-    )
+    query = list_query(request, filters=None)
+    rows, total = await retention.list_executions(backends(request), policy, query)
     return json_response(
-        [_execution_json(r) for r in rows], headers=list_headers(request, page, total)
+        [_execution_json(r) for r in rows], headers=list_headers(request, query, total)
     )
 
 
@@ -223,22 +214,20 @@ async def operate_execution(request: Request) -> Response:
 @harbor_endpoint
 async def list_tasks(request: Request) -> Response:
     _, row = await _execution(request, Action.READ_PROJECT)
-    page = page_of(request)
-    tasks, total = await jobs.list_kind(
-        backends(request).db, [retention.TASK_KIND], page.page_size, page.offset, row["id"]
+    query = list_query(request, filters=None)
+    b = backends(request)
+    tasks, total = await job_service.list_jobs(b, [retention.TASK_KIND], query, row["id"])
+    return json_response(
+        [_task_json(t) for t in tasks], headers=list_headers(request, query, total)
     )
-    return json_response([_task_json(t) for t in tasks], headers=list_headers(request, page, total))
 
 
 @harbor_endpoint
 async def task_log(request: Request) -> Response:
     _, row = await _execution(request, Action.READ_PROJECT)
-    task_id = _id(request, "tid")
-    db = backends(request).db
-    task = await jobs.get(db, task_id)
-    if task is None or task["parent_id"] != row["id"] or task["kind"] != retention.TASK_KIND:
-        raise NotFound(f"retention task {task_id} not found")
-    return PlainTextResponse(await jobs.log_text(db, task_id) or "")
+    b = backends(request)
+    task = await retention.get_task(b, row, _id(request, "tid"))
+    return PlainTextResponse(await job_service.job_log(b, task["id"]))
 
 
 _ID = f"{_BASE}/{{id}}"

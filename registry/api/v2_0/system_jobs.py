@@ -17,15 +17,12 @@ from registry.api.v2_0.endpoint import (
     json_response,
     read_object,
 )
-from registry.api.v2_0.errors import BadRequest, NotFound
-from registry.api.v2_0.listing import list_headers, page_of
+from registry.api.v2_0.errors import BadRequest
+from registry.api.v2_0.listing import list_headers, list_query
 from registry.api.v2_0.security import backends, sysadmin
-from registry.db import jobs
 from registry.jobs import gc, purge_audit
 from registry.services import jobs as job_service
-from registry.services.audit import AuditEvent
-
-_OWNER = "system"
+from registry.services import system_job
 
 
 def _job_json(row: asyncpg.Record, schedule: asyncpg.Record | None) -> dict[str, Any]:
@@ -59,49 +56,25 @@ def _schedule_json(row: asyncpg.Record | None) -> dict[str, Any]:
 
 
 def _parameters(kind: str, raw: Any) -> dict[str, Any]:
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise BadRequest("parameters must be an object")
     if kind == gc.KIND:
-        workers = raw.get("workers", 1)
-        if not isinstance(workers, int) or not 1 <= workers <= 5:
-            raise BadRequest("workers is a number from 1 to 5")
-        return {
-            "delete_untagged": bool(raw.get("delete_untagged", False)),
-            "dry_run": bool(raw.get("dry_run", False)),
-            "workers": workers,
-        }
-    hours = raw.get("audit_retention_hour", 24 * 30)
-    if not isinstance(hours, int) or hours < 1:
-        raise BadRequest("audit_retention_hour is a positive number of hours")
-    operations = raw.get("include_operations", "create,delete,pull")
-    if not isinstance(operations, str):
-        raise BadRequest("include_operations is a comma-separated list")
-    return {
-        "audit_retention_hour": hours,
-        "include_operations": operations,
-        "dry_run": bool(raw.get("dry_run", False)),
-    }
+        return system_job.gc_parameters(raw)
+    return system_job.purge_parameters(raw)
 
 
 def _endpoints(kind: str, base: str) -> list[Route]:
     @harbor_endpoint
     async def history(request: Request) -> Response:
         await sysadmin(request)
-        page = page_of(request)
+        query = list_query(request, filters=None)
         b = backends(request)
-        rows, total = await jobs.list_kind(b.db, [kind], page.page_size, page.offset)
-        schedule = await jobs.get_schedule(b.db, kind, _OWNER)
+        rows, total = await job_service.list_jobs(b, [kind], query)
+        schedule = await job_service.get_schedule(b, kind, system_job.OWNER)
         body = [_job_json(r, schedule if r["trigger"] == "SCHEDULE" else None) for r in rows]
-        return json_response(body, headers=list_headers(request, page, total))
+        return json_response(body, headers=list_headers(request, query, total))
 
     async def _job(request: Request) -> asyncpg.Record:
         await sysadmin(request)
-        row = await jobs.get(backends(request).db, int_path(request, "job_id"))
-        if row is None or row["kind"] != kind:
-            raise NotFound("job not found")
-        return row
+        return await job_service.get_job(backends(request), int_path(request, "job_id"), kind)
 
     @harbor_endpoint
     async def get_job(request: Request) -> Response:
@@ -110,8 +83,7 @@ def _endpoints(kind: str, base: str) -> list[Route]:
     @harbor_endpoint
     async def job_log(request: Request) -> Response:
         row = await _job(request)
-        text = await jobs.log_text(backends(request).db, row["id"])
-        return PlainTextResponse(text or "")
+        return PlainTextResponse(await job_service.job_log(backends(request), row["id"]))
 
     @harbor_endpoint
     async def stop_job(request: Request) -> Response:
@@ -122,7 +94,7 @@ def _endpoints(kind: str, base: str) -> list[Route]:
     @harbor_endpoint
     async def get_schedule(request: Request) -> Response:
         await sysadmin(request)
-        row = await jobs.get_schedule(backends(request).db, kind, _OWNER)
+        row = await job_service.get_schedule(backends(request), kind, system_job.OWNER)
         return json_response(_schedule_json(row))
 
     @harbor_endpoint
@@ -135,13 +107,11 @@ def _endpoints(kind: str, base: str) -> list[Route]:
         parameters = _parameters(kind, body.get("parameters"))
         b = backends(request)
         if schedule["type"] == "Manual":
-            job_id = await job_service.submit(b, kind, parameters)
-            await b.audit.record(AuditEvent("create", "job", f"{kind}:{job_id}", principal.name))
+            job_id = await system_job.run_now(b, principal, kind, parameters)
             return created(f"{base}/{job_id}")
-        await job_service.set_schedule(
-            b, kind, _OWNER, schedule["type"], schedule.get("cron"), parameters
+        await system_job.set_schedule(
+            b, principal, kind, schedule["type"], schedule.get("cron"), parameters
         )
-        await b.audit.record(AuditEvent("update", "schedule", kind, principal.name))
         return Response(status_code=201 if request.method == "POST" else 200)
 
     return [
