@@ -7,6 +7,7 @@ from typing import Any
 
 import asyncpg
 
+from registry.db import account
 from registry.db.pool import Executor
 from registry.db.query import Column, ColumnMap, list_rows
 from registry.query import ListQuery
@@ -18,17 +19,11 @@ _COLUMNS = (
 
 
 async def get_by_name(db: Executor, name: str) -> asyncpg.Record | None:
-    return await db.fetchrow(
-        f"SELECT {_COLUMNS} FROM robots WHERE name = $1",  # noqa: S608 — constant columns
-        name,
-    )
+    return await account.find(db, "robots", _COLUMNS, "name", name)
 
 
 async def get(db: Executor, robot_id: int) -> asyncpg.Record | None:
-    return await db.fetchrow(
-        f"SELECT {_COLUMNS} FROM robots WHERE id = $1",  # noqa: S608 — constant columns
-        robot_id,
-    )
+    return await account.find(db, "robots", _COLUMNS, "id", robot_id)
 
 
 async def create(
@@ -158,5 +153,4 @@ async def set_secret(db: Executor, robot_id: int, secret_hash: str) -> None:
 
 
 async def delete(db: Executor, robot_id: int) -> bool:
-    status: str = await db.execute("DELETE FROM robots WHERE id = $1", robot_id)
-    return status == "DELETE 1"
+    return await account.delete(db, "robots", robot_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from registry.db import account
 from registry.db.pool import Executor
 from registry.db.query import Column, ColumnMap, list_rows
 from registry.query import ListQuery
@@ -15,17 +16,11 @@ _COLUMNS = (
 
 
 async def get_by_username(db: Executor, username: str) -> asyncpg.Record | None:
-    return await db.fetchrow(
-        f"SELECT {_COLUMNS} FROM users WHERE username = $1",  # noqa: S608 — constant columns
-        username,
-    )
+    return await account.find(db, "users", _COLUMNS, "username", username)
 
 
 async def get(db: Executor, user_id: int) -> asyncpg.Record | None:
-    return await db.fetchrow(
-        f"SELECT {_COLUMNS} FROM users WHERE id = $1",  # noqa: S608 — constant columns
-        user_id,
-    )
+    return await account.find(db, "users", _COLUMNS, "id", user_id)
 
 
 async def create(
@@ -136,8 +131,7 @@ async def set_sysadmin(db: Executor, user_id: int, sysadmin: bool) -> None:
 
 
 async def delete(db: Executor, user_id: int) -> bool:
-    status: str = await db.execute("DELETE FROM users WHERE id = $1", user_id)
-    return status == "DELETE 1"
+    return await account.delete(db, "users", user_id)
 
 
 async def set_groups(db: Executor, user_id: int, group_ids: list[int]) -> None:
