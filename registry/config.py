@@ -99,7 +99,10 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="connecting to PostgreSQL or taking a pooled connection"
     )
     database_command_timeout_seconds: float = Field(
-        default=10.0, gt=0, description="longest statement on the request path"
+        default=5.0,
+        gt=0,
+        description="longest statement on the request path (a frozen server costs a client "
+        "twice this: the statement, then cancelling it)",
     )
     job_command_timeout_seconds: float = Field(
         default=600.0, gt=0, description="longest statement a job (GC, retention) may run"

@@ -58,8 +58,13 @@ async def _run(settings: Settings, job_id: int) -> Outcome:
 
 
 def worker_argv(settings: Settings, extra: list[Any] | None = None) -> list[str]:
+    # Jobs wait on PostgreSQL, Redis and storage, not on the CPU: threads serve them as well as
+    # forked children, without a process (and its memory) per slot and without forking a
+    # process that may hold locks.
     return [
         "worker",
+        "--pool",
+        "threads",
         "--loglevel",
         settings.log_level.upper(),
         "--concurrency",
