@@ -82,3 +82,12 @@ class ServiceUnavailable(RegistryError):
 
 class JobServiceUnavailable(ServiceUnavailable):
     """the job service is unavailable"""
+
+
+class RetryLater(Exception):
+    """Raised by work that runs as a job to be run again after ``delay`` seconds (the job
+    service counts it as an attempt)."""
+
+    def __init__(self, message: str, delay: float) -> None:
+        super().__init__(message)
+        self.delay = delay

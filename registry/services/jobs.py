@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from registry.db import jobs
-from registry.jobs import cron
+from registry.services import cron
 from registry.services.context import Backends
 from registry.services.errors import JobServiceUnavailable, RegistryError
 

@@ -21,7 +21,7 @@ from registry.api.v2_0.errors import BadRequest, NotFound
 from registry.api.v2_0.listing import list_headers, page_of
 from registry.api.v2_0.security import backends, sysadmin
 from registry.db import jobs
-from registry.jobs import gc, purge_audit
+from registry.services import audit, gc
 from registry.services import jobs as job_service
 from registry.services.audit import AuditEvent
 
@@ -156,5 +156,5 @@ def _endpoints(kind: str, base: str) -> list[Route]:
 
 routes = [
     *_endpoints(gc.KIND, "/api/v2.0/system/gc"),
-    *_endpoints(purge_audit.KIND, "/api/v2.0/system/purgeaudit"),
+    *_endpoints(audit.PURGE_KIND, "/api/v2.0/system/purgeaudit"),
 ]

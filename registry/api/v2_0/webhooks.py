@@ -25,6 +25,7 @@ from registry.api.v2_0.errors import BadRequest, Conflict, NotFound
 from registry.api.v2_0.listing import SqlFilter, list_headers, page_of, parse_query
 from registry.api.v2_0.security import backends, principal_of, project_for
 from registry.db import jobs, webhooks
+from registry.events import EVENT_TYPES, NOTIFY_TYPES, PAYLOAD_FORMATS, SLACK
 from registry.rbac import Action, ProjectRef
 from registry.services.audit import AuditEvent
 from registry.services.webhook import (
@@ -33,7 +34,6 @@ from registry.services.webhook import (
     seal_targets,
     validate_policy,
 )
-from registry.webhooks.events import EVENT_TYPES, NOTIFY_TYPES, PAYLOAD_FORMATS, SLACK
 
 _POLICY_COLUMNS = {
     "id": ("id", "bigint"),
