@@ -20,9 +20,10 @@ from registry.api.unavailable import UnavailableMiddleware
 from registry.api.v2_0.routes import routes as management_routes
 from registry.config import Settings, load_settings
 from registry.embedded.host import die_with_parent
-from registry.services.context import Backends, open_backends
+from registry.runtime import open_backends
+from registry.services import notify
+from registry.services.context import Backends
 from registry.services.upload import purge_expired_uploads
-from registry.webhooks import hooks
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +57,7 @@ def create_app(settings: Settings) -> Starlette:
                 # Webhook notifications already started get their jobs recorded.
                 with contextlib.suppress(TimeoutError):
                     async with asyncio.timeout(5):
-                        await hooks.wait_pending(backends)
+                        await notify.wait_pending(backends)
 
     all_routes: list[BaseRoute] = [
         *token_routes,

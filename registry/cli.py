@@ -150,7 +150,7 @@ def _require_services(settings: Settings) -> None:
 
 async def _scheduler(settings: Settings) -> None:
     from registry.jobs.scheduler import run_forever
-    from registry.services.context import open_backends
+    from registry.runtime import open_backends
 
     async with open_backends(settings, pool_size=2, for_jobs=True) as backends:
         await run_forever(backends)
@@ -159,9 +159,10 @@ async def _scheduler(settings: Settings) -> None:
 def run_celery_worker(settings: Settings) -> int:
     """The Celery worker itself, in the foreground (``berth worker`` supervises it)."""
     from registry.jobs.celery_app import create_celery, worker_argv
+    from registry.runtime import open_backends
 
     _require_services(settings)
-    create_celery(settings).worker_main(worker_argv(settings))
+    create_celery(settings, open_backends).worker_main(worker_argv(settings))
     return 0
 
 

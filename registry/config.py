@@ -19,33 +19,9 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
-
-class FilesystemStorageSettings(BaseModel):
-    root: Path | None = Field(
-        default=None, description="Directory for blobs and uploads; default <data_dir>/storage"
-    )
-
-
-class S3StorageSettings(BaseModel):
-    bucket: str = ""
-    region: str = "us-east-1"
-    endpoint_url: str | None = None
-    access_key: SecretStr | None = None
-    secret_key: SecretStr | None = None
-    path_style: bool = False
-    prefix: str = ""
-    # S3 needs parts of at least 5 MiB (except the last); bigger parts mean fewer requests.
-    part_size: int = Field(default=16 * 1024 * 1024, ge=5 * 1024 * 1024)
-    redirect: bool = Field(
-        default=False, description="Answer blob GETs with a presigned URL instead of streaming"
-    )
-    create_bucket: bool = Field(default=False, description="Create the bucket when missing")
-
-
-class StorageSettings(BaseModel):
-    driver: Literal["filesystem", "s3"] = "filesystem"
-    filesystem: FilesystemStorageSettings = FilesystemStorageSettings()
-    s3: S3StorageSettings = S3StorageSettings()
+from registry.storage.settings import (
+    StorageSettings,
+)
 
 
 class TokenSettings(BaseModel):
@@ -99,7 +75,10 @@ class Settings(BaseSettings):
         default=5.0, gt=0, description="connecting to PostgreSQL or taking a pooled connection"
     )
     database_command_timeout_seconds: float = Field(
-        default=10.0, gt=0, description="longest statement on the request path"
+        default=5.0,
+        gt=0,
+        description="longest statement on the request path (a frozen server costs a client "
+        "twice this: the statement, then cancelling it)",
     )
     job_command_timeout_seconds: float = Field(
         default=600.0, gt=0, description="longest statement a job (GC, retention) may run"

@@ -1,4 +1,5 @@
-"""A list query as a plain value: filters, sort keys and a page, known to no protocol or table.
+"""A list query as a plain value: filters, sort keys, a page and the projects in scope, known to
+no protocol or table.
 
 The management API reads one from Harbor's ``q``/``sort``/``page``/``page_size``; each
 ``db/`` module turns it into SQL through the column map it owns (``registry.db.query``), so
@@ -70,6 +71,20 @@ class ListQuery:
         if len(term.values) != 1:
             raise QueryInvalid(f"{key} takes one value")
         return term.values[0]
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectScope:
+    """The projects a list may show, as :func:`registry.rbac.project_scope` decides them:
+    every project, or the public ones, those the user holds one of ``member_roles`` (role ids)
+    in (itself or through a group), and those a robot's permissions name."""
+
+    everything: bool = False
+    public: bool = False
+    member_roles: frozenset[int] = frozenset()
+    user_id: int | None = None
+    group_ids: tuple[int, ...] = ()
+    robot_id: int | None = None
 
 
 def _split_terms(text: str) -> list[str]:

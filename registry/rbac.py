@@ -12,6 +12,7 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 
 from registry.auth.principal import Principal, PrincipalKind
+from registry.query import ProjectScope
 
 
 class Role(IntEnum):
@@ -172,30 +173,17 @@ def roles_with(action: Action) -> frozenset[Role]:
     return frozenset(role for role, actions in PERMISSIONS.items() if action in actions)
 
 
-@dataclass(frozen=True, slots=True)
-class ProjectScope:
-    """The projects in which a principal may do one action, as lists see them: every project,
-    or the public ones, those it holds one of ``member_roles`` in (itself or through a
-    group), and those a robot's permissions name. ``db/`` turns this into SQL."""
-
-    everything: bool = False
-    public: bool = False
-    member_roles: frozenset[Role] = frozenset()
-    user_id: int | None = None
-    group_ids: tuple[int, ...] = ()
-    robot_id: int | None = None
-
-
 def project_scope(principal: Principal, action: Action) -> ProjectScope:
     """Where ``principal`` may ``action``, for listing projects (``READ_PROJECT``) or what is
-    recorded in them (``READ_LOGS``) without asking project by project."""
+    recorded in them (``READ_LOGS``) without asking project by project; ``db`` turns the
+    answer into SQL."""
     if principal.sysadmin:
         return ProjectScope(everything=True)
     public = action in PUBLIC_ACTIONS
     if principal.kind is PrincipalKind.USER and principal.user_id is not None:
         return ProjectScope(
             public=public,
-            member_roles=roles_with(action),
+            member_roles=frozenset(int(role) for role in roles_with(action)),
             user_id=principal.user_id,
             group_ids=principal.group_ids,
         )

@@ -1,9 +1,9 @@
-"""A :class:`~registry.rbac.ProjectScope` as a SQL condition on a project id column."""
+"""A :class:`~registry.query.ProjectScope` as a SQL condition on a project id column."""
 
 from __future__ import annotations
 
 from registry.db.query import Clauses
-from registry.rbac import ProjectScope
+from registry.query import ProjectScope
 
 
 def add_project_scope(clauses: Clauses, scope: ProjectScope, project_id: str) -> None:
@@ -15,7 +15,7 @@ def add_project_scope(clauses: Clauses, scope: ProjectScope, project_id: str) ->
     if scope.public:
         parts.append(f"{project_id} IN (SELECT id FROM projects WHERE public)")  # noqa: S608
     if scope.member_roles and scope.user_id is not None:
-        roles = clauses.param(sorted(int(r) for r in scope.member_roles))
+        roles = clauses.param(sorted(scope.member_roles))
         user = clauses.param(scope.user_id)
         groups = clauses.param(list(scope.group_ids))
         parts.append(

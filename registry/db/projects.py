@@ -7,8 +7,7 @@ import asyncpg
 from registry.db.pool import Executor
 from registry.db.project_scope import add_project_scope
 from registry.db.query import Clauses, Column, ColumnMap, fetch_listed
-from registry.query import ListQuery
-from registry.rbac import ProjectScope
+from registry.query import ListQuery, ProjectScope
 
 
 async def get_by_name(db: Executor, name: str) -> asyncpg.Record | None:

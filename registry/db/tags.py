@@ -50,3 +50,11 @@ async def list_names(db: Executor, repository_id: int, last: str | None, limit: 
 async def all_names(db: Executor, repository_id: int) -> list[str]:
     rows = await db.fetch("SELECT name FROM tags WHERE repository_id = $1", repository_id)
     return [r["name"] for r in rows]
+
+
+async def artifact_of(db: Executor, repository_id: int, name: str) -> int | None:
+    """The artifact the tag points at now, if the tag exists."""
+    artifact_id: int | None = await db.fetchval(
+        "SELECT artifact_id FROM tags WHERE repository_id = $1 AND name = $2", repository_id, name
+    )
+    return artifact_id

@@ -8,17 +8,35 @@ asked for (exponential backoff is the job's choice).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from celery import Celery, Task
 
 from registry.config import Settings
 from registry.jobs.heartbeat import heartbeat_step
-from registry.jobs.queue import QUEUE, TASK_NAME, broker_url
 from registry.jobs.runner import Outcome, run_job
+from registry.services.context import Backends
+
+TASK_NAME = "berth.run_job"
+QUEUE = "berth"
 
 
-def create_celery(settings: Settings) -> Celery:
+def broker_url(settings: Settings) -> str:
+    if settings.broker_url is not None:
+        return settings.broker_url.get_secret_value()
+    assert settings.redis_url is not None
+    return settings.redis_url.get_secret_value()
+
+
+# Opens one process's backends: the composition root's ``open_backends``, handed in by the
+# command that starts the worker (the job service itself does not know how to build them).
+OpenBackends = Callable[..., contextlib.AbstractAsyncContextManager[Backends]]
+
+
+def create_celery(settings: Settings, open_backends: OpenBackends | None = None) -> Celery:
+    """The Celery app; ``open_backends`` is needed to run jobs, not to send them."""
     app = Celery("berth", broker=broker_url(settings))
     app.conf.update(
         task_default_queue=QUEUE,
@@ -42,7 +60,9 @@ def create_celery(settings: Settings) -> Celery:
 
     @app.task(name=TASK_NAME, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
     def run(self: Task, job_id: int) -> str:
-        outcome = asyncio.run(_run(settings, job_id))
+        if open_backends is None:
+            raise RuntimeError("this Celery app only sends jobs")
+        outcome = asyncio.run(_run(open_backends, settings, job_id))
         if outcome.retry_in is not None:
             raise self.retry(countdown=outcome.retry_in)
         return outcome.status
@@ -50,16 +70,19 @@ def create_celery(settings: Settings) -> Celery:
     return app
 
 
-async def _run(settings: Settings, job_id: int) -> Outcome:
-    from registry.services.context import open_backends
-
+async def _run(open_backends: OpenBackends, settings: Settings, job_id: int) -> Outcome:
     async with open_backends(settings, pool_size=4, for_jobs=True) as backends:
         return await run_job(backends, job_id)
 
 
 def worker_argv(settings: Settings, extra: list[Any] | None = None) -> list[str]:
+    # Jobs wait on PostgreSQL, Redis and storage, not on the CPU: threads serve them as well as
+    # forked children, without a process (and its memory) per slot and without forking a
+    # process that may hold locks.
     return [
         "worker",
+        "--pool",
+        "threads",
         "--loglevel",
         settings.log_level.upper(),
         "--concurrency",

@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from registry.db import jobs
-
-if TYPE_CHECKING:
-    from registry.services.context import Backends
-
-
-class RetryLater(Exception):
-    """Raised by a job to be run again after ``delay`` seconds (counts as an attempt)."""
-
-    def __init__(self, message: str, delay: float) -> None:
-        super().__init__(message)
-        self.delay = delay
+from registry.services.context import Backends
 
 
 @dataclass
@@ -42,3 +33,7 @@ class JobContext:
             self._stopping = await jobs.stop_requested(self.backends.db, self.job_id)
             self._stop_checked_at = time.monotonic()
         return self._stopping
+
+
+# What runs a job of one kind: its context in, an optional result (shown by the API) out.
+Handler = Callable[[JobContext], Awaitable[dict[str, Any] | None]]

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from registry.jobs.context import JobContext
-from registry.services.gc import collect_garbage
+from registry.services.gc import KIND, collect_garbage
 
-KIND = "GARBAGE_COLLECTION"
+__all__ = ["KIND", "run"]
 
 
 async def run(ctx: JobContext) -> dict[str, Any]:

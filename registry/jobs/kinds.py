@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from registry.jobs import gc, purge_audit, retention, webhook
-from registry.jobs.runner import Handler
+from registry.jobs.context import Handler
 
 HANDLERS: dict[str, Handler] = {
     gc.KIND: gc.run,

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from registry.jobs.context import JobContext
+from registry.services.audit import PURGE_KIND as KIND
 from registry.services.audit import purge_audit_logs
 
-KIND = "PURGE_AUDIT_LOG"
+__all__ = ["KIND", "run"]
 
 
 async def run(ctx: JobContext) -> dict[str, Any]:

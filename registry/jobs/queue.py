@@ -19,25 +19,19 @@ from registry.services.errors import JobServiceUnavailable
 if TYPE_CHECKING:
     from celery import Celery
 
-TASK_NAME = "berth.run_job"
-QUEUE = "berth"
 SEND_TIMEOUT_SECONDS = 5.0
 
 
-def broker_url(settings: Settings) -> str:
-    if settings.broker_url is not None:
-        return settings.broker_url.get_secret_value()
-    assert settings.redis_url is not None
-    return settings.redis_url.get_secret_value()
+class CeleryJobQueue:
+    """The job queue on Celery: sends job ids to the ``berth`` queue."""
 
-
-class JobQueue:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._app: Celery | None = None
 
     def _celery(self) -> Celery:
         if self._app is None:
+            # Imported on first use: an API process that never starts a job never loads Celery.
             from registry.jobs.celery_app import create_celery
 
             self._app = create_celery(self._settings)
@@ -48,6 +42,8 @@ class JobQueue:
         app = self._celery()
         try:
             async with asyncio.timeout(SEND_TIMEOUT_SECONDS):
+                from registry.jobs.celery_app import QUEUE, TASK_NAME
+
                 await asyncio.to_thread(
                     app.send_task,
                     TASK_NAME,

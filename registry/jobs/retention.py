@@ -16,8 +16,7 @@ from typing import Any
 from registry.db import jobs
 from registry.jobs.context import JobContext
 from registry.rbac import ProjectRef
-from registry.services import retention
-from registry.webhooks import hooks
+from registry.services import notify, retention
 
 KIND = retention.EXECUTION_KIND
 TASK_KIND = retention.TASK_KIND
@@ -117,7 +116,7 @@ async def run(ctx: JobContext) -> dict[str, Any]:
     )
     if not dry_run:
         # Awaited, not fired and forgotten: this worker's event loop ends with the job.
-        await hooks.notify_tag_retention(
+        await notify.notify_tag_retention(
             b,
             project,
             _webhook_summary(policy.id, summary),

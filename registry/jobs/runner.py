@@ -7,20 +7,18 @@ import contextlib
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
 from registry.db import jobs
-from registry.jobs.context import JobContext, RetryLater
+from registry.jobs import kinds
+from registry.jobs.context import Handler, JobContext
+from registry.services.context import Backends
+from registry.services.errors import RetryLater
 from registry.services.jobs import MAX_ATTEMPTS_DEFAULT
-
-if TYPE_CHECKING:
-    from registry.services.context import Backends
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[JobContext], Awaitable[dict[str, Any] | None]]
 LEASE_SECONDS = 30.0
 
 
@@ -32,8 +30,6 @@ class Outcome:
 
 def handlers() -> dict[str, Handler]:
     """The explicit table of job kinds; an unknown kind is an error, never a silent no-op."""
-    from registry.jobs import kinds
-
     return kinds.HANDLERS
 
 

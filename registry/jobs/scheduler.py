@@ -8,15 +8,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
 from registry.db import jobs
-from registry.jobs import cron
+from registry.services import cron
 from registry.services import jobs as job_service
+from registry.services.context import Backends
 from registry.services.errors import JobServiceUnavailable
-
-if TYPE_CHECKING:
-    from registry.services.context import Backends
 
 log = logging.getLogger(__name__)
 

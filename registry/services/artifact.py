@@ -12,20 +12,19 @@ from registry.auth.principal import Principal
 from registry.db import artifacts, labels, repositories, tags
 from registry.db import blobs as blob_links
 from registry.db.pool import Executor
+from registry.events import DELETE_ARTIFACT
 from registry.oci import mediatypes
 from registry.oci.digest import Digest, looks_like_digest
 from registry.oci.names import is_valid_tag
 from registry.query import ListQuery
 from registry.rbac import ProjectRef
-from registry.services import quota
+from registry.services import notify, quota
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
 from registry.services.errors import ManifestUnknown, RegistryError, ResourceUnknown, TagInvalid
 from registry.services.immutability import TagImmutable, immutable_tags
 from registry.storage import layout
 from registry.storage.base import StorageError
-from registry.webhooks import hooks
-from registry.webhooks.events import DELETE_ARTIFACT
 
 HELM_CONFIG = "application/vnd.cncf.helm.config.v1+json"
 IMAGE_CONFIGS = frozenset(
@@ -130,7 +129,7 @@ async def delete_artifact(
     await b.audit.record(
         AuditEvent("delete", "artifact", f"{repository}@{row['digest']}", actor.name, project.id)
     )
-    hooks.artifact_event(
+    notify.artifact_event(
         b,
         DELETE_ARTIFACT,
         project,

@@ -19,6 +19,9 @@ from registry.db.pool import Pool
 
 log = logging.getLogger(__name__)
 
+# The job kind that purges old audit records.
+PURGE_KIND = "PURGE_AUDIT_LOG"
+
 
 @dataclass(frozen=True, slots=True)
 class AuditEvent:

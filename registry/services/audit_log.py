@@ -7,8 +7,8 @@ import asyncpg
 
 from registry.auth.principal import Principal
 from registry.db import audit
-from registry.query import ListQuery
-from registry.rbac import Action, ProjectRef, ProjectScope, project_scope
+from registry.query import ListQuery, ProjectScope
+from registry.rbac import Action, ProjectRef, project_scope
 from registry.services.context import Backends
 
 

@@ -1,29 +1,39 @@
-"""The backends a service function works with, opened once per process (by the app's
-lifespan, or by a worker for a job) through :func:`open_backends`."""
+"""What a service function works with: the backends of one process.
+
+They are opened by the composition root (``registry.runtime.open_backends``, called by the
+app's lifespan and by job workers); services see them only through this record and the small
+protocols below, never the modules that build them.
+"""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from redis.asyncio import Redis
 
 from registry.config import Settings
-from registry.db.pool import Pool, open_pool
-from registry.jobs.queue import JobQueue
+from registry.db.pool import Pool
 from registry.services.audit import AuditTrail
 from registry.services.background import BackgroundTasks
 from registry.services.configuration import ConfigurationCache
 from registry.services.hashers import HasherCache
 from registry.services.identity import IdentityService
-from registry.services.secret_storage import open_secret_box
 from registry.services.secrets import SecretBox
-from registry.storage import create_driver
+from registry.services.webhook_subscriptions import Subscriptions
 from registry.storage.base import StorageDriver
 from registry.token.jwt import VerifiedTokens
-from registry.token.keys import KeyRing, load_key_ring
-from registry.webhooks.subscriptions import Subscriptions
+from registry.token.keys import KeyRing
+
+
+class JobQueue(Protocol):
+    """Hands recorded jobs to the workers (the job service implements it)."""
+
+    async def enqueue(self, job_id: int, countdown: float = 0) -> None:
+        """Send the job; raise ``JobServiceUnavailable`` when the broker cannot take it."""
+
+    def close(self) -> None:
+        """Release the connection to the broker."""
 
 
 @dataclass
@@ -43,60 +53,3 @@ class Backends:
     verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
     webhook_subscriptions: Subscriptions = field(default_factory=Subscriptions)
-
-
-@contextlib.asynccontextmanager
-async def open_backends(
-    settings: Settings, pool_size: int | None = None, *, for_jobs: bool = False
-) -> AsyncIterator[Backends]:
-    """``for_jobs``: statements may run as long as a job needs (GC, retention), not just as
-    long as a request may wait."""
-    if settings.database_url is None or settings.redis_url is None:
-        raise ValueError("database_url and redis_url must be set (berth serve sets them)")
-    db = await open_pool(
-        settings.database_url.get_secret_value(),
-        pool_size or settings.database_pool_size,
-        connect_timeout=settings.database_timeout_seconds,
-        command_timeout=(
-            settings.job_command_timeout_seconds
-            if for_jobs
-            else settings.database_command_timeout_seconds
-        ),
-    )
-    redis = Redis.from_url(
-        settings.redis_url.get_secret_value(),
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
-        health_check_interval=30,
-    )
-    try:
-        await redis.ping()
-        secrets = await open_secret_box(settings, db)
-        config = ConfigurationCache(db, secrets)
-        backends = Backends(
-            settings=settings,
-            db=db,
-            storage=create_driver(settings.storage, settings.data_dir),
-            redis=redis,
-            keys=await load_key_ring(db, settings.token.private_key_path),
-            config=config,
-            identity=IdentityService(
-                db,
-                redis,
-                config,
-                failure_limit=settings.login_failure_limit,
-                failure_window_seconds=settings.login_failure_window_seconds,
-            ),
-            audit=AuditTrail(db),
-            jobs=JobQueue(settings),
-            secrets=secrets,
-        )
-        backends.audit.start()
-        try:
-            yield backends
-        finally:
-            await backends.audit.stop()
-            backends.jobs.close()
-    finally:
-        await redis.aclose()
-        await db.close()

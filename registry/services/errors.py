@@ -102,3 +102,12 @@ class ResourceUnknown(RegistryError):
 
 class ResourceExists(RegistryError):
     """the resource already exists"""
+
+
+class RetryLater(Exception):
+    """Raised by work that runs as a job to be run again after ``delay`` seconds (the job
+    service counts it as an attempt)."""
+
+    def __init__(self, message: str, delay: float) -> None:
+        super().__init__(message)
+        self.delay = delay

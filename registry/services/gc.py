@@ -24,6 +24,8 @@ from registry.services.context import Backends
 from registry.storage import layout
 from registry.storage.base import PathNotFoundError
 
+# The job kind that runs garbage collection.
+KIND = "GARBAGE_COLLECTION"
 PAGE = 500
 LOCK_SECONDS = 600
 

@@ -9,8 +9,8 @@ from typing import Any
 import asyncpg
 
 from registry.db import jobs
-from registry.jobs import cron
 from registry.query import ListQuery
+from registry.services import cron
 from registry.services.context import Backends
 from registry.services.errors import JobServiceUnavailable, RegistryError, ResourceUnknown
 

@@ -9,12 +9,15 @@ import asyncpg
 
 from registry.db import artifacts, blobs, repositories, tags
 from registry.db.pool import Executor
+from registry.events import DELETE_ARTIFACT, PULL_ARTIFACT, PUSH_ARTIFACT
 from registry.oci import mediatypes
 from registry.oci.digest import Digest, looks_like_digest
 from registry.oci.manifest import InvalidManifestError, Manifest, parse_manifest
 from registry.oci.names import is_valid_tag
 from registry.rbac import ProjectRef
+from registry.services import notify
 from registry.services.artifact import check_tags_mutable, kind_for, remove_artifacts
+from registry.services.audit import AuditEvent
 from registry.services.blob import parse_digest
 from registry.services.context import Backends
 from registry.services.errors import (
@@ -72,6 +75,26 @@ async def get_manifest(b: Backends, repository: str, reference: str) -> StoredMa
     )
 
 
+async def pull_manifest(
+    b: Backends, project: ProjectRef, repository: str, reference: str, operator: str
+) -> StoredManifest:
+    """A client's GET of a manifest: the manifest, with the pull recorded (pull time and count,
+    audit record, ``PULL_ARTIFACT`` event). HEAD requests use :func:`get_manifest`."""
+    stored = await get_manifest(b, repository, reference)
+    tag = None if looks_like_digest(reference) else reference
+    b.audit.record_pull(stored.artifact_id, stored.tag_id, stored.repository_id)
+    notify.artifact_event(b, PULL_ARTIFACT, project, repository, stored.digest, tag, operator)
+    await b.audit.record(
+        AuditEvent("pull", "artifact", audit_resource(repository, reference), operator, project.id)
+    )
+    return stored
+
+
+def audit_resource(repository: str, reference: str) -> str:
+    """How the audit log names an artifact: ``repo:tag`` or ``repo@digest``."""
+    return f"{repository}@{reference}" if ":" in reference else f"{repository}:{reference}"
+
+
 def _check_size(b: Backends, size: int) -> None:
     if size > b.settings.max_manifest_bytes:
         raise ManifestTooLarge(
@@ -87,6 +110,30 @@ def check_manifest_length(b: Backends, content_length: int | None) -> None:
 
 
 async def put_manifest(
+    b: Backends,
+    project: ProjectRef,
+    repository: str,
+    reference: str,
+    content: bytes,
+    content_type: str | None,
+    operator: str,
+) -> PushedManifest:
+    """Store a pushed manifest (and move the tag); then record the push (audit record,
+    ``PUSH_ARTIFACT`` and, near the quota, ``QUOTA_WARNING``)."""
+    pushed = await _store_manifest(b, project, repository, reference, content, content_type)
+    tag = None if looks_like_digest(reference) else reference
+    await b.audit.record(
+        AuditEvent(
+            "create", "artifact", audit_resource(repository, reference), operator, project.id
+        )
+    )
+    digest = str(pushed.digest)
+    notify.artifact_event(b, PUSH_ARTIFACT, project, repository, digest, tag, operator)
+    notify.quota_warning_if_needed(b, project, repository, digest, tag, operator)
+    return pushed
+
+
+async def _store_manifest(
     b: Backends,
     project: ProjectRef,
     repository: str,
@@ -134,9 +181,7 @@ async def put_manifest(
             if children:
                 await artifacts.link_children(conn, artifact_id, children)
         if isinstance(ref, str):
-            current = await conn.fetchval(
-                "SELECT artifact_id FROM tags WHERE repository_id = $1 AND name = $2", repo_id, ref
-            )
+            current = await tags.artifact_of(conn, repo_id, ref)
             if current is not None and current != artifact_id:
                 await check_tags_mutable(b, project, repository, [ref])
             await tags.point(conn, repo_id, ref, artifact_id)
@@ -171,10 +216,24 @@ async def _referenced_children(
 
 
 async def delete_manifest(
+    b: Backends, project: ProjectRef, repository: str, reference: str, operator: str
+) -> None:
+    """Delete by digest (the artifact and its tags) or by tag (the tag alone), and record it;
+    only an artifact deletion is a ``DELETE_ARTIFACT`` event, as in Harbor."""
+    deleted = await _delete_manifest(b, project, repository, reference)
+    if deleted is not None:
+        digest, first_tag = deleted
+        notify.artifact_event(b, DELETE_ARTIFACT, project, repository, digest, first_tag, operator)
+    await b.audit.record(
+        AuditEvent(
+            "delete", "artifact", audit_resource(repository, reference), operator, project.id
+        )
+    )
+
+
+async def _delete_manifest(
     b: Backends, project: ProjectRef, repository: str, reference: str
 ) -> tuple[str, str | None] | None:
-    """Delete by digest (the artifact and its tags) or by tag (the tag alone). For an
-    artifact deletion, return its digest and first tag."""
     ref = parse_reference(reference)
     if isinstance(ref, str):
         await check_tags_mutable(b, project, repository, [ref])

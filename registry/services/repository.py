@@ -6,8 +6,8 @@ import asyncpg
 
 from registry.auth.principal import Principal
 from registry.db import artifacts, repositories, tags
-from registry.query import ListQuery
-from registry.rbac import Action, ProjectRef, ProjectScope, project_scope
+from registry.query import ListQuery, ProjectScope
+from registry.rbac import Action, ProjectRef, project_scope
 from registry.services.artifact import check_tags_mutable, remove_artifacts
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends

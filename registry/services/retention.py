@@ -30,9 +30,9 @@ import asyncpg
 
 from registry.auth.principal import Principal
 from registry.db import retention as retention_db
-from registry.jobs import cron
 from registry.query import ListQuery
 from registry.rbac import ProjectRef
+from registry.services import cron
 from registry.services import jobs as job_service
 from registry.services.artifact import remove_artifacts
 from registry.services.audit import AuditEvent

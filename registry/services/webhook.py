@@ -17,13 +17,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from registry.db import webhooks
-from registry.jobs.context import RetryLater
-from registry.services import jobs
-from registry.services.context import Backends
-from registry.services.errors import RegistryError
-from registry.services.secret_storage import WEBHOOK_AUTH_HEADER, seal_target
-from registry.services.secrets import SecretBox
-from registry.webhooks.events import (
+from registry.events import (
     DEFAULT_FORMAT,
     EVENT_TYPES,
     HTTP,
@@ -33,6 +27,11 @@ from registry.webhooks.events import (
     Event,
     body_for,
 )
+from registry.services import jobs
+from registry.services.context import Backends
+from registry.services.errors import RegistryError, RetryLater
+from registry.services.secret_storage import WEBHOOK_AUTH_HEADER, seal_target
+from registry.services.secrets import SecretBox
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from registry.config import StorageSettings
 from registry.storage.base import (
     FileInfo,
     FileWriter,
@@ -19,6 +18,7 @@ from registry.storage.base import (
 from registry.storage.checked import CheckedDriver
 from registry.storage.filesystem import FilesystemDriver
 from registry.storage.s3 import S3Driver
+from registry.storage.settings import StorageSettings
 
 __all__ = [
     "DRIVERS",

@@ -30,7 +30,6 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from registry.config import S3StorageSettings
 from registry.storage.base import (
     FileInfo,
     FileWriter,
@@ -40,6 +39,7 @@ from registry.storage.base import (
     StorageError,
     check_path,
 )
+from registry.storage.settings import S3StorageSettings
 
 if TYPE_CHECKING:
     from botocore.response import StreamingBody

@@ -21,6 +21,7 @@ import httpx
 import psutil
 import pytest
 
+from registry.embedded import EmbeddedRedis
 from tests.e2e._jobs import (
     Serve,
     WebhookSink,
@@ -38,8 +39,9 @@ pytestmark = pytest.mark.e2e
 
 PASSWORD = "Faults-pass-1"
 BERTH = [sys.executable, "-m", "registry.cli"]
-# A client must hear back within this, whatever is frozen: the database's statement timeout
-# is 10 s, the broker's send bound 5 s, a Redis command's 3 s.
+# A client must hear back within this, whatever is frozen: a database statement times out
+# after 5 s and cancelling it takes at most as long again, the broker's send bound is 5 s, a
+# Redis command's 3 s.
 ANSWER_WITHIN = 15.0
 
 
@@ -91,6 +93,16 @@ def _postgres(serve: Serve) -> list[psutil.Process]:
     pid = int((_data(serve) / "postgres" / "postmaster.pid").read_text().split()[0])
     postmaster = psutil.Process(pid)
     return [postmaster, *postmaster.children(recursive=True)]
+
+
+def _freeze_postgres(serve: Serve) -> list[psutil.Process]:
+    """SIGSTOP the postmaster first, so it forks no new backend, then everything it forked."""
+    postmaster, *_ = _postgres(serve)
+    postmaster.suspend()
+    children = postmaster.children(recursive=True)
+    for child in children:
+        child.suspend()
+    return [postmaster, *children]
 
 
 def _redis(serve: Serve) -> list[psutil.Process]:
@@ -248,11 +260,7 @@ def test_postgres_killed_under_load(serve: Serve) -> None:
 def test_postgres_frozen_gives_503_in_bounded_time(serve: Serve) -> None:
     with serve.api() as api, serve.registry() as registry:
         push_image(registry, "library/pg-freeze", "before")
-        # Taken now, with every backend the pools have opened so far; a frozen postmaster
-        # forks no new ones.
-        processes = _postgres(serve)
-        for proc in processes:
-            proc.suspend()
+        processes = _freeze_postgres(serve)
         try:
             began = time.monotonic()
             r = registry.get("/v2/library/pg-freeze/manifests/before")
@@ -297,31 +305,79 @@ def test_redis_killed_under_load(serve: Serve) -> None:
     _assert_acknowledged_pushes_kept(serve, load)
 
 
-def test_broker_frozen_at_enqueue_answers_503_and_the_job_runs_later(serve: Serve) -> None:
+def test_redis_frozen_gives_503_in_bounded_time(serve: Serve) -> None:
     redis = _redis(serve)[0]
-    with serve.api(timeout=60.0) as api:
-        before = {job["id"] for job in api.get("/system/gc").json()}
+    with serve.api() as api, serve.registry() as registry:
+        push_image(registry, "library/redis-freeze", "before")
         redis.suspend()
         try:
+            for client, path, code in (
+                (api, "/projects", "SERVICE_UNAVAILABLE"),
+                (registry, "/v2/library/redis-freeze/manifests/before", "UNAVAILABLE"),
+            ):
+                began = time.monotonic()
+                r = client.get(path)
+                took = time.monotonic() - began
+                assert took < ANSWER_WITHIN, f"{path} answered after {took:.1f}s"
+                assert r.status_code == 503, r.text
+                assert r.json()["errors"][0]["code"] == code
             began = time.monotonic()
-            r = api.post(
-                "/system/gc/schedule", json={"schedule": {"type": "Manual"}, "parameters": {}}
-            )
-            took = time.monotonic() - began
-            assert r.status_code == 503, r.text
-            assert r.json()["errors"][0]["code"] == "SERVICE_UNAVAILABLE"
-            assert took < ANSWER_WITHIN, f"answered after {took:.1f}s"
             health = api.get("/health")
+            assert time.monotonic() - began < 5
             assert health.status_code == 503
+            components = {c["name"]: c for c in health.json()["components"]}
+            assert components["redis"]["status"] == "unhealthy"
         finally:
             redis.resume()
-        # The job was recorded before the broker failed; the scheduler sends it once the
-        # broker is back, and it runs.
-        recorded = [job for job in api.get("/system/gc").json() if job["id"] not in before]
-        assert len(recorded) == 1, recorded
-        finished = wait_for_job(api, f"/system/gc/{recorded[0]['id']}", within=90)
-        assert finished["job_status"] == "Success", finished
-        assert run_gc(api)["job_status"] == "Success"
+    _recovers(serve)
+
+
+@pytest.fixture
+def broker() -> Iterator[EmbeddedRedis]:
+    """A Redis of its own as the job broker, so the broker can fail while the cache works."""
+    with state_dir("broker") as root:
+        server = EmbeddedRedis(root)
+        try:
+            server.start()
+            yield server
+        finally:
+            server.stop()
+
+
+def test_broker_frozen_at_enqueue_answers_503_and_the_job_runs_later(
+    home: Path, broker: EmbeddedRedis
+) -> None:
+    assert broker.url is not None
+    assert broker.pid is not None
+    serve = start_serve(BERTH, home, password=PASSWORD, extra_env={"BERTH_BROKER_URL": broker.url})
+    broker_process = psutil.Process(broker.pid)
+    try:
+        with serve.api(timeout=60.0) as api:
+            before = {job["id"] for job in api.get("/system/gc").json()}
+            broker_process.suspend()
+            try:
+                began = time.monotonic()
+                r = api.post(
+                    "/system/gc/schedule",
+                    json={"schedule": {"type": "Manual"}, "parameters": {}},
+                )
+                took = time.monotonic() - began
+                assert r.status_code == 503, r.text
+                assert r.json()["errors"][0]["code"] == "SERVICE_UNAVAILABLE"
+                assert "recorded" in r.json()["errors"][0]["message"]
+                assert took < ANSWER_WITHIN, f"answered after {took:.1f}s"
+            finally:
+                broker_process.resume()
+            # The job was recorded before the broker failed; the scheduler sends it once the
+            # broker is back, and it runs.
+            recorded = [job for job in api.get("/system/gc").json() if job["id"] not in before]
+            assert len(recorded) == 1, recorded
+            finished = wait_for_job(api, f"/system/gc/{recorded[0]['id']}", within=90)
+            assert finished["job_status"] == "Success", finished
+            assert run_gc(api)["job_status"] == "Success"
+    finally:
+        stopped = serve.server.stop()
+    assert stopped.clean, stopped.explain()
 
 
 # --- berth serve itself ----------------------------------------------------------------------
@@ -335,9 +391,9 @@ def test_killed_serve_leaves_no_child_behind_and_loses_no_acknowledged_write(
         while len(load.acknowledged()) < 10:
             time.sleep(0.05)
         tree = _tree(running)
+        names = {" ".join(p.cmdline())[:80] for p in tree}
         # Killed right behind the acknowledgements: whatever was answered must be on disk.
         os.kill(tree[0].pid, signal.SIGKILL)
-    names = {" ".join(p.cmdline())[:80] for p in tree if p.is_running()}
     assert len(tree) >= 5, names  # serve, PostgreSQL (+ its helpers), Redis, worker, scheduler
     assert running.server.proc is not None
     running.server.proc.wait(timeout=10)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from registry.auth.principal import Principal, PrincipalKind
-from registry.rbac import Action, ProjectScope, Role, project_scope, robot_actions, roles_with
+from registry.query import ProjectScope
+from registry.rbac import Action, Role, project_scope, robot_actions, roles_with
 
 
 def test_only_repository_items_open_the_registry() -> None:
@@ -25,7 +26,7 @@ def test_project_scope_for_listing_projects() -> None:
     assert project_scope(admin, Action.READ_PROJECT) == ProjectScope(everything=True)
     user = Principal("dev", PrincipalKind.USER, user_id=7, group_ids=(3,))
     assert project_scope(user, Action.READ_PROJECT) == ProjectScope(
-        public=True, member_roles=frozenset(Role), user_id=7, group_ids=(3,)
+        public=True, member_roles=frozenset(map(int, Role)), user_id=7, group_ids=(3,)
     )
     robot = Principal("robot$ci", PrincipalKind.ROBOT, robot_id=4)
     assert project_scope(robot, Action.READ_PROJECT) == ProjectScope(public=True, robot_id=4)
@@ -37,6 +38,6 @@ def test_project_scope_for_reading_logs_leaves_out_public_projects_and_robots() 
     user = Principal("dev", PrincipalKind.USER, user_id=7)
     scope = project_scope(user, Action.READ_LOGS)
     assert not scope.public
-    assert Role.LIMITED_GUEST not in scope.member_roles
+    assert int(Role.LIMITED_GUEST) not in scope.member_roles
     robot = Principal("robot$ci", PrincipalKind.ROBOT, robot_id=4)
     assert project_scope(robot, Action.READ_LOGS) == ProjectScope()

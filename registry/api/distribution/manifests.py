@@ -7,13 +7,9 @@ from starlette.responses import Response
 
 from registry.api.distribution.access import authorize, caller_name
 from registry.api.distribution.endpoint import content_length, oci_endpoint
-from registry.oci.digest import looks_like_digest
 from registry.rbac import Action
 from registry.services import manifest as manifest_service
-from registry.services.audit import AuditEvent
 from registry.services.errors import ManifestUnknown, TagInvalid
-from registry.webhooks import hooks
-from registry.webhooks.events import DELETE_ARTIFACT, PULL_ARTIFACT, PUSH_ARTIFACT
 
 
 @oci_endpoint
@@ -23,24 +19,14 @@ async def get_manifest(request: Request) -> Response:
     reference = request.path_params["reference"]
     b = request.state.backends
     try:
-        stored = await manifest_service.get_manifest(b, name, reference)
+        if request.method == "GET":
+            operator = await caller_name(request)
+            stored = await manifest_service.pull_manifest(b, project, name, reference, operator)
+        else:
+            stored = await manifest_service.get_manifest(b, name, reference)
     except TagInvalid:
         # A malformed tag names nothing that could exist.
         raise ManifestUnknown(detail={"reference": reference}) from None
-    if request.method == "GET":
-        operator = await caller_name(request)
-        tag = None if looks_like_digest(reference) else reference
-        b.audit.record_pull(stored.artifact_id, stored.tag_id, stored.repository_id)
-        hooks.artifact_event(b, PULL_ARTIFACT, project, name, stored.digest, tag, operator)
-        await b.audit.record(
-            AuditEvent(
-                "pull",
-                "artifact",
-                _resource(name, reference),
-                await caller_name(request),
-                project.id,
-            )
-        )
     headers = {
         "Docker-Content-Digest": stored.digest,
         "ETag": f'"{stored.digest}"',
@@ -68,6 +54,7 @@ async def put_manifest(request: Request) -> Response:
         request.path_params["reference"],
         bytes(body),
         request.headers.get("content-type"),
+        await caller_name(request),
     )
     headers = {
         "Location": f"/v2/{name}/manifests/{pushed.digest}",
@@ -76,14 +63,6 @@ async def put_manifest(request: Request) -> Response:
     }
     if pushed.subject:
         headers["OCI-Subject"] = pushed.subject
-    reference = request.path_params["reference"]
-    operator = await caller_name(request)
-    tag = None if looks_like_digest(reference) else reference
-    await b.audit.record(
-        AuditEvent("create", "artifact", _resource(name, reference), operator, project.id)
-    )
-    hooks.artifact_event(b, PUSH_ARTIFACT, project, name, str(pushed.digest), tag, operator)
-    hooks.quota_warning_if_needed(b, project, name, str(pushed.digest), tag, operator)
     return Response(status_code=201, headers=headers)
 
 
@@ -94,22 +73,9 @@ async def delete_manifest(request: Request) -> Response:
     reference = request.path_params["reference"]
     b = request.state.backends
     try:
-        deleted = await manifest_service.delete_manifest(b, project, name, reference)
+        await manifest_service.delete_manifest(
+            b, project, name, reference, await caller_name(request)
+        )
     except TagInvalid:
         raise ManifestUnknown(detail={"reference": reference}) from None
-    if deleted is not None:
-        # Harbor notifies artifact deletions, not the removal of a tag alone.
-        digest, first_tag = deleted
-        hooks.artifact_event(
-            b, DELETE_ARTIFACT, project, name, digest, first_tag, await caller_name(request)
-        )
-    await b.audit.record(
-        AuditEvent(
-            "delete", "artifact", _resource(name, reference), await caller_name(request), project.id
-        )
-    )
     return Response(status_code=202, headers={"Content-Length": "0"})
-
-
-def _resource(repository: str, reference: str) -> str:
-    return f"{repository}@{reference}" if ":" in reference else f"{repository}:{reference}"

@@ -17,12 +17,12 @@ from registry.api.distribution.access import (
 from registry.api.distribution.endpoint import content_length, oci_endpoint
 from registry.rbac import Action, ProjectRef
 from registry.services import blob as blob_service
+from registry.services import notify
 from registry.services import upload as upload_service
 from registry.services.blob import BlobInfo
 from registry.services.errors import DigestInvalid
 from registry.services.quota import QuotaExceeded
 from registry.services.upload import UploadState
-from registry.webhooks import hooks
 
 
 @contextlib.asynccontextmanager
@@ -33,7 +33,7 @@ async def _quota_events(request: Request, project: ProjectRef, name: str) -> Asy
     except QuotaExceeded as exc:
         digest = request.query_params.get("digest") or request.query_params.get("mount") or ""
         operator = await caller_name(request)
-        hooks.quota_exceeded(
+        notify.quota_exceeded(
             request.state.backends, project, name, exc.message, operator, digest=digest
         )
         raise

@@ -20,9 +20,8 @@ from registry.api.v2_0.endpoint import (
 from registry.api.v2_0.errors import BadRequest
 from registry.api.v2_0.listing import list_headers, list_query
 from registry.api.v2_0.security import backends, sysadmin
-from registry.jobs import gc, purge_audit
+from registry.services import audit, gc, system_job
 from registry.services import jobs as job_service
-from registry.services import system_job
 
 
 def _job_json(row: asyncpg.Record, schedule: asyncpg.Record | None) -> dict[str, Any]:
@@ -126,5 +125,5 @@ def _endpoints(kind: str, base: str) -> list[Route]:
 
 routes = [
     *_endpoints(gc.KIND, "/api/v2.0/system/gc"),
-    *_endpoints(purge_audit.KIND, "/api/v2.0/system/purgeaudit"),
+    *_endpoints(audit.PURGE_KIND, "/api/v2.0/system/purgeaudit"),
 ]

@@ -24,10 +24,10 @@ from registry.api.v2_0.endpoint import (
 from registry.api.v2_0.errors import NotFound
 from registry.api.v2_0.listing import list_headers, list_query
 from registry.api.v2_0.security import backends, principal_of, project_for
+from registry.events import EVENT_TYPES, NOTIFY_TYPES, PAYLOAD_FORMATS, SLACK
 from registry.rbac import Action, ProjectRef
 from registry.services import webhook_policy
 from registry.services.webhook import public_target
-from registry.webhooks.events import EVENT_TYPES, NOTIFY_TYPES, PAYLOAD_FORMATS, SLACK
 
 _STATUSES = ("Pending", "Running", "Success", "Error", "Stopped")
 

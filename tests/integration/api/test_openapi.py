@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -469,7 +470,19 @@ def _fuzz(
     return statuses
 
 
-async def test_live_server_conforms_to_document(berth: Berth) -> None:
+async def _wait_until_healthy(berth: Berth, within: float = 60.0) -> None:
+    """/health is 503 until a job worker has reported in: the fuzzing would count that."""
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient(base_url=berth.url) as client:
+        while (await client.get(f"{PREFIX}/health")).status_code != 200:
+            assert time.monotonic() < deadline, "Berth did not become healthy"
+            await asyncio.sleep(0.5)
+
+
+async def test_live_server_conforms_to_document(
+    berth: Berth, job_worker: subprocess.Popen[bytes]
+) -> None:
+    await _wait_until_healthy(berth)
     schema = schemathesis.openapi.from_dict(_document())
     operations = []
     for result in schema.get_all_operations():

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from registry.jobs.queue import JobQueue
+from registry.jobs.queue import CeleryJobQueue
 from tests.integration.api.conftest import Berth, worker_environment
 from tests.integration.api.test_gc import run_gc
 from tests.integration.rabbitmq_server import RabbitMQServer, rabbitmq_available
@@ -66,7 +66,9 @@ async def test_jobs_run_through_rabbitmq(berth: Berth, rabbitmq: RabbitMQServer)
     worker = _start_worker(berth, rabbitmq.url, log_path)
     backends = berth.app.state.backends
     redis_queue = backends.jobs
-    amqp_queue = JobQueue(berth.settings.model_copy(update={"broker_url": SecretStr(rabbitmq.url)}))
+    amqp_queue = CeleryJobQueue(
+        berth.settings.model_copy(update={"broker_url": SecretStr(rabbitmq.url)})
+    )
     backends.jobs = amqp_queue
     try:
         done = await run_gc(berth, dry_run=True)

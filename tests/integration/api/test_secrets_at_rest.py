@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 from pydantic import SecretStr
 
-from registry.services.context import open_backends
+from registry.runtime import open_backends
 from registry.services.secrets import SecretKeyError
 from tests.integration.api.conftest import Berth
 from tests.integration.api.oci import push_image

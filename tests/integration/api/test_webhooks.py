@@ -21,11 +21,10 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from registry.db import webhooks as webhooks_db
+from registry.events import PULL_ARTIFACT, PUSH_ARTIFACT, Event, artifact_resource
 from registry.rbac import ProjectRef
-from registry.services import webhook
+from registry.services import notify, webhook
 from registry.services.secret_storage import WEBHOOK_AUTH_HEADER
-from registry.webhooks import hooks
-from registry.webhooks.events import PULL_ARTIFACT, PUSH_ARTIFACT, Event, artifact_resource
 from tests.integration.api.conftest import Berth
 from tests.integration.api.oci import push_image
 from tests.integration.api.test_identity import PASSWORD, add_member, api, make_project, make_user
@@ -300,7 +299,7 @@ async def test_policy_validation(berth: Berth) -> None:
                 "targets": [
                     {
                         "type": "slack",
-                        "address": "https://hooks.slack.example/services/x",
+                        "address": "https://notify.slack.example/services/x",
                         "payload_format": "CloudEvents",
                     }
                 ]
@@ -338,7 +337,7 @@ async def test_policy_validation(berth: Berth) -> None:
                     "address": "https://ci.example/a",
                     "payload_format": "CloudEvents",
                 },
-                {"type": "slack", "address": "https://hooks.slack.example/services/T/B/x"},
+                {"type": "slack", "address": "https://notify.slack.example/services/T/B/x"},
                 {"address": "https://u:p@[::1]:8443/hook?x=1#f", "skip_cert_verify": True},
             ],
         }
@@ -349,7 +348,7 @@ async def test_policy_validation(berth: Berth) -> None:
         # Like Harbor, only scheme, host, port and path of an address are kept.
         assert [t["address"] for t in got["targets"]] == [
             "https://ci.example/a",
-            "https://hooks.slack.example/services/T/B/x",
+            "https://notify.slack.example/services/T/B/x",
             "https://[::1]:8443/hook",
         ]
         assert [(t["type"], t["payload_format"]) for t in got["targets"]] == [
@@ -589,17 +588,17 @@ async def test_hooks_report_pulls_and_quota_events(berth: Berth, job_worker: Wor
             "nearly",
             policy_body("ops", sink.url, ("PULL_ARTIFACT", "QUOTA_WARNING", "QUOTA_EXCEED")),
         )
-        hooks.artifact_event(
+        notify.artifact_event(
             b, PULL_ARTIFACT, project, "nearly/app", digest, None, "admin", host="reg.test"
         )
-        hooks.quota_warning_if_needed(b, project, "nearly/app", digest, "v1", "admin")
-        await hooks.wait_pending(b)
+        notify.quota_warning_if_needed(b, project, "nearly/app", digest, "v1", "admin")
+        await notify.wait_pending(b)
         # Usage is still over the threshold: the next push does not warn again.
-        hooks.quota_warning_if_needed(b, project, "nearly/app", digest, "v1", "admin")
-        hooks.quota_exceeded(
+        notify.quota_warning_if_needed(b, project, "nearly/app", digest, "v1", "admin")
+        notify.quota_exceeded(
             b, project, "nearly/app", "adding 1.0 KiB … will exceed", "admin", digest=digest
         )
-        await hooks.wait_pending(b)
+        await notify.wait_pending(b)
         received = await sink.wait_for(3)
         await asyncio.sleep(1)
         assert len(sink.requests) == 3
@@ -628,7 +627,7 @@ async def test_hooks_report_pulls_and_quota_events(berth: Berth, job_worker: Wor
 async def test_a_push_through_the_registry_sends_the_webhook(
     berth: Berth, job_worker: Worker
 ) -> None:
-    """End to end through /v2/: the push path calls ``hooks.artifact_event``."""
+    """End to end through /v2/: the push path calls ``notify.artifact_event``."""
     await _forget_deliveries(berth)
     await make_project(berth, "wired")
     async with receiver(fail_first=1) as sink:

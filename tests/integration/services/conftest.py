@@ -13,8 +13,9 @@ from pydantic import SecretStr
 from registry.auth.principal import Principal
 from registry.config import Settings
 from registry.db.migrate import migrate
+from registry.runtime import open_backends
 from registry.services.bootstrap import bootstrap
-from registry.services.context import Backends, open_backends
+from registry.services.context import Backends
 from registry.services.identity import IdentityService
 from tests.integration.api.conftest import _TABLES, ADMIN_PASSWORD
 

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING
 import pytest
 from pydantic import SecretStr
 
-from registry.config import FilesystemStorageSettings, S3StorageSettings, StorageSettings
 from registry.storage import StorageDriver, create_driver
+from registry.storage.settings import FilesystemStorageSettings, S3StorageSettings, StorageSettings
 
 if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from registry.db.project_scope import add_project_scope
 from registry.db.query import Clauses
-from registry.rbac import ProjectScope, Role
+from registry.query import ProjectScope
 
 
 def _condition(scope: ProjectScope) -> tuple[str, list[object]]:
@@ -22,7 +22,7 @@ def test_each_way_into_a_project_is_one_alternative_with_parameters() -> None:
     where, params = _condition(
         ProjectScope(
             public=True,
-            member_roles=frozenset({Role.GUEST, Role.PROJECT_ADMIN}),
+            member_roles=frozenset({3, 1}),  # guest, project admin
             user_id=7,
             group_ids=(3, 4),
             robot_id=9,

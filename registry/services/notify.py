@@ -15,10 +15,7 @@ from urllib.parse import urlsplit
 
 from registry.config import Settings
 from registry.db import quotas, webhooks
-from registry.rbac import ProjectRef
-from registry.services import webhook
-from registry.services.context import Backends
-from registry.webhooks.events import (
+from registry.events import (
     QUOTA_EXCEED,
     QUOTA_WARNING,
     TAG_RETENTION,
@@ -26,6 +23,9 @@ from registry.webhooks.events import (
     Resource,
     artifact_resource,
 )
+from registry.rbac import ProjectRef
+from registry.services import webhook
+from registry.services.context import Backends
 
 log = logging.getLogger(__name__)
 

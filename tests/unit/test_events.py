@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from registry.webhooks.events import (
+from registry.events import (
     CLOUDEVENTS_JSON,
     CLOUDEVENTS_TYPES,
     EVENT_TYPES,
