@@ -125,24 +125,43 @@ class FilesystemDriver:
             raise
         return file
 
-    async def writer(self, path: str, append: bool = False) -> FileWriter:
-        return await asyncio.to_thread(self._open_writer, path, append)
+    async def writer(
+        self, path: str, append: bool = False, offset: int | None = None
+    ) -> FileWriter:
+        return await asyncio.to_thread(self._open_writer, path, append, offset)
 
-    def _open_writer(self, path: str, append: bool) -> FileWriter:
+    def _open_writer(self, path: str, append: bool, offset: int | None) -> FileWriter:
         target = self._local(path)
         partial = target.with_name(target.name + _PARTIAL_SUFFIX)
         file: IO[bytes]
         if append:
             try:
-                # Not "ab": that would create the file when there is nothing to resume.
+                # Not "ab": that would create the file when there is nothing to resume, and
+                # O_APPEND would put every write at the end, whatever the offset.
                 file = open(partial, "r+b")  # noqa: SIM115 - owned by the writer
             except (FileNotFoundError, NotADirectoryError):
                 raise PathNotFoundError(path, self.name, "no writer to resume") from None
-            file.seek(0, os.SEEK_END)
+            try:
+                self._position(file, path, offset)
+            except BaseException:
+                file.close()
+                raise
         else:
             # The writer owns the file from here on.
             file = self._with_parent(partial, lambda: open(partial, "wb"))  # noqa: SIM115
         return _FilesystemWriter(self, path, target, partial, file)
+
+    def _position(self, file: IO[bytes], path: str, offset: int | None) -> None:
+        """Seek to where the resumed writer continues, cutting off what lies beyond."""
+        size = os.fstat(file.fileno()).st_size
+        if offset is None:
+            file.seek(size)
+            return
+        if offset > size:
+            raise InvalidOffsetError(path, self.name, f"offset {offset} > stored {size}")
+        if offset < size:
+            file.truncate(offset)
+        file.seek(offset)
 
     async def stat(self, path: str) -> FileInfo:
         return await asyncio.to_thread(self._stat, path)
@@ -251,12 +270,15 @@ class FilesystemDriver:
     def _with_parent(self, target: Path, action: Callable[[], _T]) -> _T:
         # delete() prunes empty directories, so a parent created here may vanish before the action
         # uses it when another process deletes a neighbour at the same moment; create it again.
-        for _ in range(3):
-            target.parent.mkdir(parents=True, exist_ok=True)
+        # mkdir itself fails the same way when a parent it just made is pruned before the next
+        # level is made, so it retries too.
+        for _ in range(5):
             try:
+                target.parent.mkdir(parents=True, exist_ok=True)
                 return action()
             except FileNotFoundError:
                 continue
+        target.parent.mkdir(parents=True, exist_ok=True)
         return action()
 
     def _prune(self, directory: Path) -> None:
@@ -278,7 +300,7 @@ class _FilesystemWriter:
         self._partial = partial
         self._file = file
         self._buffer = bytearray()
-        self._size = os.fstat(file.fileno()).st_size
+        self._size = self._start = file.tell()
         self._closed = False
         self._committed = False
 
@@ -310,6 +332,20 @@ class _FilesystemWriter:
     def _flush_and_close(self, buffered: bytearray) -> None:
         try:
             self._write_out(buffered)
+        finally:
+            self._file.close()
+
+    async def rollback(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._buffer = bytearray()
+        self._size = self._start
+        await asyncio.to_thread(self._truncate_and_close)
+
+    def _truncate_and_close(self) -> None:
+        try:
+            self._file.truncate(self._start)
         finally:
             self._file.close()
 
