@@ -24,6 +24,7 @@ from registry.services.errors import (
     ManifestTooLarge,
     ManifestUnknown,
     NameUnknown,
+    SizeInvalid,
     TagInvalid,
 )
 
@@ -153,7 +154,17 @@ async def _referenced_blobs(conn: Executor, project: ProjectRef, manifest: Manif
         raise ManifestBlobUnknown(
             f"blob {missing[0]} is not in this project", {"digest": missing[0]}
         )
-    return list(found.values())
+    # As Distribution checks: a descriptor must state the blob's real size, or a client that
+    # trusts it reads too little or waits for bytes that never come.
+    for descriptor in manifest.blobs:
+        size = found[descriptor.digest][1]
+        if descriptor.size != size:
+            raise SizeInvalid(
+                f"descriptor of {descriptor.digest} gives size {descriptor.size}, the blob has "
+                f"{size}",
+                {"digest": descriptor.digest, "size": descriptor.size, "actual": size},
+            )
+    return [blob_id for blob_id, _ in found.values()]
 
 
 async def _referenced_children(
