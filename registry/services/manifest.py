@@ -11,7 +11,7 @@ from registry.db import artifacts, blobs, repositories, tags
 from registry.db.pool import Executor
 from registry.oci import mediatypes
 from registry.oci.digest import Digest, looks_like_digest
-from registry.oci.manifest import InvalidManifestError, Manifest, parse_manifest
+from registry.oci.manifest import Descriptor, InvalidManifestError, Manifest, parse_manifest
 from registry.oci.names import is_valid_tag
 from registry.rbac import ProjectRef
 from registry.services.artifact import check_tags_mutable, kind_for, remove_artifacts
@@ -154,17 +154,20 @@ async def _referenced_blobs(conn: Executor, project: ProjectRef, manifest: Manif
         raise ManifestBlobUnknown(
             f"blob {missing[0]} is not in this project", {"digest": missing[0]}
         )
-    # As Distribution checks: a descriptor must state the blob's real size, or a client that
-    # trusts it reads too little or waits for bytes that never come.
     for descriptor in manifest.blobs:
-        size = found[descriptor.digest][1]
-        if descriptor.size != size:
-            raise SizeInvalid(
-                f"descriptor of {descriptor.digest} gives size {descriptor.size}, the blob has "
-                f"{size}",
-                {"digest": descriptor.digest, "size": descriptor.size, "actual": size},
-            )
+        _check_descriptor_size(descriptor, found[descriptor.digest][1])
     return [blob_id for blob_id, _ in found.values()]
+
+
+def _check_descriptor_size(descriptor: Descriptor, actual: int) -> None:
+    # A descriptor must state the content's real size, or a client that trusts it reads too
+    # little or waits for bytes that never come.
+    if descriptor.size != actual:
+        raise SizeInvalid(
+            f"descriptor of {descriptor.digest} gives size {descriptor.size}, the content has "
+            f"{actual}",
+            {"digest": descriptor.digest, "size": descriptor.size, "actual": actual},
+        )
 
 
 async def _referenced_children(
@@ -178,7 +181,8 @@ async def _referenced_children(
             raise ManifestBlobUnknown(
                 f"manifest {child.digest} is not in this repository", {"digest": child.digest}
             )
-    return [(found[d.digest], d.platform) for d in manifest.children]
+        _check_descriptor_size(child, found[child.digest][1])
+    return [(found[d.digest][0], d.platform) for d in manifest.children]
 
 
 async def delete_manifest(
