@@ -40,6 +40,8 @@ _T = TypeVar("_T")
 CHUNK_SIZE = 1024 * 1024
 
 _PARTIAL_SUFFIX = "!partial"
+# Tries at creating a parent directory that concurrent deletes keep pruning.
+_PARENT_ATTEMPTS = 10
 _EPOCH = datetime.fromtimestamp(0, UTC)
 
 
@@ -270,11 +272,15 @@ class FilesystemDriver:
     def _with_parent(self, target: Path, action: Callable[[], _T]) -> _T:
         # delete() prunes empty directories, so a parent created here may vanish before the action
         # uses it when another process deletes a neighbour at the same moment; create it again.
-        # mkdir itself fails the same way when a parent it just made is pruned before the next
-        # level is made, so it retries too.
-        for _ in range(5):
+        # mkdir(parents=True) itself trips over the same pruning: a level it just made vanishes
+        # before the next one is made (FileNotFoundError), or one it found existing vanishes
+        # before it checks that it is a directory (FileExistsError).
+        for _ in range(_PARENT_ATTEMPTS):
             try:
                 target.parent.mkdir(parents=True, exist_ok=True)
+            except (FileNotFoundError, FileExistsError):
+                continue
+            try:
                 return action()
             except FileNotFoundError:
                 continue
