@@ -60,6 +60,23 @@ def _missing_ok_stat(file: Path) -> os.stat_result | None:
         return None
 
 
+async def _cancel_safe_open(opener: Callable[[], IO[bytes]]) -> IO[bytes]:
+    """Run ``opener`` in a worker thread. A caller cancelled meanwhile (a client that hung up
+    on a download) does not stop the thread: the file it opens is closed when it arrives
+    instead of leaking until garbage collection."""
+    opening = asyncio.ensure_future(asyncio.to_thread(opener))
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        opening.add_done_callback(_close_opened)
+        raise
+
+
+def _close_opened(opening: asyncio.Future[IO[bytes]]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()
+
+
 class FilesystemDriver:
     """A :class:`~registry.storage.base.StorageDriver` over a directory tree."""
 
@@ -98,7 +115,7 @@ class FilesystemDriver:
     async def reader(
         self, path: str, offset: int = 0, length: int | None = None
     ) -> AsyncIterator[bytes]:
-        file = await asyncio.to_thread(self._open_at, path, offset)
+        file = await _cancel_safe_open(lambda: self._open_at(path, offset))
         try:
             remaining = length
             while remaining is None or remaining > 0:
