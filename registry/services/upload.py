@@ -191,6 +191,7 @@ async def _write_chunk(
         written = await _pour(body, writer, hasher, held)
         if expected_length is not None and written != expected_length:
             raise SizeInvalid(f"expected {expected_length} bytes, received {written}")
+        _check_held(held)
     except BaseException:
         b.hashers.forget(session.id)
         await writer.rollback()
@@ -221,7 +222,6 @@ async def append_chunk(
         hasher = _continuing_hasher(b, session, writer_number, (DEFAULT_ALGORITHM,))
         writer, written = await _write_chunk(b, session, body, expected_length, hasher, held)
         await writer.close()
-        _check_held(held)
         new_size = session.size + written
         if not await uploads.advance(b.db, upload_id, session.size, new_size):
             raise BlobUploadInvalid("upload moved concurrently")
@@ -252,7 +252,6 @@ async def complete_upload(
         writer, written = await _write_chunk(b, session, body, expected_length, hasher, held)
         path = layout.upload_path(upload_id)
         try:
-            _check_held(held)
             await writer.commit()
         except BaseException:
             await _discard(b, upload_id, uncommitted=True)
