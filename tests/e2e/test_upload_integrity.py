@@ -99,6 +99,9 @@ def test_cut_off_patch_never_yields_a_blob_with_other_bytes(berth_pair: Registry
         # The second server gets 64 KiB of a 1 MiB chunk, then the client is gone.
         with _patch_left_hanging(second, url_first, len(head), 1024 * 1024, os.urandom(65536)):
             time.sleep(0.5)
+        # Where the upload stands, asked of the server that was cut off.
+        status = expect(on_second.get(location_on(second.url, url_first)), 204)
+        assert status.headers["range"] == f"0-{len(head) - 1}", describe(status)
         resumed = _until_accepted(
             lambda: on_first.patch(
                 location_on(first.url, patched.headers["location"]),
