@@ -26,8 +26,8 @@ from registry.auth.principal import Principal
 from registry.db import members, users
 from registry.services.audit import AuditEvent
 
-_USERNAME = re.compile(r"^[^\s,~#$%:/\\\"'<>]{1,255}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+_USERNAME = re.compile(r"[^\s,~#$%:/\\\"'<>]{1,255}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
 
 def check_password(password: str) -> None:
@@ -81,9 +81,9 @@ async def create_user(request: Request) -> Response:
     email = string_field(body, "email", required=False) or None
     assert username is not None
     assert password is not None
-    if not _USERNAME.match(username) or username.startswith("robot$"):
+    if not _USERNAME.fullmatch(username) or username.startswith("robot$"):
         raise BadRequest("invalid username")
-    if email is not None and not _EMAIL.match(email):
+    if email is not None and not _EMAIL.fullmatch(email):
         raise BadRequest("invalid email")
     check_password(password)
     password_hash = await asyncio.to_thread(hash_password, password)
@@ -157,7 +157,7 @@ async def update_user(request: Request) -> Response:
     principal, user_id = await _self_or_admin(request)
     body = await read_object(request)
     email = string_field(body, "email", required=False)
-    if email and not _EMAIL.match(email):
+    if email and not _EMAIL.fullmatch(email):
         raise BadRequest("invalid email")
     b = backends(request)
     if await users.get(b.db, user_id) is None:
