@@ -24,6 +24,7 @@ from registry.api.v2_0.routes import no_such_endpoint
 from registry.api.v2_0.routes import routes as management_routes
 from registry.config import Settings, load_settings
 from registry.embedded.host import die_with_parent
+from registry.http_protocol import GuardedHttpProtocol
 from registry.runtime import open_backends
 from registry.services import notify
 from registry.services.context import Backends
@@ -98,4 +99,8 @@ def app_from_environment() -> Starlette:
     Each worker is a child of ``berth serve`` and must not outlive it.
     """
     die_with_parent()
-    return create_app(load_settings())
+    settings = load_settings()
+    # uvicorn builds this process's connections with the class it was given; its limits are
+    # class settings, set in the parent, which a spawned worker does not inherit.
+    GuardedHttpProtocol.configure(settings)
+    return create_app(settings)
