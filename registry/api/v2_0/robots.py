@@ -31,7 +31,7 @@ from registry.rbac import ROBOT_ACCESS, Action, ProjectRef
 from registry.services.audit import AuditEvent
 from registry.services.identity import ROBOT_PREFIX
 
-_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+_NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
 
 
 def _generate_secret() -> str:
@@ -157,7 +157,7 @@ async def create_robot(request: Request) -> Response:
     body = await read_object(request)
     name = string_field(body, "name")
     assert name is not None
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise BadRequest("robot names are lower-case letters and digits, separated by . _ -")
     level = body.get("level", "system")
     if level not in ("system", "project"):

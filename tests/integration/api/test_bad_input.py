@@ -305,3 +305,25 @@ async def test_an_email_ending_in_a_newline_is_refused(berth: Berth) -> None:
         berth, "POST", "/api/v2.0/users", body, {"Content-Type": "application/json"}
     )
     assert assert_harbor_error(answer) == "BAD_REQUEST"
+
+
+@pytest.mark.parametrize("name", ["ci\n", "ci\r\n", "\nci"])
+async def test_a_robot_name_with_a_newline_is_refused(berth: Berth, name: str) -> None:
+    body = json.dumps(
+        {
+            "name": name,
+            "level": "system",
+            "duration": -1,
+            "permissions": [
+                {
+                    "kind": "project",
+                    "namespace": "library",
+                    "access": [{"resource": "repository", "action": "pull"}],
+                }
+            ],
+        }
+    ).encode()
+    answer = await send(
+        berth, "POST", "/api/v2.0/robots", body, {"Content-Type": "application/json"}
+    )
+    assert assert_harbor_error(answer) == "BAD_REQUEST"
