@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 from tests.integration.api.conftest import Berth
 from tests.integration.api.oci import (
@@ -218,7 +219,7 @@ async def test_manifest_size_limit(berth: Berth) -> None:
         assert r.status_code == 413
         assert error_code(r) == "MANIFEST_INVALID"
 
-        async def chunked():  # type: ignore[no-untyped-def]
+        async def chunked() -> AsyncIterator[bytes]:
             for _ in range(5):
                 yield b"x" * (1024 * 1024)
 

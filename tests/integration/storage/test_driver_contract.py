@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from registry.config import StorageSettings
 from registry.storage import (
     FileInfo,
     FilesystemDriver,
@@ -31,6 +30,7 @@ from registry.storage import (
     create_driver,
 )
 from registry.storage.checked import CheckedDriver
+from registry.storage.settings import StorageSettings
 from tests.integration.storage.conftest import S3_PART_SIZE, Backend, empty_bucket, s3_settings
 
 if TYPE_CHECKING:
