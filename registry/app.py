@@ -9,17 +9,22 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute
 
 from registry.api.distribution.routes import routes as distribution_routes
+from registry.api.distribution.routes import unmatched as distribution_unmatched
 from registry.api.host import HostGuardMiddleware
 from registry.api.portal_auth import CSRFTokenMiddleware
 from registry.api.portal_auth import routes as portal_auth_routes
 from registry.api.token import routes as token_routes
 from registry.api.unavailable import UnavailableMiddleware
+from registry.api.v2_0.routes import no_such_endpoint
 from registry.api.v2_0.routes import routes as management_routes
 from registry.config import Settings, load_settings
 from registry.embedded.host import die_with_parent
+from registry.http_protocol import GuardedHttpProtocol
 from registry.runtime import open_backends
 from registry.services import notify
 from registry.services.context import Backends
@@ -37,6 +42,17 @@ async def _purge_uploads_forever(backends: Backends) -> None:
             await purge_expired_uploads(backends)
         except Exception:
             log.exception("purging expired uploads failed")
+
+
+async def _not_found(request: Request, exc: Exception) -> Response:
+    """A path not even the catch-all routes take (their patterns stop at a newline in the
+    path): answered in the format of the API it was meant for."""
+    path = request.url.path
+    if path == "/v2" or path.startswith("/v2/"):
+        return await distribution_unmatched(request)
+    if path.startswith("/api/v2.0/"):
+        return await no_such_endpoint(request)
+    return PlainTextResponse("Not Found", status_code=404)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -73,6 +89,7 @@ def create_app(settings: Settings) -> Starlette:
             Middleware(HostGuardMiddleware, settings=settings),
             Middleware(CSRFTokenMiddleware),
         ],
+        exception_handlers={404: _not_found},
     )
 
 
@@ -82,4 +99,8 @@ def app_from_environment() -> Starlette:
     Each worker is a child of ``berth serve`` and must not outlive it.
     """
     die_with_parent()
-    return create_app(load_settings())
+    settings = load_settings()
+    # uvicorn builds this process's connections with the class it was given; its limits are
+    # class settings, set in the parent, which a spawned worker does not inherit.
+    GuardedHttpProtocol.configure(settings)
+    return create_app(settings)

@@ -21,6 +21,7 @@ from registry.config import Settings, load_settings, masked
 from registry.db.migrate import migrate
 from registry.db.pool import open_pool
 from registry.embedded.supervisor import BerthChild, Supervisor
+from registry.http_protocol import GuardedHttpProtocol
 from registry.services.bootstrap import ADMIN, bootstrap
 
 log = logging.getLogger("berth")
@@ -247,6 +248,7 @@ def _run_http(ready: Settings, supervisor: Supervisor) -> None:
     from registry.app import create_app
 
     listening = f"Berth listening on http://{ready.host}:{ready.port}"
+    GuardedHttpProtocol.configure(ready)
     config = uvicorn.Config(
         create_app(ready) if ready.workers == 1 else "registry.app:app_from_environment",
         factory=ready.workers > 1,
@@ -258,6 +260,7 @@ def _run_http(ready: Settings, supervisor: Supervisor) -> None:
         forwarded_allow_ips=ready.trusted_proxies,
         # Clients hold connections open between layers; keep them longer than the default.
         timeout_keep_alive=30,
+        http=GuardedHttpProtocol,
     )
     sock = config.bind_socket()
     if ready.workers == 1:

@@ -64,6 +64,21 @@ class Settings(BaseSettings):
         description="how long a stopping worker lets running jobs finish before it ends them "
         "(they are retried by another worker)",
     )
+    header_timeout_seconds: float = Field(
+        default=15.0, gt=0, description="a request's line and headers must arrive within this"
+    )
+    body_idle_timeout_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="a request body that sends nothing for this long is cut off (slow uploads "
+        "that keep sending go on)",
+    )
+    max_pending_connections: int = Field(
+        default=512,
+        ge=1,
+        description="connections per process still waiting for their request head; past it, "
+        "the longest-waiting one is closed",
+    )
     supervisor_restart_limit: int = Field(
         default=5,
         ge=0,

@@ -18,4 +18,7 @@ def parse_basic(header: str | None) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeDecodeError):
         return None
     username, sep, password = decoded.partition(":")
-    return (username, password) if sep else None
+    # No account has a NUL in its name or password, and PostgreSQL refuses one in a query.
+    if not sep or "\x00" in decoded:
+        return None
+    return username, password

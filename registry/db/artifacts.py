@@ -88,13 +88,19 @@ async def link_blobs(db: Executor, artifact_id: int, blob_ids: list[int]) -> Non
     )
 
 
-async def ids_in_repository(db: Executor, repository_id: int, digests: list[str]) -> dict[str, int]:
+async def ids_in_repository(
+    db: Executor, repository_id: int, digests: list[str]
+) -> dict[str, tuple[int, int]]:
+    """digest → (artifact id, manifest size) for those of ``digests`` in the repository."""
     rows = await db.fetch(
-        "SELECT id, digest FROM artifacts WHERE repository_id = $1 AND digest = ANY($2::text[])",
+        """
+        SELECT id, digest, size FROM artifacts
+        WHERE repository_id = $1 AND digest = ANY($2::text[])
+        """,
         repository_id,
         digests,
     )
-    return {r["digest"]: r["id"] for r in rows}
+    return {r["digest"]: (r["id"], r["size"]) for r in rows}
 
 
 async def link_children(

@@ -8,11 +8,11 @@ from registry.db.pool import Executor
 
 
 async def find_in_project(db: Executor, project_id: int, digest: str) -> asyncpg.Record | None:
-    """(id, size, touched_at) of a blob the project holds, else None: a digest alone grants
-    nothing."""
+    """(id, size, verified, touched_at) of a blob the project holds, else None: a digest alone
+    grants nothing."""
     return await db.fetchrow(
         """
-        SELECT b.id, b.size, pb.touched_at FROM blobs b
+        SELECT b.id, b.size, b.verified, pb.touched_at FROM blobs b
         JOIN project_blobs pb ON pb.blob_id = b.id AND pb.project_id = $1
         WHERE b.digest = $2
         """,
@@ -37,17 +37,18 @@ async def find_in_project_by_name(
     )
 
 
-async def exists(db: Executor, digest: str) -> bool:
-    found: bool = await db.fetchval("SELECT EXISTS (SELECT 1 FROM blobs WHERE digest = $1)", digest)
-    return found
+async def find(db: Executor, digest: str) -> asyncpg.Record | None:
+    """(id, size, verified) of the blob, else None."""
+    return await db.fetchrow("SELECT id, size, verified FROM blobs WHERE digest = $1", digest)
 
 
-async def record(db: Executor, digest: str, size: int) -> int:
-    """The blob's id, inserting the row when this is the first time it was stored."""
+async def record_verified(db: Executor, digest: str, size: int) -> int:
+    """The blob's id after its bytes were stored and checked against the digest: inserts the
+    row, or marks an existing one verified (with the size the checked bytes have)."""
     blob_id: int = await db.fetchval(
         """
-        INSERT INTO blobs (digest, size) VALUES ($1, $2)
-        ON CONFLICT (digest) DO UPDATE SET digest = EXCLUDED.digest
+        INSERT INTO blobs (digest, size, verified) VALUES ($1, $2, TRUE)
+        ON CONFLICT (digest) DO UPDATE SET size = EXCLUDED.size, verified = TRUE
         RETURNING id
         """,
         digest,
@@ -76,18 +77,20 @@ async def unlink_from_project(db: Executor, project_id: int, digest: str) -> boo
     return status != "DELETE 0"
 
 
-async def ids_in_project(db: Executor, project_id: int, digests: list[str]) -> dict[str, int]:
-    """digest → blob id for those of ``digests`` the project holds."""
+async def ids_in_project(
+    db: Executor, project_id: int, digests: list[str]
+) -> dict[str, tuple[int, int]]:
+    """digest → (blob id, size) for those of ``digests`` the project holds."""
     rows = await db.fetch(
         """
-        SELECT b.id, b.digest FROM blobs b
+        SELECT b.id, b.digest, b.size FROM blobs b
         JOIN project_blobs pb ON pb.blob_id = b.id AND pb.project_id = $1
         WHERE b.digest = ANY($2::text[])
         """,
         project_id,
         digests,
     )
-    return {r["digest"]: r["id"] for r in rows}
+    return {r["digest"]: (r["id"], r["size"]) for r in rows}
 
 
 async def held_by_project(db: Executor, project_id: int, blob_ids: list[int]) -> set[int]:

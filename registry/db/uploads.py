@@ -21,7 +21,10 @@ async def create(db: Executor, upload_id: uuid.UUID, repository: str, project_id
 
 async def get(db: Executor, upload_id: uuid.UUID) -> asyncpg.Record | None:
     return await db.fetchrow(
-        "SELECT id, repository, project_id, size, updated_at FROM upload_sessions WHERE id = $1",
+        """
+        SELECT id, repository, project_id, size, writes, updated_at FROM upload_sessions
+        WHERE id = $1
+        """,
         upload_id,
     )
 
@@ -38,6 +41,21 @@ async def advance(db: Executor, upload_id: uuid.UUID, expected: int, new_size: i
         new_size,
     )
     return status == "UPDATE 1"
+
+
+async def begin_write(db: Executor, upload_id: uuid.UUID, expected: int) -> int | None:
+    """Count a new writer on the session (before it writes anything) and return its number,
+    or None when the session is gone or no longer stands at ``expected`` bytes."""
+    writes: int | None = await db.fetchval(
+        """
+        UPDATE upload_sessions SET writes = writes + 1, updated_at = now()
+        WHERE id = $1 AND size = $2
+        RETURNING writes
+        """,
+        upload_id,
+        expected,
+    )
+    return writes
 
 
 async def delete(db: Executor, upload_id: uuid.UUID) -> None:

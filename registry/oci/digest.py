@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 # The spec's digest grammar, narrowed to the algorithms Berth can verify.
 _HEX_LENGTH = {"sha256": 64, "sha512": 128}
-_DIGEST = re.compile(r"^(sha256|sha512):([a-f0-9]+)$")
+_DIGEST = re.compile(r"(sha256|sha512):([a-f0-9]+)")
 DEFAULT_ALGORITHM = "sha256"
 
 
@@ -26,7 +26,7 @@ class Digest:
 
     @classmethod
     def parse(cls, text: str) -> Digest:
-        match = _DIGEST.match(text)
+        match = _DIGEST.fullmatch(text)
         if not match or len(match.group(2)) != _HEX_LENGTH[match.group(1)]:
             raise InvalidDigestError(f"invalid digest {text!r}")
         return cls(match.group(1), match.group(2))

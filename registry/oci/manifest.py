@@ -104,12 +104,48 @@ def _media_type(body: dict[str, Any], content_type: str | None) -> str:
     return media_type
 
 
+# Real manifests nest a handful of levels; anything deeper is refused before it can exhaust
+# the stack of whatever reads it later.
+MAX_DEPTH = 64
+
+
+def _check_text(body: Any) -> None:
+    """Refuse what the database cannot store and what no manifest needs: strings (keys too)
+    holding NUL or lone surrogates (valid as JSON escapes, not as UTF-8), and deep nesting.
+    Iterative, so no document can exhaust the stack here."""
+    pending: list[tuple[Any, int]] = [(body, 1)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            raise InvalidManifestError(f"manifest nests deeper than {MAX_DEPTH} levels")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _check_string(key)
+                pending.append((item, depth + 1))
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            _check_string(value)
+
+
+def _check_string(text: str) -> None:
+    if "\x00" in text:
+        raise InvalidManifestError("manifest contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidManifestError("manifest contains a lone surrogate character") from None
+
+
 def parse_manifest(data: bytes, content_type: str | None) -> Manifest:
     """Parse and validate ``data``; raise InvalidManifestError with the reason."""
     try:
         body = json.loads(data)
     except (UnicodeDecodeError, ValueError):
         raise InvalidManifestError("manifest is not valid JSON") from None
+    except RecursionError:
+        raise InvalidManifestError(f"manifest nests deeper than {MAX_DEPTH} levels") from None
+    _check_text(body)
     if not isinstance(body, dict):
         raise InvalidManifestError("manifest must be a JSON object")
     if body.get("schemaVersion") != 2:

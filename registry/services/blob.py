@@ -59,9 +59,11 @@ async def redirect_url(b: Backends, digest: Digest) -> str | None:
 
 
 async def mount_blob(b: Backends, target: ProjectRef, source: ProjectRef, digest: Digest) -> bool:
-    """Link a blob ``source`` holds into ``target``; False when ``source`` does not hold it."""
+    """Link a blob ``source`` holds into ``target``; False when ``source`` does not hold it, or
+    its bytes were stored before Berth checked them against the digest (the client uploads
+    them instead, and that upload's verified bytes replace the unchecked ones)."""
     row = await blobs.find_in_project(b.db, source.id, str(digest))
-    if row is None:
+    if row is None or not row["verified"]:
         return False
     if await blobs.find_in_project(b.db, target.id, str(digest)) is None:
         try:

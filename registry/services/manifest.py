@@ -12,7 +12,7 @@ from registry.db.pool import Executor
 from registry.events import DELETE_ARTIFACT, PULL_ARTIFACT, PUSH_ARTIFACT
 from registry.oci import mediatypes
 from registry.oci.digest import Digest, looks_like_digest
-from registry.oci.manifest import InvalidManifestError, Manifest, parse_manifest
+from registry.oci.manifest import Descriptor, InvalidManifestError, Manifest, parse_manifest
 from registry.oci.names import is_valid_tag
 from registry.rbac import ProjectRef
 from registry.services import notify
@@ -27,6 +27,7 @@ from registry.services.errors import (
     ManifestTooLarge,
     ManifestUnknown,
     NameUnknown,
+    SizeInvalid,
     TagInvalid,
 )
 
@@ -198,7 +199,20 @@ async def _referenced_blobs(conn: Executor, project: ProjectRef, manifest: Manif
         raise ManifestBlobUnknown(
             f"blob {missing[0]} is not in this project", {"digest": missing[0]}
         )
-    return list(found.values())
+    for descriptor in manifest.blobs:
+        _check_descriptor_size(descriptor, found[descriptor.digest][1])
+    return [blob_id for blob_id, _ in found.values()]
+
+
+def _check_descriptor_size(descriptor: Descriptor, actual: int) -> None:
+    # A descriptor must state the content's real size, or a client that trusts it reads too
+    # little or waits for bytes that never come.
+    if descriptor.size != actual:
+        raise SizeInvalid(
+            f"descriptor of {descriptor.digest} gives size {descriptor.size}, the content has "
+            f"{actual}",
+            {"digest": descriptor.digest, "size": descriptor.size, "actual": actual},
+        )
 
 
 async def _referenced_children(
@@ -212,7 +226,8 @@ async def _referenced_children(
             raise ManifestBlobUnknown(
                 f"manifest {child.digest} is not in this repository", {"digest": child.digest}
             )
-    return [(found[d.digest], d.platform) for d in manifest.children]
+        _check_descriptor_size(child, found[child.digest][1])
+    return [(found[d.digest][0], d.platform) for d in manifest.children]
 
 
 async def delete_manifest(

@@ -15,7 +15,7 @@ from registry.services.context import Backends
 from registry.services.errors import NotPermitted, RegistryError, ResourceUnknown
 
 # Harbor's project name rule: lower-case components joined by . _ -
-_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+_NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
 MAX_NAME_LENGTH = 255
 
 # Metadata keys Harbor projects carry; values are strings ("true"/"false" for flags).
@@ -95,7 +95,7 @@ async def create_project(
     storage_limit: int = -1,
 ) -> int:
     await check_may_create(b, creator)
-    if not _NAME.match(name) or len(name) > MAX_NAME_LENGTH:
+    if not _NAME.fullmatch(name) or len(name) > MAX_NAME_LENGTH:
         raise ProjectInvalid(
             "project names are lower-case letters and digits, separated by '.', '_' or '-'"
         )

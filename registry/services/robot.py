@@ -24,7 +24,8 @@ from registry.services.identity import ROBOT_PREFIX
 from registry.services.project import find_by_id, find_project
 from registry.services.user import check_password
 
-_NAME = re.compile(r"^[a-z0-9]+(?:[._-][a-z0-9]+)*$")
+# Matched in full (fullmatch): "$" would let a trailing newline through.
+_NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
 
 MAX_DURATION_DAYS = 36_500
 
@@ -158,7 +159,7 @@ async def create_robot(
     b: Backends, actor: Principal, spec: RobotSpec, *, by_name: bool = False
 ) -> CreatedRobot:
     """``by_name``: permission namespaces made of digits are names, not ids."""
-    if not _NAME.match(spec.name):
+    if not _NAME.fullmatch(spec.name):
         raise InvalidRequest("robot names are lower-case letters and digits, separated by . _ -")
     if spec.level not in ("system", "project"):
         raise InvalidRequest("level must be system or project")

@@ -16,8 +16,9 @@ from registry.services.audit import AuditEvent
 from registry.services.context import Backends
 from registry.services.errors import InvalidRequest, NotPermitted, ResourceExists, ResourceUnknown
 
-_USERNAME = re.compile(r"^[^\s,~#$%:/\\\"'<>]{1,255}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
+# Matched in full (fullmatch): "$" would let a trailing newline through.
+_USERNAME = re.compile(r"[^\s,~#$%:/\\\"'<>]{1,255}")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
 # The account Berth creates at first start; it always exists and stays a system admin.
 ADMIN = "admin"
@@ -44,7 +45,7 @@ def check_password(password: str) -> None:
 
 
 def check_email(email: str | None) -> None:
-    if email and not _EMAIL.match(email):
+    if email and not _EMAIL.fullmatch(email):
         raise InvalidRequest("invalid email")
 
 
@@ -92,7 +93,7 @@ async def create_user(
     comment: str = "",
 ) -> int:
     await check_may_create(b, actor)
-    if not _USERNAME.match(username) or username.startswith("robot$"):
+    if not _USERNAME.fullmatch(username) or username.startswith("robot$"):
         raise InvalidRequest("invalid username")
     check_email(email)
     check_password(password)

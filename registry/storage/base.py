@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-_SEGMENT = re.compile(r"^[A-Za-z0-9._-]+$")
+_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 
 
 class StorageError(Exception):
@@ -49,7 +49,7 @@ def check_path(path: str, driver: str = "storage") -> str:
     if path == "/":
         return path
     for segment in path[1:].split("/"):
-        if segment in ("", ".", "..") or not _SEGMENT.match(segment):
+        if segment in ("", ".", "..") or not _SEGMENT.fullmatch(segment):
             raise InvalidPathError(path, driver, f"bad segment {segment!r}")
     return path
 
@@ -85,6 +85,12 @@ class FileWriter(Protocol):
         """
         ...
 
+    async def rollback(self) -> None:
+        """Drop every byte written through this writer and release it: the object stays
+        resumable at the size it had when this writer was opened (for a request cut off
+        mid-body). Does nothing after close, commit or cancel."""
+        ...
+
     async def commit(self) -> None:
         """Make the written bytes readable at the path, replacing what was there (an empty object
         when nothing was written). The writer is closed afterwards."""
@@ -118,10 +124,18 @@ class StorageDriver(Protocol):
         """
         ...
 
-    async def writer(self, path: str, append: bool = False) -> FileWriter:
+    async def writer(
+        self, path: str, append: bool = False, offset: int | None = None
+    ) -> FileWriter:
         """Open a writer. With ``append`` it resumes an uncommitted writer closed earlier,
         possibly by another process, and raises PathNotFoundError when there is none; without, it
-        starts empty (discarding any earlier one). A committed object is never resumed."""
+        starts empty (discarding any earlier one). A committed object is never resumed.
+
+        ``offset`` (with ``append``) is where the resumed writer continues, as the caller
+        recorded it: bytes stored beyond it, left by a writer that died or was cut off before
+        its caller recorded them, are dropped. Raises InvalidOffsetError when fewer bytes are
+        stored, or when the driver cannot cut back to ``offset``.
+        """
         ...
 
     async def stat(self, path: str) -> FileInfo:

@@ -67,9 +67,14 @@ class CheckedDriver:
                 if isinstance(chunks, AsyncGenerator):
                     await chunks.aclose()
 
-    async def writer(self, path: str, append: bool = False) -> FileWriter:
-        with _as_storage_error(self._check(path), self.name):
-            return CheckedWriter(await self.driver.writer(path, append), path, self.name)
+    async def writer(
+        self, path: str, append: bool = False, offset: int | None = None
+    ) -> FileWriter:
+        self._check(path)
+        if offset is not None and (offset < 0 or not append):
+            raise InvalidOffsetError(path, self.name, f"offset {offset} without a resume")
+        with _as_storage_error(path, self.name):
+            return CheckedWriter(await self.driver.writer(path, append, offset), path, self.name)
 
     async def stat(self, path: str) -> FileInfo:
         with _as_storage_error(self._check(path), self.name):
@@ -126,6 +131,10 @@ class CheckedWriter:
     async def close(self) -> None:
         with _as_storage_error(self.path, self.driver):
             await self.writer.close()
+
+    async def rollback(self) -> None:
+        with _as_storage_error(self.path, self.driver):
+            await self.writer.rollback()
 
     async def commit(self) -> None:
         with _as_storage_error(self.path, self.driver):

@@ -40,6 +40,8 @@ _T = TypeVar("_T")
 CHUNK_SIZE = 1024 * 1024
 
 _PARTIAL_SUFFIX = "!partial"
+# Tries at creating a parent directory that concurrent deletes keep pruning.
+_PARENT_ATTEMPTS = 10
 _EPOCH = datetime.fromtimestamp(0, UTC)
 
 
@@ -56,6 +58,23 @@ def _missing_ok_stat(file: Path) -> os.stat_result | None:
         return file.stat()
     except (FileNotFoundError, NotADirectoryError):
         return None
+
+
+async def _cancel_safe_open(opener: Callable[[], IO[bytes]]) -> IO[bytes]:
+    """Run ``opener`` in a worker thread. A caller cancelled meanwhile (a client that hung up
+    on a download) does not stop the thread: the file it opens is closed when it arrives
+    instead of leaking until garbage collection."""
+    opening = asyncio.ensure_future(asyncio.to_thread(opener))
+    try:
+        return await asyncio.shield(opening)
+    except asyncio.CancelledError:
+        opening.add_done_callback(_close_opened)
+        raise
+
+
+def _close_opened(opening: asyncio.Future[IO[bytes]]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()
 
 
 class FilesystemDriver:
@@ -96,7 +115,7 @@ class FilesystemDriver:
     async def reader(
         self, path: str, offset: int = 0, length: int | None = None
     ) -> AsyncIterator[bytes]:
-        file = await asyncio.to_thread(self._open_at, path, offset)
+        file = await _cancel_safe_open(lambda: self._open_at(path, offset))
         try:
             remaining = length
             while remaining is None or remaining > 0:
@@ -125,24 +144,43 @@ class FilesystemDriver:
             raise
         return file
 
-    async def writer(self, path: str, append: bool = False) -> FileWriter:
-        return await asyncio.to_thread(self._open_writer, path, append)
+    async def writer(
+        self, path: str, append: bool = False, offset: int | None = None
+    ) -> FileWriter:
+        return await asyncio.to_thread(self._open_writer, path, append, offset)
 
-    def _open_writer(self, path: str, append: bool) -> FileWriter:
+    def _open_writer(self, path: str, append: bool, offset: int | None) -> FileWriter:
         target = self._local(path)
         partial = target.with_name(target.name + _PARTIAL_SUFFIX)
         file: IO[bytes]
         if append:
             try:
-                # Not "ab": that would create the file when there is nothing to resume.
+                # Not "ab": that would create the file when there is nothing to resume, and
+                # O_APPEND would put every write at the end, whatever the offset.
                 file = open(partial, "r+b")  # noqa: SIM115 - owned by the writer
             except (FileNotFoundError, NotADirectoryError):
                 raise PathNotFoundError(path, self.name, "no writer to resume") from None
-            file.seek(0, os.SEEK_END)
+            try:
+                self._position(file, path, offset)
+            except BaseException:
+                file.close()
+                raise
         else:
             # The writer owns the file from here on.
             file = self._with_parent(partial, lambda: open(partial, "wb"))  # noqa: SIM115
         return _FilesystemWriter(self, path, target, partial, file)
+
+    def _position(self, file: IO[bytes], path: str, offset: int | None) -> None:
+        """Seek to where the resumed writer continues, cutting off what lies beyond."""
+        size = os.fstat(file.fileno()).st_size
+        if offset is None:
+            file.seek(size)
+            return
+        if offset > size:
+            raise InvalidOffsetError(path, self.name, f"offset {offset} > stored {size}")
+        if offset < size:
+            file.truncate(offset)
+        file.seek(offset)
 
     async def stat(self, path: str) -> FileInfo:
         return await asyncio.to_thread(self._stat, path)
@@ -251,12 +289,19 @@ class FilesystemDriver:
     def _with_parent(self, target: Path, action: Callable[[], _T]) -> _T:
         # delete() prunes empty directories, so a parent created here may vanish before the action
         # uses it when another process deletes a neighbour at the same moment; create it again.
-        for _ in range(3):
-            target.parent.mkdir(parents=True, exist_ok=True)
+        # mkdir(parents=True) itself trips over the same pruning: a level it just made vanishes
+        # before the next one is made (FileNotFoundError), or one it found existing vanishes
+        # before it checks that it is a directory (FileExistsError).
+        for _ in range(_PARENT_ATTEMPTS):
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except (FileNotFoundError, FileExistsError):
+                continue
             try:
                 return action()
             except FileNotFoundError:
                 continue
+        target.parent.mkdir(parents=True, exist_ok=True)
         return action()
 
     def _prune(self, directory: Path) -> None:
@@ -278,7 +323,7 @@ class _FilesystemWriter:
         self._partial = partial
         self._file = file
         self._buffer = bytearray()
-        self._size = os.fstat(file.fileno()).st_size
+        self._size = self._start = file.tell()
         self._closed = False
         self._committed = False
 
@@ -310,6 +355,20 @@ class _FilesystemWriter:
     def _flush_and_close(self, buffered: bytearray) -> None:
         try:
             self._write_out(buffered)
+        finally:
+            self._file.close()
+
+    async def rollback(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._buffer = bytearray()
+        self._size = self._start
+        await asyncio.to_thread(self._truncate_and_close)
+
+    def _truncate_and_close(self) -> None:
+        try:
+            self._file.truncate(self._start)
         finally:
             self._file.close()
 

@@ -115,6 +115,28 @@ class _WriterState:
     segments: list[tuple[int, int]] = field(default_factory=list)  # (number, size), in order
     next_segment: int = 1
 
+    @property
+    def size(self) -> int:
+        return self.parts_size + sum(size for _, size in self.segments)
+
+    def cut_back(self, offset: int, path: str, driver: str) -> list[int]:
+        """Forget the tail segments stored beyond ``offset``; return their numbers.
+
+        Each close() ends on a segment, so a session closed but never recorded by its caller
+        ends exactly on one; parts cannot be shortened, so an offset inside them is refused.
+        """
+        size = self.size
+        if offset > size:
+            raise InvalidOffsetError(path, driver, f"offset {offset} > stored {size}")
+        dropped: list[int] = []
+        while size > offset and self.segments and size - self.segments[-1][1] >= offset:
+            number, segment_size = self.segments.pop()
+            dropped.append(number)
+            size -= segment_size
+        if size != offset:
+            raise InvalidOffsetError(path, driver, f"cannot cut back from {size} to {offset}")
+        return dropped
+
     def to_json(self) -> bytes:
         return json.dumps(
             {
@@ -258,11 +280,14 @@ class S3Driver:
             raise
         return FileInfo(path, response["ContentLength"], response["LastModified"].astimezone(UTC))
 
-    async def writer(self, path: str, append: bool = False) -> FileWriter:
+    async def writer(
+        self, path: str, append: bool = False, offset: int | None = None
+    ) -> FileWriter:
         key = self._key(path)
         if append:
             state = await self._io(self._load_writer_state, path, key)
-            return _S3Writer(self, path, key, state, resumed=True)
+            dropped = [] if offset is None else state.cut_back(offset, path, self.name)
+            return _S3Writer(self, path, key, state, resumed=True, stale=dropped)
         await self._io(self._discard_writer, path, key)
         return _S3Writer(self, path, key, _WriterState(), resumed=False)
 
@@ -454,7 +479,14 @@ class S3Driver:
 
 class _S3Writer:
     def __init__(
-        self, driver: S3Driver, path: str, key: str, state: _WriterState, *, resumed: bool
+        self,
+        driver: S3Driver,
+        path: str,
+        key: str,
+        state: _WriterState,
+        *,
+        resumed: bool,
+        stale: list[int] | None = None,
     ) -> None:
         self._driver = driver
         self._client = driver._client
@@ -469,7 +501,7 @@ class _S3Writer:
         # ETags of parts uploaded by this session; earlier ones come from ListParts at commit.
         self._etags: dict[int, str] = {}
         # Segments already folded into a part, deleted once close() saved a state without them.
-        self._stale: list[int] = []
+        self._stale: list[int] = list(stale or [])
         self._size = state.parts_size + self._segments_size
         self._closed = False
         self._committed = False
@@ -554,6 +586,15 @@ class _S3Writer:
         if self._stale:
             self._driver._delete_keys(self._path, [self._segment_key(n) for n in self._stale])
             self._stale = []
+
+    async def rollback(self) -> None:
+        # Nothing is saved: the state an earlier close() stored still describes the object, and
+        # parts or segments this writer uploaded beyond it are overwritten by the next writer or
+        # deleted with the upload.
+        if self._closed:
+            return
+        self._closed = True
+        self._buffer = bytearray()
 
     async def commit(self) -> None:
         self._ensure_open()

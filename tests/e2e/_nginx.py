@@ -284,7 +284,7 @@ def spooled_bytes(server: ServerProcess) -> int:
 def upstreams_in_log(log: str) -> list[str]:
     """The backend addresses of the access-log lines in ``log``, in order (``-`` when nginx
     answered itself; ``a, b`` when it retried)."""
-    found = []
+    found: list[str] = []
     for match in _UPSTREAM_FIELD.finditer(log):
         found.extend(part.strip() for part in match.group(1).split(","))
     return found

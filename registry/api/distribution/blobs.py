@@ -12,14 +12,14 @@ from registry.api.distribution.endpoint import oci_endpoint
 from registry.rbac import Action
 from registry.services import blob as blob_service
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
 
 
 def _byte_range(header: str | None, size: int) -> tuple[int, int] | None:
     """(start, end inclusive) for a single satisfiable range, None for the whole blob."""
     if header is None:
         return None
-    match = _RANGE.match(header.strip())
+    match = _RANGE.fullmatch(header.strip())
     if not match or (not match.group(1) and not match.group(2)):
         raise _UnsatisfiableRangeError
     first, last = match.group(1), match.group(2)

@@ -60,6 +60,6 @@ def content_length(request: Request) -> int | None:
     value = request.headers.get("content-length")
     if value is None:
         return None
-    if not value.isdigit():
+    if not (value.isascii() and value.isdigit()):
         raise SizeInvalid("invalid Content-Length")
     return int(value)

@@ -25,11 +25,15 @@ def _page(request: Request) -> tuple[int, str | None]:
     text = request.query_params.get("n")
     if text is None or text == "":
         limit = MAX_PAGE
-    elif text.isdigit():
+    elif text.isascii() and text.isdigit():
         limit = min(int(text), MAX_PAGE)
     else:
         raise PaginationInvalid("n must be a non-negative integer", {"n": text})
-    return limit, request.query_params.get("last") or None
+    last = request.query_params.get("last") or None
+    if last is not None and "\x00" in last:
+        # No name holds one, and PostgreSQL refuses it in a query.
+        raise PaginationInvalid("last must not contain a NUL character", {"last": last})
+    return limit, last
 
 
 def _json(body: object, headers: dict[str, str] | None = None) -> Response:

@@ -32,7 +32,7 @@ routes = [
 
 
 @oci_endpoint
-async def _unmatched(request: Request) -> Response:
+async def unmatched(request: Request) -> Response:
     """OCI-shaped answers for paths and methods no route takes (instead of plain text)."""
     scope = dict(request.scope)
     if any(route.matches(scope)[0] is Match.PARTIAL for route in routes):
@@ -45,5 +45,5 @@ async def _unmatched(request: Request) -> Response:
 
 
 ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-routes.append(Route("/v2/{rest:path}", _unmatched, methods=ALL_METHODS))
-routes.append(Route("/v2", _unmatched, methods=ALL_METHODS))
+routes.append(Route("/v2/{rest:path}", unmatched, methods=ALL_METHODS))
+routes.append(Route("/v2", unmatched, methods=ALL_METHODS))

@@ -134,7 +134,14 @@ async def finish_upload(request: Request) -> Response:
     digest = blob_service.parse_digest(digest_text)
     async with _quota_events(request, project, name):
         info = await upload_service.complete_upload(
-            request.state.backends, project, name, upload_id, digest, request.stream()
+            request.state.backends,
+            project,
+            name,
+            upload_id,
+            digest,
+            request.stream(),
+            request.headers.get("content-range"),
+            content_length(request),
         )
     return _created(name, info)
 

@@ -75,6 +75,8 @@ async def read_json(request: Request) -> Any:
         value = json.loads(body)
     except (UnicodeDecodeError, ValueError):
         raise BadRequest("the request body is not valid JSON") from None
+    except RecursionError:
+        raise BadRequest(f"the request body nests deeper than {MAX_JSON_DEPTH} levels") from None
     _check_values(value)
     return value
 
@@ -138,24 +140,41 @@ def int_path(request: Request, name: str) -> int:
     return value
 
 
-def _check_values(value: Any, where: str = "body") -> None:
-    """PostgreSQL cannot store NUL characters nor integers past BIGINT: refuse them up front
-    instead of failing deep inside a query."""
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise BadRequest(f"{where} contains a NUL character")
-    elif isinstance(value, bool):
-        return
-    elif isinstance(value, int):
-        if not -MAX_ID - 1 <= value <= MAX_ID:
-            raise BadRequest(f"{where} holds a number out of range")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _check_values(key, where)
-            _check_values(item, f"{where}.{key}")
-    elif isinstance(value, list):
-        for item in value:
-            _check_values(item, where)
+# Harbor's request bodies nest a few levels; deeper ones would only exhaust a stack later.
+MAX_JSON_DEPTH = 32
+
+
+def _check_values(body: Any) -> None:
+    """PostgreSQL cannot store NUL characters, lone surrogates (valid as JSON escapes, not as
+    UTF-8) nor integers past BIGINT: refuse them, and deep nesting, up front instead of failing
+    deep inside a query. Iterative, so no body can exhaust the stack here."""
+    pending: list[tuple[Any, str, int]] = [(body, "body", 1)]
+    while pending:
+        value, where, depth = pending.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise BadRequest(f"the request body nests deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(value, str):
+            _check_text(value, where)
+        elif isinstance(value, bool):
+            continue
+        elif isinstance(value, int):
+            if not -MAX_ID - 1 <= value <= MAX_ID:
+                raise BadRequest(f"{where} holds a number out of range")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                _check_text(key, where)
+                pending.append((item, f"{where}.{key}", depth + 1))
+        elif isinstance(value, list):
+            pending.extend((item, where, depth + 1) for item in value)
+
+
+def _check_text(text: str, where: str) -> None:
+    if "\x00" in text:
+        raise BadRequest(f"{where} contains a NUL character")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(f"{where} contains a lone surrogate character") from None
 
 
 def check_request_text(request: Request) -> None:

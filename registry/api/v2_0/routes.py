@@ -113,7 +113,7 @@ routes = [
 
 
 @harbor_endpoint
-async def _no_such_endpoint(request: Request) -> Response:
+async def no_such_endpoint(request: Request) -> Response:
     raise NotFound(f"no such endpoint: {request.method} {request.url.path}")
 
 
@@ -121,7 +121,7 @@ async def _no_such_endpoint(request: Request) -> Response:
 routes.append(
     Route(
         "/api/v2.0/{rest:path}",
-        _no_such_endpoint,
+        no_such_endpoint,
         methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
     )
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import AsyncIterator
 
 from tests.integration.api.conftest import Berth, create_project
 from tests.integration.api.oci import digest_of, error_code, push_blob
@@ -27,7 +28,7 @@ async def test_monolithic_upload_then_get_and_head(berth: Berth) -> None:
 async def test_session_with_one_streamed_patch_like_docker(berth: Berth) -> None:
     data = os.urandom(3 * 1024 * 1024 + 17)
 
-    async def body():  # type: ignore[no-untyped-def]
+    async def body() -> AsyncIterator[bytes]:
         for i in range(0, len(data), 65536):
             yield data[i : i + 65536]
 

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 from tests.integration.api.conftest import Berth
 from tests.integration.api.oci import (
     DOCKER_LIST,
     DOCKER_MANIFEST,
+    OCI_CONFIG,
     OCI_INDEX,
+    OCI_LAYER,
     OCI_MANIFEST,
     descriptor,
     digest_of,
@@ -117,6 +120,43 @@ async def test_manifest_with_missing_blob_is_refused(berth: Berth) -> None:
         assert (await c.get("/v2/library/app/manifests/v1")).status_code == 404
 
 
+async def test_descriptor_sizes_must_match_the_content(berth: Berth) -> None:
+    config, layer = b"{}", b"layer bytes" * 100
+    async with berth.client() as c:
+        await push_blob(c, "library/app", config)
+        await push_blob(c, "library/app", layer)
+        for config_size, layer_size in ((len(config), 10), (len(config) + 1, len(layer))):
+            body = json.dumps(
+                {
+                    "schemaVersion": 2,
+                    "mediaType": OCI_MANIFEST,
+                    "config": {**descriptor(OCI_CONFIG, config), "size": config_size},
+                    "layers": [{**descriptor(OCI_LAYER, layer), "size": layer_size}],
+                }
+            ).encode()
+            r = await c.put(
+                "/v2/library/app/manifests/v1",
+                content=body,
+                headers={"Content-Type": OCI_MANIFEST},
+            )
+            assert r.status_code == 400, r.text
+            assert error_code(r) == "SIZE_INVALID"
+        assert (await c.get("/v2/library/app/manifests/v1")).status_code == 404
+        _, child = await push_image(c, "library/app", seed="sized")
+        index = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": OCI_INDEX,
+                "manifests": [{**descriptor(OCI_MANIFEST, child), "size": len(child) - 1}],
+            }
+        ).encode()
+        r = await c.put(
+            "/v2/library/app/manifests/all", content=index, headers={"Content-Type": OCI_INDEX}
+        )
+        assert r.status_code == 400, r.text
+        assert error_code(r) == "SIZE_INVALID"
+
+
 async def test_invalid_manifests(berth: Berth) -> None:
     async with berth.client() as c:
         cases = [
@@ -179,7 +219,7 @@ async def test_manifest_size_limit(berth: Berth) -> None:
         assert r.status_code == 413
         assert error_code(r) == "MANIFEST_INVALID"
 
-        async def chunked():  # type: ignore[no-untyped-def]
+        async def chunked() -> AsyncIterator[bytes]:
             for _ in range(5):
                 yield b"x" * (1024 * 1024)
 

@@ -18,7 +18,10 @@ SERVICE = "berth-registry"
 
 async def _token(berth: Berth, creds: tuple[str, str], *scopes: str) -> str:
     async with berth.raw() as raw:
-        params = [("service", SERVICE), *(("scope", s) for s in scopes)]
+        params: list[tuple[str, str | int | float | bool | None]] = [
+            ("service", SERVICE),
+            *(("scope", s) for s in scopes),
+        ]
         r = await raw.get("/service/token", params=params, auth=creds)
         assert r.status_code == 200, r.text
         return str(r.json()["token"])

@@ -23,7 +23,10 @@ async def _token(
     berth: Berth, *scopes: str, auth: tuple[str, str] | None = ("admin", ADMIN_PASSWORD)
 ) -> httpx.Response:
     async with berth.raw() as raw:
-        params = [("service", SERVICE), *(("scope", s) for s in scopes)]
+        params: list[tuple[str, str | int | float | bool | None]] = [
+            ("service", SERVICE),
+            *(("scope", s) for s in scopes),
+        ]
         return await raw.get("/service/token", params=params, auth=auth)
 
 

@@ -19,7 +19,8 @@ def test_parameters_get_harbors_defaults_and_bounds() -> None:
         "workers": 1,
     }
     assert system_job.purge_parameters({"audit_retention_hour": 5})["audit_retention_hour"] == 5
-    for wrong in ([], {"workers": 9}):
+    wrongs: tuple[object, ...] = ([], {"workers": 9})
+    for wrong in wrongs:
         with pytest.raises(InvalidRequest):
             system_job.gc_parameters(wrong)
     with pytest.raises(InvalidRequest):

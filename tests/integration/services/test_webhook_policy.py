@@ -33,7 +33,7 @@ async def test_policies_keep_their_auth_header_sealed(backends: Backends, admin:
     )
     assert project is not None
     policy_id = await webhook_policy.create_policy(backends, admin, project, _policy("first"))
-    await webhook_policy.create_policy(backends, admin, project, _policy("other"))
+    other_id = await webhook_policy.create_policy(backends, admin, project, _policy("other"))
     with pytest.raises(ResourceExists):
         await webhook_policy.create_policy(backends, admin, project, _policy("first"))
     with pytest.raises(InvalidRequest):
@@ -45,10 +45,10 @@ async def test_policies_keep_their_auth_header_sealed(backends: Backends, admin:
     )
     assert (total, rows[0]["name"]) == (1, "other")
     assert await webhook_policy.list_deliveries(backends, row, ListQuery()) == ([], 0)
-    with pytest.raises(webhook_policy.PolicyUnknown):
-        await webhook_policy.update_policy(
-            backends, admin, project, {**dict(row), "id": 999}, _policy("renamed")
-        )
+    other = await webhook_policy.get_policy(backends, project, other_id)
+    await webhook_policy.delete_policy(backends, admin, project, other)
+    with pytest.raises(webhook_policy.PolicyUnknown):  # deleted while the caller held it
+        await webhook_policy.update_policy(backends, admin, project, other, _policy("late"))
     await webhook_policy.update_policy(backends, admin, project, row, _policy("renamed"))
     await webhook_policy.delete_policy(
         backends, admin, project, await webhook_policy.get_policy(backends, project, policy_id)
@@ -56,6 +56,7 @@ async def test_policies_keep_their_auth_header_sealed(backends: Backends, admin:
     assert [line[0] for line in await audit_lines(backends) if line[1] == "webhook_policy"] == [
         "create",
         "create",
+        "delete",
         "update",
         "delete",
     ]

@@ -143,3 +143,21 @@ def test_invalid_manifests_say_why(body: bytes, reason: str) -> None:
 def test_body_media_type_must_agree_with_content_type() -> None:
     with pytest.raises(InvalidManifestError, match="does not match"):
         parse_manifest(_image(), mediatypes.DOCKER_MANIFEST)
+
+
+@pytest.mark.parametrize(
+    ("annotation", "reason"),
+    [
+        ('"a\\u0000b"', "NUL"),
+        ('"\\ud800"', "lone surrogate"),
+        ("[" * 70 + "]" * 70, "nests deeper"),
+        ("[" * 100_000 + "]" * 100_000, "nests deeper"),
+    ],
+)
+def test_unstorable_or_deep_json_is_refused(annotation: str, reason: str) -> None:
+    body = (
+        '{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",'
+        f' "manifests": [], "x": {annotation}}}'
+    ).encode()
+    with pytest.raises(InvalidManifestError, match=reason):
+        parse_manifest(body, None)

@@ -71,3 +71,12 @@ def test_stream_hasher_matches_one_shot_digest() -> None:
     assert hasher.size == len(data)
     assert hasher.digest("sha256") == Digest.of(data)
     assert hasher.digest("sha512") == Digest.of(data, "sha512")
+
+
+@pytest.mark.parametrize("suffix", ["\n", "\r\n", "\n\n"])
+def test_names_tags_and_digests_are_matched_in_full(suffix: str) -> None:
+    # ``$`` also matches before a final newline: the grammars must cover the whole string.
+    assert not is_valid_repository("library/app" + suffix)
+    assert not is_valid_tag("latest" + suffix)
+    with pytest.raises(InvalidDigestError):
+        Digest.parse("sha256:" + "0" * 64 + suffix)
