@@ -263,6 +263,9 @@ async def record_pulls(db: Executor, artifact_ids: list[int], tag_ids: list[int]
         await db.execute("UPDATE tags SET pulled_at = now() WHERE id = ANY($1::bigint[])", tag_ids)
 
 
-async def all_ids_in_repository(db: Executor, repository_id: int) -> list[int]:
-    rows = await db.fetch("SELECT id FROM artifacts WHERE repository_id = $1", repository_id)
-    return [r["id"] for r in rows]
+async def digests_in_repository(db: Executor, repository_id: int) -> dict[int, str]:
+    """Artifact id → digest, for every artifact of the repository."""
+    rows = await db.fetch(
+        "SELECT id, digest FROM artifacts WHERE repository_id = $1 ORDER BY id", repository_id
+    )
+    return {r["id"]: r["digest"] for r in rows}

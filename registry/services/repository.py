@@ -6,8 +6,10 @@ import asyncpg
 
 from registry.auth.principal import Principal
 from registry.db import artifacts, repositories, tags
+from registry.events import DELETE_ARTIFACT
 from registry.query import ListQuery, ProjectScope
 from registry.rbac import Action, ProjectRef, project_scope
+from registry.services import notify
 from registry.services.artifact import check_tags_mutable, remove_artifacts
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
@@ -56,12 +58,17 @@ async def delete_repository(
     b: Backends, actor: Principal, project: ProjectRef, repository: asyncpg.Record
 ) -> None:
     """The repository with all its artifacts; refused while one of its tags is immutable."""
+    name = repository["name"]
     tag_names = await tags.all_names(b.db, repository["id"])
-    await check_tags_mutable(b, project, repository["name"], tag_names)
-    await remove_artifacts(
-        b, project, await artifacts.all_ids_in_repository(b.db, repository["id"])
-    )
+    await check_tags_mutable(b, project, name, tag_names)
+    digests = await artifacts.digests_in_repository(b.db, repository["id"])
+    first_tags = await artifacts.tags_of(b.db, list(digests))
+    await remove_artifacts(b, project, list(digests))
     await repositories.delete(b.db, repository["id"])
-    await b.audit.record(
-        AuditEvent("delete", "repository", repository["name"], actor.name, project.id)
-    )
+    await b.audit.record(AuditEvent("delete", "repository", name, actor.name, project.id))
+    # Each artifact went with its repository: one DELETE_ARTIFACT each, as deleting them one
+    # by one would have sent.
+    for artifact_id, digest in digests.items():
+        tagged = first_tags[artifact_id]
+        tag = tagged[0]["name"] if tagged else None
+        notify.artifact_event(b, DELETE_ARTIFACT, project, name, digest, tag, actor.name)

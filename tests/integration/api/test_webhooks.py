@@ -644,3 +644,27 @@ async def test_a_push_through_the_registry_sends_the_webhook(
     assert resource["tag"] == "v1"
     assert resource["resource_url"].endswith("/wired/app:v1")
     assert payload["event_data"]["repository"]["repo_full_name"] == "wired/app"
+
+
+async def test_deleting_a_repository_sends_delete_artifact_for_each_artifact(
+    berth: Berth, job_worker: Worker
+) -> None:
+    await _forget_deliveries(berth)
+    await make_project(berth, "gone")
+    async with berth.client() as c:
+        first, _ = await push_image(c, "gone/app", "v1", seed="one")
+        second, _ = await push_image(c, "gone/app", "v2", seed="two")
+    async with receiver() as sink:
+        await create_policy(berth, "gone", policy_body("ci", sink.url, ("DELETE_ARTIFACT",)))
+        async with api(berth) as a:
+            r = await a.delete("/projects/gone/repositories/app")
+            assert r.status_code == 200, r.text
+        received = await sink.wait_for(2, within=30)
+    payloads = [message.json() for message in received]
+    assert {p["type"] for p in payloads} == {"DELETE_ARTIFACT"}
+    resources = {
+        (p["event_data"]["resources"][0]["digest"], p["event_data"]["resources"][0]["tag"])
+        for p in payloads
+    }
+    assert resources == {(first, "v1"), (second, "v2")}
+    assert {p["event_data"]["repository"]["repo_full_name"] for p in payloads} == {"gone/app"}
