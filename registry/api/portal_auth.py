@@ -32,7 +32,7 @@ from registry.api.v2_0.errors import (
 )
 from registry.auth import session
 from registry.services.context import Backends
-from registry.services.identity import BackendUnavailable, LoginThrottled
+from registry.services.errors import BackendUnavailable, LoginThrottled
 
 _MAX_FORM_BYTES = 16 * 1024
 _FORM = "application/x-www-form-urlencoded"

@@ -15,7 +15,7 @@ from registry.auth.basic import parse_basic
 from registry.auth.principal import ANONYMOUS, Principal
 from registry.services import token as token_service
 from registry.services.context import Backends
-from registry.services.identity import BackendUnavailable, LoginThrottled
+from registry.services.errors import BackendUnavailable, LoginThrottled
 from registry.token import jwt
 from registry.token.scope import InvalidScopeError, Scope, parse_scopes
 

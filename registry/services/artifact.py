@@ -21,8 +21,15 @@ from registry.rbac import ProjectRef
 from registry.services import notify, quota
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
-from registry.services.errors import ManifestUnknown, RegistryError, ResourceUnknown, TagInvalid
-from registry.services.immutability import TagImmutable, immutable_tags
+from registry.services.errors import (
+    ArtifactInUse,
+    ManifestUnknown,
+    ResourceUnknown,
+    TagExists,
+    TagImmutable,
+    TagInvalid,
+)
+from registry.services.immutability import immutable_tags
 from registry.storage import layout
 from registry.storage.base import StorageError
 
@@ -39,14 +46,6 @@ ACCESSORY_TYPES = {
     "application/vnd.cncf.notary.signature": "signature.notation",
     "application/vnd.goharbor.harbor.sbom.v1": "harbor.sbom",
 }
-
-
-class TagExists(RegistryError):
-    """the tag already exists"""
-
-
-class ArtifactInUse(RegistryError):
-    """the artifact is referenced by an index"""
 
 
 async def find_artifact(b: Backends, repository: str, reference: str) -> asyncpg.Record:

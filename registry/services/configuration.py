@@ -12,13 +12,9 @@ from typing import Any
 
 from registry.db import configurations
 from registry.db.pool import Executor, Pool
-from registry.services.errors import RegistryError
+from registry.services.errors import ConfigurationInvalid
 from registry.services.secret_storage import SEALED_CONFIGURATION
 from registry.services.secrets import SecretBox
-
-
-class ConfigurationInvalid(RegistryError):
-    """invalid configuration"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -111,3 +111,109 @@ class RetryLater(Exception):
     def __init__(self, message: str, delay: float) -> None:
         super().__init__(message)
         self.delay = delay
+
+
+class TagExists(RegistryError):
+    """the tag already exists"""
+
+
+class ArtifactInUse(RegistryError):
+    """the artifact is referenced by an index"""
+
+
+class ConfigurationInvalid(RegistryError):
+    """invalid configuration"""
+
+
+class LoginThrottled(RegistryError):
+    """too many failed logins; try again later"""
+
+
+class BackendUnavailable(RegistryError):
+    """the identity backend is unavailable"""
+
+
+class TagImmutable(RegistryError):
+    """the tag is immutable: it cannot be moved or deleted"""
+
+
+class RuleInvalid(RegistryError):
+    """invalid immutable tag rule"""
+
+
+class RuleUnknown(ResourceUnknown):
+    def __init__(self, rule_id: int) -> None:
+        super().__init__(f"immutable tag rule {rule_id} not found")
+
+
+class ScheduleInvalid(RegistryError):
+    """invalid schedule"""
+
+
+class LabelUnknown(ResourceUnknown):
+    """label not found"""
+
+
+class MemberUnknown(ResourceUnknown):
+    """member not found"""
+
+
+class ProjectInvalid(RegistryError):
+    """invalid project"""
+
+
+class ProjectExists(RegistryError):
+    """project already exists"""
+
+
+class ProjectNotEmpty(RegistryError):
+    """the project still holds repositories"""
+
+
+class QuotaExceeded(RegistryError):
+    """storage quota exceeded"""
+
+
+class QuotaUnknown(ResourceUnknown):
+    """quota not found"""
+
+
+class RepositoryUnknown(ResourceUnknown):
+    """repository not found"""
+
+
+class RetentionPolicyInvalid(RegistryError):
+    """invalid retention policy"""
+
+
+class RuleConflict(RegistryError):
+    """two rules of the policy are the same"""
+
+
+class PolicyExists(RegistryError):
+    """the project already has a retention policy"""
+
+
+class RobotUnknown(ResourceUnknown):
+    """robot account not found"""
+
+
+class PasswordInvalid(InvalidRequest):
+    """the password needs 8 to 128 characters with upper- and lower-case letters and a digit"""
+
+
+class UserUnknown(ResourceUnknown):
+    """user not found"""
+
+
+class GroupUnknown(ResourceUnknown):
+    """group not found"""
+
+
+class WebhookPolicyInvalid(RegistryError):
+    """invalid webhook policy"""
+
+
+class PolicyUnknown(ResourceUnknown):
+    def __init__(self, policy_id: int) -> None:
+        super().__init__(f"webhook policy {policy_id} not found")

@@ -27,7 +27,7 @@ from registry.auth.principal import Principal, PrincipalKind
 from registry.db import groups, robots, users
 from registry.db.pool import Pool
 from registry.services.configuration import ConfigurationCache
-from registry.services.errors import RegistryError
+from registry.services.errors import BackendUnavailable, LoginThrottled
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +75,6 @@ _IN_FLIGHT_SECONDS = 60
 # How long an attempt waits for others on the same account to finish, and how often it looks.
 _WAIT_SECONDS = 30.0
 _WAIT_STEP_SECONDS = 0.02
-
-
-class LoginThrottled(RegistryError):
-    """too many failed logins; try again later"""
-
-
-class BackendUnavailable(RegistryError):
-    """the identity backend is unavailable"""
 
 
 # Bumped whenever an account, a credential, a group or the auth settings change; a login a

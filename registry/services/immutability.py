@@ -22,7 +22,7 @@ from typing import Any
 
 from registry.db import immutable_rules
 from registry.db.pool import Executor
-from registry.services.errors import RegistryError
+from registry.services.errors import RuleInvalid
 
 log = logging.getLogger(__name__)
 
@@ -39,14 +39,6 @@ MAX_PATTERN_LENGTH = 256
 MAX_SELECTORS = 16
 # Brace expansion multiplies; a pattern that expands further than this is refused.
 MAX_ALTERNATIVES = 256
-
-
-class TagImmutable(RegistryError):
-    """the tag is immutable: it cannot be moved or deleted"""
-
-
-class RuleInvalid(RegistryError):
-    """invalid immutable tag rule"""
 
 
 class PatternInvalid(ValueError):

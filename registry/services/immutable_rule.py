@@ -13,8 +13,13 @@ from registry.query import ListQuery
 from registry.rbac import ProjectRef
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
-from registry.services.errors import InvalidRequest, ResourceExists, ResourceUnknown
-from registry.services.immutability import ACTION, TEMPLATE, RuleInvalid, validate_selectors
+from registry.services.errors import (
+    InvalidRequest,
+    ResourceExists,
+    RuleInvalid,
+    RuleUnknown,
+)
+from registry.services.immutability import ACTION, TEMPLATE, validate_selectors
 
 _CONFLICT = "the project already has an immutable tag rule with these selectors"
 
@@ -48,11 +53,6 @@ def rule_fields(body: dict[str, Any], current: asyncpg.Record | None) -> dict[st
         "tag_selectors": tag_selectors,
         "scope_selectors": scope_selectors,
     }
-
-
-class RuleUnknown(ResourceUnknown):
-    def __init__(self, rule_id: int) -> None:
-        super().__init__(f"immutable tag rule {rule_id} not found")
 
 
 async def _audit(

@@ -12,14 +12,14 @@ from registry.db import jobs
 from registry.query import ListQuery
 from registry.services import cron
 from registry.services.context import Backends
-from registry.services.errors import JobServiceUnavailable, RegistryError, ResourceUnknown
+from registry.services.errors import (
+    JobServiceUnavailable,
+    ResourceUnknown,
+    ScheduleInvalid,
+)
 
 # The first run and three retries, unless a job's parameters say otherwise.
 MAX_ATTEMPTS_DEFAULT = 4
-
-
-class ScheduleInvalid(RegistryError):
-    """invalid schedule"""
 
 
 async def submit(

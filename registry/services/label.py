@@ -11,15 +11,11 @@ from registry.query import ListQuery
 from registry.rbac import ProjectRef
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
-from registry.services.errors import InvalidRequest, ResourceExists, ResourceUnknown
+from registry.services.errors import InvalidRequest, LabelUnknown, ResourceExists, ResourceUnknown
 
 GLOBAL, PROJECT = "g", "p"
 MAX_NAME_LENGTH = 128
 MAX_TEXT_LENGTH = 1024
-
-
-class LabelUnknown(ResourceUnknown):
-    """label not found"""
 
 
 def check_scope(scope: object) -> str:

@@ -12,12 +12,8 @@ from registry.query import ListQuery
 from registry.rbac import ProjectRef, Role
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
-from registry.services.errors import InvalidRequest, ResourceExists, ResourceUnknown
+from registry.services.errors import InvalidRequest, MemberUnknown, ResourceExists, ResourceUnknown
 from registry.services.usergroup import HTTP, LDAP, OIDC
-
-
-class MemberUnknown(ResourceUnknown):
-    """member not found"""
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,13 @@ from registry.query import ListQuery
 from registry.rbac import Action, ProjectRef, Role, project_scope
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
-from registry.services.errors import NotPermitted, RegistryError, ResourceUnknown
+from registry.services.errors import (
+    NotPermitted,
+    ProjectExists,
+    ProjectInvalid,
+    ProjectNotEmpty,
+    ResourceUnknown,
+)
 
 # Harbor's project name rule: lower-case components joined by . _ -
 _NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
@@ -36,18 +42,6 @@ METADATA_KEYS = frozenset(
 
 
 _FLAGS = METADATA_KEYS - {"severity", "retention_id", "proxy_speed_kb"}
-
-
-class ProjectInvalid(RegistryError):
-    """invalid project"""
-
-
-class ProjectExists(RegistryError):
-    """project already exists"""
-
-
-class ProjectNotEmpty(RegistryError):
-    """the project still holds repositories"""
 
 
 def check_metadata(metadata: dict[str, object]) -> dict[str, str]:

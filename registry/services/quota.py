@@ -12,14 +12,15 @@ from registry.db import blobs, quotas
 from registry.db.pool import Executor, Pool
 from registry.query import ListQuery
 from registry.services.audit import AuditEvent
-from registry.services.errors import InvalidRequest, NotPermitted, RegistryError, ResourceUnknown
+from registry.services.errors import (
+    InvalidRequest,
+    NotPermitted,
+    QuotaExceeded,
+    QuotaUnknown,
+)
 
 if TYPE_CHECKING:
     from registry.services.context import Backends
-
-
-class QuotaExceeded(RegistryError):
-    """storage quota exceeded"""
 
 
 def _human(size: int) -> str:
@@ -66,10 +67,6 @@ async def link_blob_within_quota(db: Pool, project_id: int, blob_id: int, size: 
         await lock_project(conn, project_id)
         await check_room(conn, project_id, size)
         await blobs.link_to_project(conn, project_id, blob_id)
-
-
-class QuotaUnknown(ResourceUnknown):
-    """quota not found"""
 
 
 async def list_quotas(

@@ -13,11 +13,7 @@ from registry.services import notify
 from registry.services.artifact import check_tags_mutable, remove_artifacts
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
-from registry.services.errors import ResourceUnknown
-
-
-class RepositoryUnknown(ResourceUnknown):
-    """repository not found"""
+from registry.services.errors import RepositoryUnknown
 
 
 async def list_repositories(

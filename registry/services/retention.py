@@ -37,12 +37,18 @@ from registry.services import jobs as job_service
 from registry.services.artifact import remove_artifacts
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
-from registry.services.errors import RegistryError, ResourceUnknown
+from registry.services.errors import (
+    PolicyExists,
+    RegistryError,
+    ResourceUnknown,
+    RetentionPolicyInvalid,
+    RuleConflict,
+    RuleInvalid,
+)
 from registry.services.immutability import (
     REPOSITORY_DECORATIONS,
     REPOSITORY_SCOPE,
     TAG_DECORATIONS,
-    RuleInvalid,
     doublestar_match,
     immutable_tags,
     validate_selectors,
@@ -64,18 +70,6 @@ Log = Callable[[str], Awaitable[None]]
 ShouldStop = Callable[[], Awaitable[bool]]
 
 _NEVER = datetime.min.replace(tzinfo=UTC)
-
-
-class PolicyInvalid(RegistryError):
-    """invalid retention policy"""
-
-
-class RuleConflict(RegistryError):
-    """two rules of the policy are the same"""
-
-
-class PolicyExists(RegistryError):
-    """the project already has a retention policy"""
 
 
 # --- what artifacts look like to a rule --------------------------------------------------------
@@ -387,45 +381,45 @@ def _extras(value: object, where: str) -> str | None:
     if isinstance(value, dict):  # Harbor sends a JSON string; an object is taken as well
         value = json.dumps(value, separators=(",", ":"))
     if not isinstance(value, str):
-        raise PolicyInvalid(f"{where}: extras must be a JSON string")
+        raise RetentionPolicyInvalid(f"{where}: extras must be a JSON string")
     if value:
         try:
             parsed = json.loads(value)
         except ValueError:
-            raise PolicyInvalid(f"{where}: extras must be a JSON object") from None
+            raise RetentionPolicyInvalid(f"{where}: extras must be a JSON object") from None
         if not isinstance(parsed, dict) or not isinstance(parsed.get("untagged", False), bool):
-            raise PolicyInvalid(f'{where}: extras must be like {{"untagged": true}}')
+            raise RetentionPolicyInvalid(f'{where}: extras must be like {{"untagged": true}}')
     return value
 
 
 def _rule(raw: object, position: int) -> Rule:
     where = f"rule {position}"
     if not isinstance(raw, dict):
-        raise PolicyInvalid(f"{where} must be an object")
+        raise RetentionPolicyInvalid(f"{where} must be an object")
     if raw.get("action") not in (None, "", ACTION):
-        raise PolicyInvalid(f"{where}: action must be {ACTION!r}")
+        raise RetentionPolicyInvalid(f"{where}: action must be {ACTION!r}")
     template_name = raw.get("template")
     template = TEMPLATES.get(template_name) if isinstance(template_name, str) else None
     if template is None:
-        raise PolicyInvalid(f"{where}: unknown template {template_name!r}")
+        raise RetentionPolicyInvalid(f"{where}: unknown template {template_name!r}")
     disabled = raw.get("disabled", False)
     if not isinstance(disabled, bool):
-        raise PolicyInvalid(f"{where}: disabled must be a boolean")
+        raise RetentionPolicyInvalid(f"{where}: disabled must be a boolean")
     priority = _integer(raw.get("priority", 0))
     if priority is None or abs(priority) > 2**31 - 1:
-        raise PolicyInvalid(f"{where}: priority must be an integer")
+        raise RetentionPolicyInvalid(f"{where}: priority must be an integer")
     params = raw.get("params")
     if params is None:
         params = {}
     if not isinstance(params, dict):
-        raise PolicyInvalid(f"{where}: params must be an object")
+        raise RetentionPolicyInvalid(f"{where}: params must be an object")
     value = 0
     if template.unit is not None:
         if template.name not in params:
-            raise PolicyInvalid(f"{where}: params.{template.name} is required")
+            raise RetentionPolicyInvalid(f"{where}: params.{template.name} is required")
         found = _integer(params[template.name])
         if found is None or not 0 <= found < MAX_PARAMETER:
-            raise PolicyInvalid(
+            raise RetentionPolicyInvalid(
                 f"{where}: params.{template.name} must be an integer from 0 to {MAX_PARAMETER - 1}"
             )
         value = found
@@ -439,7 +433,7 @@ def _rule(raw: object, position: int) -> Rule:
     try:
         tags, scope = validate_selectors(tag_selectors, scope_selectors)
     except RuleInvalid as exc:
-        raise PolicyInvalid(f"{where}: {exc.message}") from None
+        raise RetentionPolicyInvalid(f"{where}: {exc.message}") from None
     return Rule(
         id=position,
         template=template.name,
@@ -459,47 +453,51 @@ def _cron(trigger: object) -> str:
     if trigger is None:
         return ""
     if not isinstance(trigger, dict) or trigger.get("kind") != TRIGGER_KIND:
-        raise PolicyInvalid(f'trigger must be {{"kind": "{TRIGGER_KIND}", "settings": {{…}}}}')
+        raise RetentionPolicyInvalid(
+            f'trigger must be {{"kind": "{TRIGGER_KIND}", "settings": {{…}}}}'
+        )
     settings = trigger.get("settings")
     if settings is None:
         settings = {}
     if not isinstance(settings, dict):
-        raise PolicyInvalid("trigger.settings must be an object")
+        raise RetentionPolicyInvalid("trigger.settings must be an object")
     text = settings.get("cron") or ""
     if not isinstance(text, str):
-        raise PolicyInvalid("trigger.settings.cron must be a string")
+        raise RetentionPolicyInvalid("trigger.settings.cron must be a string")
     text = text.strip()
     if text:
         try:
             cron.parse(text)
             cron.next_after(text, datetime.now(UTC))
         except cron.CronInvalid as exc:
-            raise PolicyInvalid(f"trigger.settings.cron: {exc}") from None
+            raise RetentionPolicyInvalid(f"trigger.settings.cron: {exc}") from None
     return text
 
 
 def parse_policy(body: Mapping[str, Any]) -> PolicySpec:
-    """A Harbor ``RetentionPolicy`` validated: :class:`PolicyInvalid` or :class:`RuleConflict`
-    when it is not acceptable. Rules are numbered 1… in the order given."""
+    """A Harbor ``RetentionPolicy`` validated: :class:`RetentionPolicyInvalid` or
+    :class:`RuleConflict` when it is not acceptable. Rules are numbered 1… in the order given."""
     if body.get("algorithm") not in (None, "", ALGORITHM):
-        raise PolicyInvalid(f"algorithm must be {ALGORITHM!r}")
+        raise RetentionPolicyInvalid(f"algorithm must be {ALGORITHM!r}")
     project_id = None
     scope = body.get("scope")
     if scope is not None:
         if not isinstance(scope, dict):
-            raise PolicyInvalid("scope must be an object")
+            raise RetentionPolicyInvalid("scope must be an object")
         if scope.get("level") != SCOPE_LEVEL:
-            raise PolicyInvalid(f"scope {scope.get('level')!r} is not supported: use 'project'")
+            raise RetentionPolicyInvalid(
+                f"scope {scope.get('level')!r} is not supported: use 'project'"
+            )
         project_id = _integer(scope.get("ref"))
         if project_id is None or project_id <= 0:
-            raise PolicyInvalid(f"invalid project id {scope.get('ref')!r}")
+            raise RetentionPolicyInvalid(f"invalid project id {scope.get('ref')!r}")
     raw_rules = body.get("rules")
     if raw_rules is None:
         raw_rules = []
     if not isinstance(raw_rules, list):
-        raise PolicyInvalid("rules must be a list")
+        raise RetentionPolicyInvalid("rules must be a list")
     if len(raw_rules) > MAX_RULES:
-        raise PolicyInvalid(f"only {MAX_RULES} rules are allowed at most")
+        raise RetentionPolicyInvalid(f"only {MAX_RULES} rules are allowed at most")
     rules = tuple(_rule(raw, n) for n, raw in enumerate(raw_rules, start=1))
     seen: dict[str, int] = {}
     for rule in rules:

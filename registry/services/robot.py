@@ -19,7 +19,13 @@ from registry.rbac import ROBOT_ACCESS, Action, ProjectRef
 from registry.services.access import require
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
-from registry.services.errors import InvalidRequest, NotPermitted, ResourceExists, ResourceUnknown
+from registry.services.errors import (
+    InvalidRequest,
+    NotPermitted,
+    ResourceExists,
+    ResourceUnknown,
+    RobotUnknown,
+)
 from registry.services.identity import ROBOT_PREFIX
 from registry.services.project import find_by_id, find_project
 from registry.services.user import check_password
@@ -28,10 +34,6 @@ from registry.services.user import check_password
 _NAME = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)*")
 
 MAX_DURATION_DAYS = 36_500
-
-
-class RobotUnknown(ResourceUnknown):
-    """robot account not found"""
 
 
 @dataclass(frozen=True, slots=True)

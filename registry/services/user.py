@@ -14,7 +14,14 @@ from registry.db import members, users
 from registry.query import ListQuery
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
-from registry.services.errors import InvalidRequest, NotPermitted, ResourceExists, ResourceUnknown
+from registry.services.errors import (
+    InvalidRequest,
+    NotPermitted,
+    PasswordInvalid,
+    ResourceExists,
+    ResourceUnknown,
+    UserUnknown,
+)
 
 # Matched in full (fullmatch): "$" would let a trailing newline through.
 _USERNAME = re.compile(r"[^\s,~#$%:/\\\"'<>]{1,255}")
@@ -22,14 +29,6 @@ _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 
 # The account Berth creates at first start; it always exists and stays a system admin.
 ADMIN = "admin"
-
-
-class PasswordInvalid(InvalidRequest):
-    """the password needs 8 to 128 characters with upper- and lower-case letters and a digit"""
-
-
-class UserUnknown(ResourceUnknown):
-    """user not found"""
 
 
 def check_password(password: str) -> None:

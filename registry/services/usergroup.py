@@ -9,13 +9,14 @@ from registry.db import groups, members
 from registry.query import ListQuery
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
-from registry.services.errors import InvalidRequest, NotPermitted, ResourceExists, ResourceUnknown
+from registry.services.errors import (
+    GroupUnknown,
+    InvalidRequest,
+    NotPermitted,
+    ResourceExists,
+)
 
 LDAP, HTTP, OIDC = 1, 2, 3
-
-
-class GroupUnknown(ResourceUnknown):
-    """group not found"""
 
 
 def _require_admin(actor: Principal) -> None:

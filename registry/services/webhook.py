@@ -29,7 +29,7 @@ from registry.events import (
 )
 from registry.services import jobs
 from registry.services.context import Backends
-from registry.services.errors import RegistryError, RetryLater
+from registry.services.errors import RetryLater, WebhookPolicyInvalid
 from registry.services.secret_storage import WEBHOOK_AUTH_HEADER, seal_target
 from registry.services.secrets import SecretBox
 
@@ -50,42 +50,38 @@ _LOGGED_RESPONSE_CHARS = 512
 _HEADER_CHARACTERS = frozenset(chr(c) for c in range(0x20, 0x7F)) | {"\t"}
 
 
-class PolicyInvalid(RegistryError):
-    """invalid webhook policy"""
-
-
 # --- policies --------------------------------------------------------------------------------
 
 
 def _storable(value: str, name: str) -> str:
     """PostgreSQL stores neither NUL characters nor lone surrogates (which JSON can carry)."""
     if "\0" in value:
-        raise PolicyInvalid(f"{name} must not contain NUL characters")
+        raise WebhookPolicyInvalid(f"{name} must not contain NUL characters")
     try:
         value.encode()
     except UnicodeEncodeError:
-        raise PolicyInvalid(f"{name} is not valid Unicode") from None
+        raise WebhookPolicyInvalid(f"{name} is not valid Unicode") from None
     return value
 
 
 def _text(body: Mapping[str, Any], name: str, limit: int, default: str | None) -> str:
     value = body.get(name, default)
     if value is None:
-        raise PolicyInvalid(f"{name} is required")
+        raise WebhookPolicyInvalid(f"{name} is required")
     if not isinstance(value, str):
-        raise PolicyInvalid(f"{name} must be a string")
+        raise WebhookPolicyInvalid(f"{name} must be a string")
     if len(value) > limit:
-        raise PolicyInvalid(f"{name} is longer than {limit} characters")
+        raise WebhookPolicyInvalid(f"{name} is longer than {limit} characters")
     return _storable(value, name)
 
 
 def _event_types(value: Any) -> list[str]:
     if not isinstance(value, list) or not value:
-        raise PolicyInvalid("event_types must be a non-empty list")
+        raise WebhookPolicyInvalid("event_types must be a non-empty list")
     found: list[str] = []
     for item in value:
         if item not in EVENT_TYPES:
-            raise PolicyInvalid(f"unsupported event type {item!r}")
+            raise WebhookPolicyInvalid(f"unsupported event type {item!r}")
         if item not in found:
             found.append(item)
     return found
@@ -93,49 +89,49 @@ def _event_types(value: Any) -> list[str]:
 
 def _address(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise PolicyInvalid("a target needs an address")
+        raise WebhookPolicyInvalid("a target needs an address")
     address = _storable(value.strip(), "address")
     if len(address) > _MAX_ADDRESS or any(c.isspace() or ord(c) < 32 for c in address):
-        raise PolicyInvalid("the target address is not a valid URL")
+        raise WebhookPolicyInvalid("the target address is not a valid URL")
     try:
         parts = urlsplit(address)
         host = parts.hostname
         _ = parts.port  # raises on a malformed port
         httpx.URL(address)  # what delivery will send to must parse there too (IDNA, …)
     except (ValueError, httpx.InvalidURL):
-        raise PolicyInvalid("the target address is not a valid URL") from None
+        raise WebhookPolicyInvalid("the target address is not a valid URL") from None
     if parts.scheme not in ("http", "https") or not host:
-        raise PolicyInvalid("the target address must be an http:// or https:// URL")
+        raise WebhookPolicyInvalid("the target address must be an http:// or https:// URL")
     # As Harbor does against SSRF tricks: keep scheme, host, port and path only.
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"
 
 
 def _target(value: Any, current: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise PolicyInvalid("each target must be an object")
+        raise WebhookPolicyInvalid("each target must be an object")
     kind = value.get("type") or HTTP
     if not isinstance(kind, str) or kind not in NOTIFY_TYPES:
-        raise PolicyInvalid(f"unsupported target type {kind!r}")
+        raise WebhookPolicyInvalid(f"unsupported target type {kind!r}")
     address = _address(value.get("address"))
     payload_format = value.get("payload_format") or ""
     if kind in PAYLOAD_FORMATS:
         payload_format = payload_format or DEFAULT_FORMAT
         if payload_format not in PAYLOAD_FORMATS[kind]:
-            raise PolicyInvalid(f"unsupported payload format {payload_format!r}")
+            raise WebhookPolicyInvalid(f"unsupported payload format {payload_format!r}")
     elif payload_format in ("", DEFAULT_FORMAT):
         payload_format = ""
     else:
-        raise PolicyInvalid(f"a payload format is not allowed for {kind} targets")
+        raise WebhookPolicyInvalid(f"a payload format is not allowed for {kind} targets")
     skip = value.get("skip_cert_verify", False)
     if not isinstance(skip, bool):
-        raise PolicyInvalid("skip_cert_verify must be a boolean")
+        raise WebhookPolicyInvalid("skip_cert_verify must be a boolean")
     if "auth_header" in value:
         auth_header = value["auth_header"] if value["auth_header"] is not None else ""
         if not isinstance(auth_header, str) or len(auth_header) > _MAX_AUTH_HEADER:
-            raise PolicyInvalid("auth_header must be a string")
+            raise WebhookPolicyInvalid("auth_header must be a string")
         # It becomes the Authorization header: one line of visible ASCII.
         if any(c not in _HEADER_CHARACTERS for c in auth_header):
-            raise PolicyInvalid("auth_header must be a single line of printable ASCII")
+            raise WebhookPolicyInvalid("auth_header must be a single line of printable ASCII")
     else:
         # The API never shows the header; a target sent back without it keeps its header.
         auth_header = next(
@@ -168,19 +164,19 @@ def validate_policy(
 
     name = _text(body, "name", _MAX_NAME, None if current is None else current["name"]).strip()
     if not name:
-        raise PolicyInvalid("name is required")
+        raise WebhookPolicyInvalid("name is required")
     description = _text(
         body, "description", _MAX_DESCRIPTION, "" if current is None else current["description"]
     )
     enabled = given("enabled", True)
     if not isinstance(enabled, bool):
-        raise PolicyInvalid("enabled must be a boolean")
+        raise WebhookPolicyInvalid("enabled must be a boolean")
     event_types = _event_types(given("event_types", None))
     raw_targets = given("targets", None)
     if not isinstance(raw_targets, list) or not raw_targets:
-        raise PolicyInvalid("targets must be a non-empty list")
+        raise WebhookPolicyInvalid("targets must be a non-empty list")
     if len(raw_targets) > _MAX_TARGETS:
-        raise PolicyInvalid(f"a policy has at most {_MAX_TARGETS} targets")
+        raise WebhookPolicyInvalid(f"a policy has at most {_MAX_TARGETS} targets")
     existing: list[Mapping[str, Any]] = list(current["targets"]) if current is not None else []
     return {
         "name": name,

@@ -13,19 +13,20 @@ from registry.query import ListQuery
 from registry.rbac import ProjectRef
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
-from registry.services.errors import InvalidRequest, ResourceExists, ResourceUnknown
-from registry.services.webhook import PolicyInvalid, seal_targets, validate_policy
-
-
-class PolicyUnknown(ResourceUnknown):
-    def __init__(self, policy_id: int) -> None:
-        super().__init__(f"webhook policy {policy_id} not found")
+from registry.services.errors import (
+    InvalidRequest,
+    PolicyUnknown,
+    ResourceExists,
+    ResourceUnknown,
+    WebhookPolicyInvalid,
+)
+from registry.services.webhook import seal_targets, validate_policy
 
 
 def _fields(b: Backends, body: dict[str, Any], current: asyncpg.Record | None) -> dict[str, Any]:
     try:
         fields = validate_policy(body, dict(current) if current is not None else None)
-    except PolicyInvalid as exc:
+    except WebhookPolicyInvalid as exc:
         raise InvalidRequest(exc.message) from None
     return {**fields, "targets": seal_targets(b.secrets, fields["targets"])}
 

@@ -21,8 +21,7 @@ from registry.oci.names import project_of
 from registry.rbac import Action, ProjectRef
 from registry.services import access
 from registry.services.context import Backends
-from registry.services.errors import NameInvalid, NameUnknown
-from registry.services.identity import BackendUnavailable, LoginThrottled
+from registry.services.errors import BackendUnavailable, LoginThrottled, NameInvalid, NameUnknown
 from registry.services.project import check_repository_name, find_project
 from registry.token import jwt
 

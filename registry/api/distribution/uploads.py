@@ -20,8 +20,7 @@ from registry.services import blob as blob_service
 from registry.services import notify
 from registry.services import upload as upload_service
 from registry.services.blob import BlobInfo
-from registry.services.errors import DigestInvalid
-from registry.services.quota import QuotaExceeded
+from registry.services.errors import DigestInvalid, QuotaExceeded
 from registry.services.upload import UploadState
 
 

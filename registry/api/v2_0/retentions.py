@@ -29,6 +29,7 @@ from registry.auth.principal import Principal
 from registry.rbac import Action, ProjectRef
 from registry.services import jobs as job_service
 from registry.services import retention
+from registry.services.errors import PolicyExists, RetentionPolicyInvalid, RuleConflict
 from registry.services.project import find_by_id
 
 _BASE = "/api/v2.0/retentions"
@@ -111,9 +112,9 @@ async def _execution(request: Request, action: Action) -> tuple[retention.Policy
 def _spec(body: dict[str, Any]) -> retention.PolicySpec:
     try:
         return retention.parse_policy(body)
-    except retention.PolicyInvalid as exc:
+    except RetentionPolicyInvalid as exc:
         raise BadRequest(exc.message) from None
-    except retention.RuleConflict as exc:
+    except RuleConflict as exc:
         raise Conflict(exc.message) from None
 
 
@@ -141,7 +142,7 @@ async def create_retention(request: Request) -> Response:
     spec = _spec(body)
     try:
         policy_id = await retention.create_policy(backends(request), principal, project, spec)
-    except retention.PolicyExists as exc:
+    except PolicyExists as exc:
         # Harbor answers 400 here: a client should have read the project's retention_id.
         raise BadRequest(exc.message) from None
     return created(f"{_BASE}/{policy_id}")

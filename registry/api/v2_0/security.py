@@ -25,7 +25,7 @@ from registry.auth.principal import ANONYMOUS, Principal
 from registry.rbac import Action, ProjectRef
 from registry.services import access
 from registry.services.context import Backends
-from registry.services.identity import BackendUnavailable, LoginThrottled
+from registry.services.errors import BackendUnavailable, LoginThrottled
 from registry.services.project import find_project as lookup_project
 
 

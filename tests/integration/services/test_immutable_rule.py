@@ -9,7 +9,7 @@ from registry.query import ListQuery, Match, Term
 from registry.rbac import ProjectRef
 from registry.services import immutable_rule, projects
 from registry.services.context import Backends
-from registry.services.errors import InvalidRequest, ResourceExists
+from registry.services.errors import InvalidRequest, ResourceExists, RuleUnknown
 from registry.services.project import find_by_id
 from tests.integration.services.conftest import audit_lines
 
@@ -37,14 +37,14 @@ async def test_rules_belong_to_their_project(backends: Backends, admin: Principa
         await immutable_rule.create_rule(backends, admin, frozen, RULE)
     with pytest.raises(InvalidRequest):
         await immutable_rule.create_rule(backends, admin, frozen, {**RULE, "action": "mutable"})
-    with pytest.raises(immutable_rule.RuleUnknown):
+    with pytest.raises(RuleUnknown):
         await immutable_rule.get_rule(backends, other, rule_id)
     await immutable_rule.update_rule(backends, admin, frozen, rule_id, {"disabled": True})
     rows, total = await immutable_rule.list_rules(
         backends, frozen, ListQuery({"disabled": Term(Match.EXACT, ("true",))})
     )
     assert (total, rows[0]["tag_selectors"]) == (1, RULE["tag_selectors"])
-    with pytest.raises(immutable_rule.RuleUnknown):
+    with pytest.raises(RuleUnknown):
         await immutable_rule.delete_rule(backends, admin, other, rule_id)
     await immutable_rule.delete_rule(backends, admin, frozen, rule_id)
     assert [line for line in await audit_lines(backends) if line[1] == "immutable_rule"] == [

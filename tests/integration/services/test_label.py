@@ -8,7 +8,7 @@ from registry.auth.principal import Principal
 from registry.query import ListQuery, Match, QueryInvalid, SortKey, Term
 from registry.services import label
 from registry.services.context import Backends
-from registry.services.errors import InvalidRequest, ResourceExists
+from registry.services.errors import InvalidRequest, LabelUnknown, ResourceExists
 from registry.services.projects import create_project
 from tests.integration.services.conftest import audit_lines
 
@@ -47,7 +47,7 @@ async def test_labels_live_in_their_scope(backends: Backends, admin: Principal) 
         await label.update_label(backends, admin, row, name="alpha", description="", color="")
     await label.update_label(backends, admin, row, name="gamma", description="d", color="")
     await label.delete_label(backends, admin, await label.get_label(backends, first))
-    with pytest.raises(label.LabelUnknown):
+    with pytest.raises(LabelUnknown):
         await label.get_label(backends, first)
     assert [line for line in await audit_lines(backends) if line[1] == "label"] == [
         ("create", "label", "beta", "admin"),

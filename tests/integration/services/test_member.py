@@ -9,7 +9,7 @@ from registry.query import ListQuery, Match, Term
 from registry.rbac import ProjectRef, Role
 from registry.services import access, member, user
 from registry.services.context import Backends
-from registry.services.errors import ResourceExists, ResourceUnknown
+from registry.services.errors import MemberUnknown, ResourceExists, ResourceUnknown
 from registry.services.project import find_by_id
 from registry.services.projects import create_project
 from tests.integration.services.conftest import audit_lines, login
@@ -41,7 +41,7 @@ async def test_members_get_roles_that_rbac_then_honours(
     )
     assert (total, rows[0]["entity_name"]) == (1, "dev")
     await member.remove_member(backends, admin, team, member_id)
-    with pytest.raises(member.MemberUnknown):
+    with pytest.raises(MemberUnknown):
         await member.remove_member(backends, admin, team, member_id)
     assert [line for line in await audit_lines(backends) if line[1] == "member"] == [
         ("create", "member", "team:dev", "admin"),

@@ -8,7 +8,7 @@ from registry.auth.principal import Principal
 from registry.query import ListQuery, QueryInvalid, SortKey
 from registry.services import quota, user
 from registry.services.context import Backends
-from registry.services.errors import InvalidRequest, NotPermitted
+from registry.services.errors import InvalidRequest, NotPermitted, QuotaUnknown
 from registry.services.projects import create_project
 from tests.integration.services.conftest import audit_lines, login
 
@@ -35,7 +35,7 @@ async def test_limits_are_listed_sorted_and_changed_by_admins(
     for wrong in (-2, True, "10"):
         with pytest.raises(InvalidRequest):
             await quota.set_storage_limit(backends, admin, quota_id, wrong)
-    with pytest.raises(quota.QuotaUnknown):
+    with pytest.raises(QuotaUnknown):
         await quota.set_storage_limit(backends, admin, 999, -1)
     await quota.set_storage_limit(backends, admin, quota_id, -1)
     assert (await quota.get_quota(backends, quota_id))["hard_storage"] == -1

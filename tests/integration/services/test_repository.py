@@ -9,6 +9,7 @@ from registry.db import repositories
 from registry.query import ListQuery, Match, QueryInvalid, SortKey, Term
 from registry.services import projects, repository
 from registry.services.context import Backends
+from registry.services.errors import RepositoryUnknown
 from registry.services.project import find_by_id
 from tests.integration.services.conftest import audit_lines
 
@@ -35,7 +36,7 @@ async def test_list_describe_and_delete(backends: Backends, admin: Principal) ->
     await repository.set_description(backends, admin, hidden, row, "the a")
     assert (await repository.get_repository(backends, "hidden/a"))["description"] == "the a"
     await repository.delete_repository(backends, admin, hidden, row)
-    with pytest.raises(repository.RepositoryUnknown):
+    with pytest.raises(RepositoryUnknown):
         await repository.get_repository(backends, "hidden/a")
     assert [line for line in await audit_lines(backends) if line[1] == "repository"] == [
         ("update", "repository", "hidden/a", "admin"),

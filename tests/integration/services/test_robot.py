@@ -8,7 +8,7 @@ from registry.auth.principal import Principal
 from registry.query import ListQuery, Match, QueryInvalid, Term
 from registry.services import robot, user
 from registry.services.context import Backends
-from registry.services.errors import InvalidRequest, NotPermitted, ResourceExists
+from registry.services.errors import InvalidRequest, NotPermitted, ResourceExists, RobotUnknown
 from registry.services.projects import create_project
 from tests.integration.services.conftest import audit_lines, login
 
@@ -59,7 +59,7 @@ async def test_a_project_robot_is_bound_to_its_project_and_audited(
     secret = await robot.refresh_secret(backends, admin, made.id, None)
     await login(backends.identity, made.full_name, secret)
     await robot.delete_robot(backends, admin, made.id)
-    with pytest.raises(robot.RobotUnknown):
+    with pytest.raises(RobotUnknown):
         await robot.robot_for(backends, admin, made.id, manage=False)
     assert [line for line in await audit_lines(backends) if line[1] == "robot"] == [
         ("create", "robot", "robot$team+ci", "admin"),

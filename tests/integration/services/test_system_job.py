@@ -7,8 +7,7 @@ import pytest
 from registry.auth.principal import ANONYMOUS, Principal
 from registry.services import jobs, system_job
 from registry.services.context import Backends
-from registry.services.errors import InvalidRequest, NotPermitted
-from registry.services.jobs import ScheduleInvalid
+from registry.services.errors import InvalidRequest, NotPermitted, ScheduleInvalid
 from tests.integration.services.conftest import audit_lines
 
 

@@ -8,7 +8,13 @@ from registry.auth.principal import ANONYMOUS, Principal
 from registry.query import ListQuery, Match, Term
 from registry.services import user
 from registry.services.context import Backends
-from registry.services.errors import InvalidRequest, NotPermitted, ResourceExists
+from registry.services.errors import (
+    InvalidRequest,
+    NotPermitted,
+    PasswordInvalid,
+    ResourceExists,
+    UserUnknown,
+)
 from tests.integration.services.conftest import audit_lines, login
 
 
@@ -19,7 +25,7 @@ async def _dev(backends: Backends, admin: Principal) -> tuple[int, Principal]:
 
 @pytest.mark.parametrize("password", ["short1A", "alllower1", "ALLUPPER1", "NoDigitsHere"])
 def test_the_password_rule(password: str) -> None:
-    with pytest.raises(user.PasswordInvalid):
+    with pytest.raises(PasswordInvalid):
         user.check_password(password)
     user.check_password("Passw0rdX")
 
@@ -66,7 +72,7 @@ async def test_admin_stays_sysadmin_and_cannot_be_deleted(
         await user.delete_user(backends, dev, user_id)
     await user.set_sysadmin(backends, admin, user_id, True)
     await user.delete_user(backends, admin, user_id)
-    with pytest.raises(user.UserUnknown):
+    with pytest.raises(UserUnknown):
         await user.get_user(backends, admin, user_id)
     assert (await audit_lines(backends))[-2:] == [
         ("update", "user", "dev:sysadmin", "admin"),

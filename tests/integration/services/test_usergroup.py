@@ -9,7 +9,7 @@ from registry.query import ListQuery, Match, Term
 from registry.rbac import Role
 from registry.services import member, user, usergroup
 from registry.services.context import Backends
-from registry.services.errors import InvalidRequest, NotPermitted, ResourceExists
+from registry.services.errors import GroupUnknown, InvalidRequest, NotPermitted, ResourceExists
 from registry.services.project import find_by_id
 from registry.services.projects import create_project
 from tests.integration.services.conftest import audit_lines, login
@@ -35,7 +35,7 @@ async def test_groups_are_made_renamed_and_deleted_with_their_memberships(
         backends, admin, ref, member.GroupMember(group_id=group_id), Role.DEVELOPER
     )
     await usergroup.delete_group(backends, admin, group_id)
-    with pytest.raises(usergroup.GroupUnknown):
+    with pytest.raises(GroupUnknown):
         await usergroup.get_group(backends, group_id)
     assert (await member.list_members(backends, ref, ListQuery()))[1] == 1  # the creator
     assert [line for line in await audit_lines(backends) if line[1] == "usergroup"] == [

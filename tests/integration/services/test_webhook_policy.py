@@ -8,7 +8,7 @@ from registry.auth.principal import Principal
 from registry.query import ListQuery, Match, Term
 from registry.services import projects, webhook_policy
 from registry.services.context import Backends
-from registry.services.errors import InvalidRequest, ResourceExists
+from registry.services.errors import InvalidRequest, PolicyUnknown, ResourceExists
 from registry.services.project import find_by_id
 from tests.integration.services.conftest import audit_lines
 
@@ -47,7 +47,7 @@ async def test_policies_keep_their_auth_header_sealed(backends: Backends, admin:
     assert await webhook_policy.list_deliveries(backends, row, ListQuery()) == ([], 0)
     other = await webhook_policy.get_policy(backends, project, other_id)
     await webhook_policy.delete_policy(backends, admin, project, other)
-    with pytest.raises(webhook_policy.PolicyUnknown):  # deleted while the caller held it
+    with pytest.raises(PolicyUnknown):  # deleted while the caller held it
         await webhook_policy.update_policy(backends, admin, project, other, _policy("late"))
     await webhook_policy.update_policy(backends, admin, project, row, _policy("renamed"))
     await webhook_policy.delete_policy(

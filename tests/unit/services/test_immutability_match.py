@@ -4,10 +4,10 @@ import time
 
 import pytest
 
+from registry.services.errors import RuleInvalid
 from registry.services.immutability import (
     PatternInvalid,
     Rule,
-    RuleInvalid,
     doublestar_match,
     protected_tags,
     validate_selectors,

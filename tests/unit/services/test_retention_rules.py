@@ -10,13 +10,12 @@ from typing import Any
 import pytest
 
 from registry.services import immutability
+from registry.services.errors import RetentionPolicyInvalid, RuleConflict
 from registry.services.retention import (
     MAX_RULES,
     TEMPLATES,
     Candidate,
-    PolicyInvalid,
     Rule,
-    RuleConflict,
     Selector,
     judge,
     metadata,
@@ -404,7 +403,7 @@ def test_optional_parts_take_harbor_defaults() -> None:
     ],
 )
 def test_invalid_policies_are_refused(body: dict[str, Any], message: str) -> None:
-    with pytest.raises(PolicyInvalid, match=message):
+    with pytest.raises(RetentionPolicyInvalid, match=message):
         parse_policy(body)
 
 
