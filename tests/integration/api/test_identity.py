@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx
 import pytest
@@ -33,6 +34,28 @@ async def make_user(berth: Berth, name: str) -> int:
         )
         assert r.status_code == 201, r.text
         return int(r.headers["Location"].rsplit("/", 1)[1])
+
+
+async def make_pull_robot(a: httpx.AsyncClient, project: str, name: str) -> dict[str, Any]:
+    """A project robot that may pull from ``project``; its creation answer (name, secret …)."""
+    r = await a.post(
+        "/robots",
+        json={
+            "name": name,
+            "level": "project",
+            "duration": -1,
+            "permissions": [
+                {
+                    "kind": "project",
+                    "namespace": project,
+                    "access": [{"resource": "repository", "action": "pull"}],
+                }
+            ],
+        },
+    )
+    assert r.status_code == 201, r.text
+    robot: dict[str, Any] = r.json()
+    return robot
 
 
 async def make_project(berth: Berth, name: str, public: bool = False) -> int:

@@ -7,7 +7,13 @@ from __future__ import annotations
 import httpx
 
 from tests.integration.api.conftest import Berth
-from tests.integration.api.test_identity import PASSWORD, api, make_project, make_user
+from tests.integration.api.test_identity import (
+    PASSWORD,
+    api,
+    make_project,
+    make_pull_robot,
+    make_user,
+)
 
 SERVICE = "berth-registry"
 
@@ -86,23 +92,7 @@ async def test_a_deleted_and_recreated_user_does_not_inherit_refresh_tokens(bert
 async def test_robot_secret_refresh_and_disable_revoke_refresh_tokens(berth: Berth) -> None:
     await make_project(berth, "team")
     async with api(berth) as a:
-        r = await a.post(
-            "/robots",
-            json={
-                "name": "ci",
-                "level": "project",
-                "duration": -1,
-                "permissions": [
-                    {
-                        "kind": "project",
-                        "namespace": "team",
-                        "access": [{"resource": "repository", "action": "pull"}],
-                    }
-                ],
-            },
-        )
-        assert r.status_code == 201, r.text
-        robot = r.json()
+        robot = await make_pull_robot(a, "team", "ci")
         token = await _refresh_token(berth, robot["name"], robot["secret"])
         assert (await _refresh(berth, token)).status_code == 200
         r = await a.patch(f"/robots/{robot['id']}", json={})

@@ -14,7 +14,7 @@ from registry.runtime import open_backends
 from registry.services.secrets import SecretKeyError
 from tests.integration.api.conftest import Berth
 from tests.integration.api.oci import push_image
-from tests.integration.api.test_identity import api, make_project
+from tests.integration.api.test_identity import api, make_project, make_pull_robot
 from tests.integration.api.test_ldap_login import token_status, use_ldap
 from tests.integration.api.test_webhooks import Worker, create_policy, policy_body, receiver
 from tests.integration.ldap_server import LdapServer
@@ -78,23 +78,7 @@ async def test_webhook_auth_headers_are_sealed_in_policies_and_jobs(
 async def test_robot_secrets_are_kept_only_as_hashes(berth: Berth) -> None:
     await make_project(berth, "team")
     async with api(berth) as a:
-        r = await a.post(
-            "/robots",
-            json={
-                "name": "ci",
-                "level": "project",
-                "duration": -1,
-                "permissions": [
-                    {
-                        "kind": "project",
-                        "namespace": "team",
-                        "access": [{"resource": "repository", "action": "pull"}],
-                    }
-                ],
-            },
-        )
-        assert r.status_code == 201, r.text
-        robot = r.json()
+        robot = await make_pull_robot(a, "team", "ci")
         r = await a.patch(f"/robots/{robot['id']}", json={})
         refreshed = r.json()["secret"]
     dump = await _dump(berth, "robots", "robot_permissions", "audit_logs", "jobs")
