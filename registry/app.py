@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute
 from registry.api.distribution.routes import routes as distribution_routes
 from registry.api.distribution.routes import unmatched as distribution_unmatched
 from registry.api.host import HostGuardMiddleware
+from registry.api.metrics import routes as metrics_routes
 from registry.api.portal_auth import CSRFTokenMiddleware
 from registry.api.portal_auth import routes as portal_auth_routes
 from registry.api.token import routes as token_routes
@@ -25,6 +26,8 @@ from registry.api.v2_0.routes import routes as management_routes
 from registry.config import Settings, load_settings
 from registry.embedded.host import die_with_parent
 from registry.http_protocol import GuardedHttpProtocol
+from registry.metrics.middleware import RequestMetricsMiddleware
+from registry.portal.routes import routes as portal_routes
 from registry.runtime import open_backends
 from registry.services import notify
 from registry.services.context import Backends
@@ -80,11 +83,14 @@ def create_app(settings: Settings) -> Starlette:
         *distribution_routes,
         *management_routes,
         *portal_auth_routes,
+        *metrics_routes,
+        *portal_routes,
     ]
     return Starlette(
         routes=all_routes,
         lifespan=lifespan,
         middleware=[
+            Middleware(RequestMetricsMiddleware),
             Middleware(UnavailableMiddleware),
             Middleware(HostGuardMiddleware, settings=settings),
             Middleware(CSRFTokenMiddleware),

@@ -22,6 +22,7 @@ from registry.db.migrate import migrate
 from registry.db.pool import open_pool
 from registry.embedded.supervisor import BerthChild, Supervisor
 from registry.http_protocol import GuardedHttpProtocol
+from registry.metrics import setup as metrics_setup
 from registry.services.bootstrap import ADMIN, bootstrap
 
 log = logging.getLogger("berth")
@@ -291,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    if args.command in ("serve", "worker", "celery-worker", "scheduler"):
+        # Before any instrument exists; serve starts a fresh set (and its children share it).
+        metrics_setup.configure(settings.data_dir.resolve(), clean=args.command == "serve")
     if args.command == "serve":
         return serve(settings, job_worker=not args.no_job_worker)
     if args.command in ("worker", "celery-worker"):

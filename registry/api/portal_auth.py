@@ -1,4 +1,5 @@
-"""The portal's login and logout (``/c/login``, ``/c/logout``), as Harbor's portal calls them.
+"""The portal's login and logout (``/c/login``, ``/c/logout`` or Harbor's ``/c/log_out``), as
+Harbor's portal calls them.
 
 ``POST /c/login`` takes the form ``principal=<user>&password=<password>`` and answers 200 with a
 ``sid`` cookie (HttpOnly, SameSite=Lax, Path=/, Secure over https) and the session's CSRF token
@@ -163,4 +164,6 @@ class CSRFTokenMiddleware:
 routes = [
     Route("/c/login", login, methods=["POST"]),
     Route("/c/logout", logout, methods=["GET"]),
+    # Harbor's portal says log_out.
+    Route("/c/log_out", logout, methods=["GET"]),
 ]

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from registry.api import login
 from registry.auth.basic import parse_basic
 from registry.auth.principal import ANONYMOUS, Principal
+from registry.metrics.instruments import count_token
 from registry.services import token as token_service
 from registry.services.context import Backends
 from registry.services.errors import BackendUnavailable
@@ -50,6 +51,7 @@ async def _login(b: Backends, username: str, password: str) -> Principal:
     try:
         return await login.log_in(b, username, password)
     except login.LoginRefused as refused:
+        count_token(issued=False)
         challenge = refused.status == login.WRONG_CREDENTIALS
         headers = {"WWW-Authenticate": 'Basic realm="Berth"'} if challenge else None
         code = _REFUSAL_CODES[refused.status]
@@ -95,6 +97,7 @@ async def _answer(
             kind="refresh",
             credential=await b.identity.refresh_stamp(principal),
         ).token
+    count_token(issued=True)
     return Response(
         json.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"}
     )

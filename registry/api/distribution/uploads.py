@@ -12,6 +12,7 @@ from registry.api.distribution.access import (
     may_pull,
 )
 from registry.api.distribution.endpoint import content_length, oci_endpoint
+from registry.metrics.instruments import counted
 from registry.rbac import Action, ProjectRef
 from registry.services import blob as blob_service
 from registry.services import upload as upload_service
@@ -86,7 +87,7 @@ async def start_upload(request: Request) -> Response:
             project,
             name,
             digest,
-            request.stream(),
+            counted(request.stream(), "upload"),
             content_length(request),
             operator=operator,
         )
@@ -105,7 +106,7 @@ async def patch_upload(request: Request) -> Response:
         project,
         name,
         upload_id,
-        request.stream(),
+        counted(request.stream(), "upload"),
         request.headers.get("content-range"),
         content_length(request),
         operator=await caller_name(request),
@@ -128,7 +129,7 @@ async def finish_upload(request: Request) -> Response:
         name,
         upload_id,
         digest,
-        request.stream(),
+        counted(request.stream(), "upload"),
         request.headers.get("content-range"),
         content_length(request),
         operator=await caller_name(request),

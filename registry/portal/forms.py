@@ -1,0 +1,93 @@
+"""Reading a posted form, and the CSRF check every form goes through.
+
+Signed-in forms carry the session's CSRF token in the hidden field ``csrf_token`` (or, from
+scripts, in ``X-Harbor-CSRF-Token``, as the API takes it). The login form, which has no session
+yet, carries a double-submit token: a random value in a cookie and the same in the form.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from urllib.parse import parse_qs
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from registry.auth import session
+from registry.portal.errors import PageError, PageForbidden
+from registry.portal.security import csrf_token, signed_in
+
+_FORM = "application/x-www-form-urlencoded"
+_MAX_FORM_BYTES = 64 * 1024
+LOGIN_COOKIE = "berth_login_csrf"
+
+
+class Form:
+    """The fields of a posted form (the last value of a repeated field, or all of them)."""
+
+    def __init__(self, fields: dict[str, list[str]]) -> None:
+        self._fields = fields
+
+    def get(self, name: str, default: str = "") -> str:
+        values = self._fields.get(name)
+        return values[-1].strip() if values else default
+
+    def flag(self, name: str) -> bool:
+        return self.get(name).lower() in ("on", "true", "1", "yes")
+
+    def all(self, name: str) -> list[str]:
+        return list(self._fields.get(name, []))
+
+
+async def read_form(request: Request) -> Form:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != _FORM:
+        raise PageError(f"Forms are sent as {_FORM}.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > _MAX_FORM_BYTES:
+            raise PageError("The form is too large.")
+    try:
+        parsed = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=200)
+    except (UnicodeDecodeError, ValueError):
+        raise PageError("The form could not be read.") from None
+    if any("\x00" in v for values in parsed.values() for v in values):
+        raise PageError("The form contains a NUL character.")
+    return Form(parsed)
+
+
+def tokens_match(sent: str, expected: str) -> bool:
+    return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
+
+
+async def signed_form(request: Request) -> Form:
+    """The form of a signed-in viewer, once its CSRF token checks out."""
+    await signed_in(request)
+    form = await read_form(request)
+    sent = form.get("csrf_token") or request.headers.get(session.CSRF_HEADER, "")
+    if not tokens_match(sent, csrf_token(request)):
+        raise PageForbidden("The form has expired or did not come from this site. Reload it.")
+    return form
+
+
+def login_token(request: Request) -> str:
+    """The login form's token: the browser's cookie value, or a new one."""
+    current = request.cookies.get(LOGIN_COOKIE, "")
+    return current if 20 <= len(current) <= 100 else secrets.token_urlsafe(32)
+
+
+def set_login_cookie(request: Request, response: Response, token: str) -> None:
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        path="/",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def check_login_token(request: Request, form: Form) -> bool:
+    return tokens_match(form.get("csrf_token"), request.cookies.get(LOGIN_COOKIE, ""))
