@@ -194,10 +194,13 @@ async def copy_artifact(request: Request) -> Response:
         if target is None:
             raise PageError(f"There is no project {project_of(target_name)}.")
         await require(request, target, Action.PUSH)
+        # By tag when there is one, so the copy keeps it (a copy by digest comes untagged).
+        tags = (await artifact_service.tags_of(backends(request), [row["id"]]))[row["id"]]
+        reference = tags[0]["name"] if tags else row["digest"]
         await artifact_service.copy_artifact(
             backends(request),
             await viewer(request),
-            artifact_service.CopySource(source_project, repository, row["digest"]),
+            artifact_service.CopySource(source_project, repository, reference),
             target,
             target_name,
         )

@@ -13,6 +13,7 @@ from starlette.routing import Route
 
 from registry.portal.endpoint import page, see_other
 from registry.portal.errors import PageNotFound, status_of
+from registry.portal.formatting import human_size
 from registry.portal.forms import Form, signed_form
 from registry.portal.security import backends, sysadmin
 from registry.portal.templating import PAGE_HEADERS, render
@@ -44,9 +45,8 @@ def _gc_summary(result: dict[str, Any] | None, parameters: dict[str, Any]) -> st
     if not result:
         return ""
     verb = "would free" if parameters.get("dry_run") else "freed"
-    return (
-        f"{result.get('blobs_deleted', 0)} blobs, {verb} {int(result.get('bytes_freed', 0))} bytes"
-    )
+    freed = int(result.get("bytes_freed", 0))
+    return f"{result.get('blobs_deleted', 0)} blobs, {verb} {human_size(freed)} ({freed} bytes)"
 
 
 def _purge_parameters(form: Form) -> dict[str, Any]:
