@@ -42,17 +42,18 @@ SECTIONS: tuple[Section, ...] = (
     ),
 )
 
-# (slug, label): the page of tab ``slug`` is /projects/<name>/<slug>.
-PROJECT_TABS: tuple[tuple[str, str], ...] = (
-    ("repositories", "Repositories"),
-    ("members", "Members"),
-    ("robots", "Robot accounts"),
-    ("labels", "Labels"),
-    ("immutability", "Tag immutability"),
-    ("retention", "Tag retention"),
-    ("webhooks", "Webhooks"),
-    ("logs", "Logs"),
-    ("configuration", "Configuration"),
+# (slug, label, the action the tab needs): the page of tab ``slug`` is
+# /projects/<name>/<slug>, shown to those who may do the action (as the API would answer).
+PROJECT_TABS: tuple[tuple[str, str, str], ...] = (
+    ("repositories", "Repositories", "read-project"),
+    ("members", "Members", "read-members"),
+    ("robots", "Robot accounts", "read-robots"),
+    ("labels", "Labels", "read-labels"),
+    ("immutability", "Tag immutability", "manage-immutable-rules"),
+    ("retention", "Tag retention", "read-project"),
+    ("webhooks", "Webhooks", "list-webhooks"),
+    ("logs", "Logs", "read-logs"),
+    ("configuration", "Configuration", "read-project"),
 )
 
 

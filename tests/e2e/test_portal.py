@@ -18,7 +18,15 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from tests.e2e._browser import DESKTOP, PHONE, artifacts_dir, chromium
 from tests.e2e._jobs import state_dir
-from tests.e2e._oci import OCI_MANIFEST, Image, build_image, write_layout
+from tests.e2e._oci import (
+    OCI_INDEX,
+    OCI_MANIFEST,
+    Image,
+    MultiArch,
+    build_image,
+    build_multi_arch,
+    write_layout,
+)
 from tests.e2e._servers import Registry, start_berth
 from tests.e2e._tools import Toolbox
 
@@ -80,12 +88,29 @@ def push_image(berth: Registry, workdir: Path, repository: str, tag: str) -> Ima
     write_layout(
         layout, image.blobs | {image.digest: image.manifest}, image.manifest, OCI_MANIFEST, tag
     )
+    _skopeo_push(berth, workdir, layout, repository, tag)
+    return image
+
+
+def push_index(berth: Registry, workdir: Path, repository: str, tag: str) -> MultiArch:
+    """Push an amd64 + arm64 index with skopeo (``--all``)."""
+    multi = build_multi_arch()
+    layout = workdir / f"layout-{tag}"
+    write_layout(layout, multi.all_blobs(), multi.index, OCI_INDEX, tag)
+    _skopeo_push(berth, workdir, layout, repository, tag, "--all")
+    return multi
+
+
+def _skopeo_push(
+    berth: Registry, workdir: Path, layout: Path, repository: str, tag: str, *flags: str
+) -> None:
     toolbox = Toolbox(workdir / "tools")
     try:
         toolbox.run(
             [
                 "skopeo",
                 "copy",
+                *flags,
                 "--preserve-digests",
                 "--dest-tls-verify=false",
                 "--dest-creds",
@@ -96,7 +121,6 @@ def push_image(berth: Registry, workdir: Path, repository: str, tag: str) -> Ima
         )
     finally:
         toolbox.close()
-    return image
 
 
 def test_wrong_password_says_so_without_saying_which_part(
@@ -191,6 +215,14 @@ def test_a_pushed_image_shows_its_tag_digest_and_pull_commands(
         assert copied.headers["docker-content-digest"] == image.digest
 
 
+def test_an_index_shows_its_platforms(admin: Page, berth: Registry, tmp_path: Path) -> None:
+    multi = push_index(berth, tmp_path, f"{PROJECT}/web/multi", "1")
+    admin.goto(f"/projects/{PROJECT}/repositories/web/multi")
+    card = admin.get_by_role("article").filter(has_text=multi.digest)
+    expect(card.get_by_text("INDEX", exact=True)).to_be_visible()
+    expect(card.get_by_text("linux/amd64, linux/arm64")).to_be_visible()
+
+
 def test_admin_adds_a_user_and_makes_them_a_guest(admin: Page, shots: Path) -> None:
     admin.goto("/admin/users")
     admin.get_by_text("New user").click()
@@ -227,6 +259,12 @@ def test_a_guest_sees_the_project_but_no_delete_and_cannot_forge_one(
     # Administration is not offered, and not served.
     expect(page.get_by_role("link", name="Garbage collection")).to_have_count(0)
     assert page.goto("/admin/gc").status == 403  # type: ignore[union-attr]
+
+    page.goto(f"/projects/{PROJECT}/repositories")
+    tabs = page.get_by_role("navigation", name="Project")
+    expect(tabs.get_by_role("link", name="Members")).to_be_visible()
+    expect(tabs.get_by_role("link", name="Tag immutability")).to_have_count(0)
+    assert page.goto(f"/projects/{PROJECT}/immutability").status == 403  # type: ignore[union-attr]
 
     page.goto(f"/projects/{PROJECT}/repositories/web/app")
     card = page.get_by_role("article")
@@ -300,8 +338,15 @@ def test_dashboard_and_admin_pages_render(admin: Page, shots: Path) -> None:
     admin.get_by_role("button", name="Test LDAP").click()
     expect(admin.locator("#ldap-test-result")).to_contain_text("LDAP test:")
     admin.screenshot(path=shots / "configuration.png", full_page=True)
+    admin.goto("/admin/purge-audit")
+    admin.get_by_role("button", name="Dry run").click()
+    admin.wait_for_url("**/admin/purge-audit?notice=Dry**")
+    expect(admin.locator("tbody tr").first).to_have_attribute(
+        "data-status", "Success", timeout=60_000
+    )
     admin.goto("/admin/jobs")
     expect(admin.get_by_role("cell", name="GARBAGE_COLLECTION").first).to_be_visible()
+    expect(admin.get_by_role("cell", name="PURGE_AUDIT_LOG").first).to_be_visible()
 
 
 def test_log_out_ends_the_session(admin: Page, berth: Registry) -> None:

@@ -14,7 +14,7 @@ from registry.portal.endpoint import page, see_other
 from registry.portal.errors import PageNotFound, status_of
 from registry.portal.forms import signed_form
 from registry.portal.navigation import PROJECT_TABS
-from registry.portal.security import allowed, backends, project_page, require, viewer
+from registry.portal.security import allowed, backends, project_page, viewer
 from registry.portal.templating import render
 from registry.query import ListQuery, SortKey, parse_filters
 from registry.rbac import ROLE_NAMES, Action, ProjectRef, Role
@@ -87,14 +87,12 @@ async def _members(request: Request, project: ProjectRef) -> dict[str, Any]:
 
 
 async def _robots(request: Request, project: ProjectRef) -> dict[str, Any]:
-    await require(request, project, Action.READ_ROBOTS)
     query = ListQuery(parse_filters(f"Level=project,ProjectID={project.id}"), (), 1, LIST_SIZE)
     rows, total = await robot.list_robots(backends(request), await viewer(request), query)
     return {"robots": rows, "total": total}
 
 
 async def _labels(request: Request, project: ProjectRef) -> dict[str, Any]:
-    await require(request, project, Action.READ_LABELS)
     rows, total = await label.list_labels(
         backends(request), "p", project.id, None, ListQuery(page_size=LIST_SIZE)
     )
@@ -141,7 +139,6 @@ async def _retention(request: Request, project: ProjectRef) -> dict[str, Any]:
 
 
 async def _webhooks(request: Request, project: ProjectRef) -> dict[str, Any]:
-    await require(request, project, Action.LIST_WEBHOOKS)
     rows, total = await webhook_policy.list_policies(
         backends(request), project, ListQuery(page_size=LIST_SIZE)
     )
@@ -160,7 +157,6 @@ async def _webhooks(request: Request, project: ProjectRef) -> dict[str, Any]:
 
 
 async def _logs(request: Request, project: ProjectRef) -> dict[str, Any]:
-    await require(request, project, Action.READ_LOGS)
     rows, total = await audit_log.list_project_logs(
         backends(request), project, ListQuery(page_size=50)
     )
@@ -191,7 +187,8 @@ TABS: dict[str, Loader] = {
     "logs": _logs,
     "configuration": _configuration,
 }
-_LABELS = dict(PROJECT_TABS)
+_LABELS = {slug: label for slug, label, _ in PROJECT_TABS}
+_NEEDS = {slug: Action(action) for slug, _, action in PROJECT_TABS}
 
 
 async def _tab_page(
@@ -231,7 +228,7 @@ async def project_tab(request: Request) -> Response:
     tab = str(request.path_params["tab"])
     if tab not in TABS:
         raise PageNotFound(f"There is no {tab} page.")
-    project = await project_page(request)
+    project = await project_page(request, _NEEDS[tab])
     return await _tab_page(request, project, tab)
 
 
