@@ -41,12 +41,16 @@ async def recent_failures(db: Executor, kinds: list[str], limit: int) -> list[as
 async def daily_operations(
     db: Executor, project_ids: list[int] | None, days: int
 ) -> list[asyncpg.Record]:
-    """Pushes and pulls per day over the last ``days`` days (all projects when None)."""
+    """Pushes and pulls per day over the last ``days`` days (all projects when None). A push
+    is recorded as Harbor does, as the creation of an artifact."""
     return await db.fetch(
         """
-        SELECT date_trunc('day', op_time) AS day, operation, count(*) AS n
+        SELECT date_trunc('day', op_time) AS day,
+               CASE operation WHEN 'pull' THEN 'pull' ELSE 'push' END AS operation,
+               count(*) AS n
         FROM audit_logs
-        WHERE operation IN ('push', 'pull') AND op_time > now() - make_interval(days => $1)
+        WHERE (operation = 'pull' OR (operation = 'create' AND resource_type = 'artifact'))
+          AND op_time > now() - make_interval(days => $1)
           AND ($2::bigint[] IS NULL OR project_id = ANY($2::bigint[]))
         GROUP BY 1, 2 ORDER BY 1
         """,

@@ -221,6 +221,7 @@ def test_an_index_shows_its_platforms(admin: Page, berth: Registry, tmp_path: Pa
     card = admin.get_by_role("article").filter(has_text=multi.digest)
     expect(card.get_by_text("INDEX", exact=True)).to_be_visible()
     expect(card.get_by_text("linux/amd64, linux/arm64")).to_be_visible()
+    expect(admin.get_by_role("article")).to_have_count(1)  # the platform images are in it
 
 
 def test_admin_adds_a_user_and_makes_them_a_guest(admin: Page, shots: Path) -> None:
@@ -331,6 +332,8 @@ def test_dashboard_and_admin_pages_render(admin: Page, shots: Path) -> None:
     expect(admin.get_by_role("img", name="Storage per project")).to_be_visible()
     expect(admin.get_by_role("img", name=re.compile("Pushes and pulls per day"))).to_be_visible()
     expect(admin.get_by_role("link", name="library/app-copy")).to_be_visible()
+    pushes = admin.locator(".stat", has_text="Pushes").locator(".stat-value").inner_text()
+    assert int(pushes) >= 3, f"the dashboard counts {pushes} pushes"
     admin.screenshot(path=shots / "dashboard.png", full_page=True)
     admin.goto("/admin/configuration")
     expect(admin.get_by_label("Auth mode")).to_have_value("db_auth")

@@ -66,9 +66,14 @@ async def _artifacts(request: Request, repository: str) -> list[dict[str, Any]]:
     children = await artifact_service.children_of(b, ids)
     labels = await artifact_service.labels_of(b, ids)
     host = registry_host(request)
+    # An index's platform images show as its platforms, not as artifacts of their own (unless
+    # tagged by themselves), as Harbor's portal lists them.
+    in_index = {c["child_digest"] for r in rows for c in children[r["id"]]}
     found = []
     for row in rows:
         tag_names = [t["name"] for t in tags[row["id"]]]
+        if row["digest"] in in_index and not tag_names:
+            continue
         reference = f":{tag_names[0]}" if tag_names else f"@{row['digest']}"
         attrs = await artifact_service.extra_attrs(b, row)
         platforms = [_platform(c["platform"]) for c in children[row["id"]]]
