@@ -13,8 +13,6 @@ around the whole app: ``Starlette(..., middleware=[Middleware(CSRFTokenMiddlewar
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
-
 from redis.exceptions import RedisError
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection, Request
@@ -31,10 +29,15 @@ from registry.api.v2_0.errors import (
     render,
 )
 from registry.auth import session
+from registry.browser_session import (
+    FormUnreadable,
+    clear_session_cookie,
+    read_urlencoded,
+    set_session_cookie,
+)
 from registry.services.context import Backends
 
 _MAX_FORM_BYTES = 16 * 1024
-_FORM = "application/x-www-form-urlencoded"
 # Set in the request's state once the session cookie has been looked at: the session's CSRF
 # token, or None when the cookie named no live session.
 _STATE_KEY = "session_csrf_token"
@@ -51,30 +54,13 @@ def _backends(request: Request) -> Backends:
 
 
 async def _read_form(request: Request) -> dict[str, str]:
-    media_type = request.headers.get("content-type", _FORM).split(";")[0].strip().lower()
-    if media_type != _FORM:
-        raise BadRequest(f"the login form must be sent as {_FORM}")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > _MAX_FORM_BYTES:
-            raise PayloadTooLarge("request body too large")
     try:
-        parsed = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=32)
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequest("malformed form body") from None
+        parsed = await read_urlencoded(request, max_bytes=_MAX_FORM_BYTES, max_fields=32)
+    except FormUnreadable as exc:
+        if exc.too_large:
+            raise PayloadTooLarge(exc.message) from None
+        raise BadRequest(exc.message) from None
     return {name: values[-1] for name, values in parsed.items()}
-
-
-def _set_cookie(request: Request, response: Response, value: str) -> None:
-    response.set_cookie(
-        session.COOKIE,
-        value,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
 
 
 async def login(request: Request) -> Response:
@@ -96,7 +82,7 @@ async def login(request: Request) -> Response:
         status_code=200,
         headers={session.CSRF_HEADER: created.csrf_token, "Cache-Control": "no-store"},
     )
-    _set_cookie(request, response, session_id)
+    set_session_cookie(request, response, session_id)
     return response
 
 
@@ -104,13 +90,7 @@ async def logout(request: Request) -> Response:
     await session.destroy(_backends(request).redis, request.cookies.get(session.COOKIE))
     note_session(request, None)
     response = Response(status_code=200, headers={"Cache-Control": "no-store"})
-    response.delete_cookie(
-        session.COOKIE,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
+    clear_session_cookie(request, response)
     return response
 
 

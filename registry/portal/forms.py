@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from urllib.parse import parse_qs
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from registry.auth import session
+from registry.browser_session import FormUnreadable, read_urlencoded
 from registry.portal.errors import PageError, PageForbidden
 from registry.portal.security import csrf_token, signed_in
 
-_FORM = "application/x-www-form-urlencoded"
 _MAX_FORM_BYTES = 64 * 1024
 LOGIN_COOKIE = "berth_login_csrf"
 
@@ -41,18 +40,10 @@ class Form:
 
 
 async def read_form(request: Request) -> Form:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != _FORM:
-        raise PageError(f"Forms are sent as {_FORM}.")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > _MAX_FORM_BYTES:
-            raise PageError("The form is too large.")
     try:
-        parsed = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=200)
-    except (UnicodeDecodeError, ValueError):
-        raise PageError("The form could not be read.") from None
+        parsed = await read_urlencoded(request, max_bytes=_MAX_FORM_BYTES, max_fields=200)
+    except FormUnreadable as exc:
+        raise PageError(f"The form could not be read: {exc.message}.") from None
     if any("\x00" in v for values in parsed.values() for v in values):
         raise PageError("The form contains a NUL character.")
     return Form(parsed)

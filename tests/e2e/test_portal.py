@@ -327,7 +327,7 @@ def test_admin_deletes_and_garbage_collection_finishes_on_the_page(
     expect(admin.get_by_text("Next run:")).to_be_visible()
 
 
-def test_dashboard_and_admin_pages_render(admin: Page, shots: Path) -> None:
+def test_dashboard_and_admin_pages_render(admin: Page, berth: Registry, shots: Path) -> None:
     admin.goto("/dashboard")
     expect(admin.get_by_role("img", name="Storage per project")).to_be_visible()
     expect(admin.get_by_role("img", name=re.compile("Pushes and pulls per day"))).to_be_visible()
@@ -341,6 +341,18 @@ def test_dashboard_and_admin_pages_render(admin: Page, shots: Path) -> None:
     admin.get_by_role("button", name="Test LDAP").click()
     expect(admin.locator("#ldap-test-result")).to_contain_text("LDAP test:")
     admin.screenshot(path=shots / "configuration.png", full_page=True)
+    admin.get_by_label("Token expiry (minutes)").fill("45")
+    admin.get_by_role("button", name="Save").click()
+    expect(admin.get_by_role("status")).to_have_text("Configuration saved.")
+    with httpx.Client(base_url=berth.url, auth=(berth.username, berth.password)) as api:
+        stored = api.get("/api/v2.0/configurations").json()
+        assert stored["token_expiration"]["value"] == 45
+    admin.goto("/admin/groups")
+    admin.get_by_label("Group name").fill("devs")
+    admin.get_by_label("LDAP group DN").fill("cn=devs,ou=groups,dc=example,dc=com")
+    admin.get_by_role("button", name="Add group").click()
+    expect(admin.get_by_role("status")).to_have_text("Group added.")
+    expect(admin.get_by_role("row", name=re.compile("devs.*LDAP"))).to_be_visible()
     admin.goto("/admin/purge-audit")
     admin.get_by_role("button", name="Dry run").click()
     admin.wait_for_url("**/admin/purge-audit?notice=Dry**")

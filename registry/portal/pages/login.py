@@ -6,6 +6,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from registry.auth import session
+from registry.browser_session import clear_session_cookie, set_session_cookie
 from registry.portal.endpoint import page, see_other
 from registry.portal.forms import (
     check_login_token,
@@ -91,14 +92,7 @@ async def login(request: Request) -> Response:
     await session.destroy(b.redis, request.cookies.get(session.COOKIE))
     session_id, _ = await session.create(b.redis, principal)
     response = see_other(_next(form.get("next", HOME)))
-    response.set_cookie(
-        session.COOKIE,
-        session_id,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
+    set_session_cookie(request, response, session_id)
     return response
 
 
@@ -111,11 +105,5 @@ async def logout(request: Request) -> Response:
         return see_other(HOME)
     await session.destroy(backends(request).redis, request.cookies.get(session.COOKIE))
     response = see_other("/")
-    response.delete_cookie(
-        session.COOKIE,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
+    clear_session_cookie(request, response)
     return response
