@@ -11,6 +11,7 @@ from registry.portal.pages import (
     dashboard,
     login,
     project,
+    project_settings,
     projects,
     system_jobs,
 )
@@ -45,6 +46,24 @@ routes: list[BaseRoute] = [
         "/projects/{project}/members/{member_id}/delete", project.remove_member, methods=["POST"]
     ),
     Route("/projects/{project}/configuration", project.update_configuration, methods=["POST"]),
+    Route("/projects/{project}/labels", project_settings.add_label, methods=["POST"]),
+    Route(
+        "/projects/{project}/labels/{label_id}/delete",
+        project_settings.delete_label,
+        methods=["POST"],
+    ),
+    Route("/projects/{project}/immutability", project_settings.add_rule, methods=["POST"]),
+    Route(
+        "/projects/{project}/immutability/{rule_id}/delete",
+        project_settings.delete_rule,
+        methods=["POST"],
+    ),
+    Route("/projects/{project}/robots", project_settings.add_robot, methods=["POST"]),
+    Route(
+        "/projects/{project}/robots/{robot_id}/delete",
+        project_settings.delete_robot,
+        methods=["POST"],
+    ),
     Route("/projects/{project}/{tab}", project.project_tab, methods=["GET"]),
     Route("/admin/users", admin.users, methods=["GET"]),
     Route("/admin/users", admin.create_user, methods=["POST"]),

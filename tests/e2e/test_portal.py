@@ -242,6 +242,50 @@ def test_admin_adds_a_user_and_makes_them_a_guest(admin: Page, shots: Path) -> N
     admin.screenshot(path=shots / "members.png", full_page=True)
 
 
+def test_project_labels_rules_and_a_robot_that_pulls(
+    admin: Page, berth: Registry, tmp_path: Path, shots: Path
+) -> None:
+    admin.goto(f"/projects/{PROJECT}/labels")
+    admin.get_by_label("Label name").fill("reviewed")
+    admin.get_by_role("button", name="Add label").click()
+    expect(admin.get_by_role("status")).to_have_text("Label reviewed added.")
+    expect(admin.get_by_role("cell", name="reviewed", exact=True)).to_be_visible()
+
+    admin.goto(f"/projects/{PROJECT}/immutability")
+    admin.get_by_label("Tags matching").fill("release-*")
+    admin.get_by_role("button", name="Add rule").click()
+    expect(admin.get_by_role("status")).to_have_text("Rule added.")
+    expect(admin.get_by_role("cell", name="matches release-*", exact=True)).to_be_visible()
+
+    admin.goto(f"/projects/{PROJECT}/robots")
+    admin.get_by_label("Robot name").fill("ci")
+    admin.get_by_label("Access").select_option("pull")
+    admin.get_by_role("button", name="Add robot account").click()
+    expect(admin.get_by_role("heading", name="Robot account created")).to_be_visible()
+    name = admin.get_by_role("textbox", name="Name").input_value()
+    secret = admin.get_by_role("textbox", name="Secret").input_value()
+    assert name == f"robot${PROJECT}+ci"
+    admin.screenshot(path=shots / "robot-created.png")
+    toolbox = Toolbox(tmp_path / "tools")
+    try:
+        inspected = toolbox.run(
+            [
+                "skopeo",
+                "inspect",
+                "--raw",
+                "--tls-verify=false",
+                "--creds",
+                f"{name}:{secret}",
+                f"docker://{berth.host}/{REPOSITORY}:1.0",
+            ]
+        )
+    finally:
+        toolbox.close()
+    assert b"schemaVersion" in inspected.stdout
+    admin.goto(f"/projects/{PROJECT}/robots")
+    expect(admin.get_by_role("cell", name=name, exact=True)).to_be_visible()
+
+
 @pytest.fixture(scope="module")
 def guest_context(browser: Browser, berth: Registry) -> Iterator[BrowserContext]:
     context = browser.new_context(viewport=PHONE, base_url=berth.url)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -226,9 +227,13 @@ async def test_ldap(request: Request) -> Response:
         await ldap.ping(ldap_config(merged))
     except AuthBackendError as exc:
         return await _configuration_page(request, test_result=(False, str(exc)), shown=values)
-    except ValueError as exc:  # pydantic's ValidationError is one
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
         return await _configuration_page(
-            request, test_result=(False, f"invalid LDAP settings: {exc}"), shown=values
+            request,
+            test_result=(False, f"invalid LDAP settings: {where}: {first['msg']}"),
+            shown=values,
         )
     return await _configuration_page(
         request, test_result=(True, "Connected to the LDAP server."), shown=values

@@ -191,14 +191,17 @@ _LABELS = {slug: label for slug, label, _ in PROJECT_TABS}
 _NEEDS = {slug: Action(action) for slug, _, action in PROJECT_TABS}
 
 
-async def _tab_page(
+async def tab_page(
     request: Request,
     project: ProjectRef,
     tab: str,
     *,
-    error: str | None = None,
+    error: str | RegistryError | None = None,
     status: int = 200,
 ) -> Response:
+    """A tab, with what went wrong on its form (a domain error sets the status)."""
+    if isinstance(error, RegistryError):
+        status, error = status_of(error), error.message
     context = await TABS[tab](request, project)
     context.update(
         {
@@ -229,7 +232,7 @@ async def project_tab(request: Request) -> Response:
     if tab not in TABS:
         raise PageNotFound(f"There is no {tab} page.")
     project = await project_page(request, _NEEDS[tab])
-    return await _tab_page(request, project, tab)
+    return await tab_page(request, project, tab)
 
 
 @page
@@ -243,7 +246,7 @@ async def add_member(request: Request) -> Response:
         if role is None or not username:
             raise ValueError
     except ValueError:
-        return await _tab_page(
+        return await tab_page(
             request, project, "members", error="Give a user name and a role.", status=400
         )
     try:
@@ -255,9 +258,7 @@ async def add_member(request: Request) -> Response:
             role,
         )
     except RegistryError as exc:
-        return await _tab_page(
-            request, project, "members", error=exc.message, status=status_of(exc)
-        )
+        return await tab_page(request, project, "members", error=exc.message, status=status_of(exc))
     return see_other(_tab_url(project, "members", f"{username} added as {ROLE_NAMES[role]}."))
 
 
@@ -285,7 +286,7 @@ async def update_configuration(request: Request) -> Response:
             backends(request), await viewer(request), project, metadata
         )
     except RegistryError as exc:
-        return await _tab_page(
+        return await tab_page(
             request, project, "configuration", error=exc.message, status=status_of(exc)
         )
     return see_other(_tab_url(project, "configuration", "Configuration saved."))
