@@ -9,7 +9,7 @@ import re
 import httpx
 
 from tests.integration.api.conftest import ADMIN_PASSWORD, Berth
-from tests.integration.api.test_ldap_login import use_ldap
+from tests.integration.api.test_ldap_login import ldap_settings, use_ldap
 from tests.integration.ldap_server import LdapServer
 
 _TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -124,3 +124,27 @@ async def test_ldap_users_log_in_to_the_portal(berth: Berth, ldap_server: LdapSe
         assert page.status_code == 200
         assert "alice" in page.text
         assert "Administration" not in page.text
+
+
+async def test_the_ldap_test_button_tries_the_settings_on_the_form(
+    berth: Berth, ldap_server: LdapServer
+) -> None:
+    settings = ldap_settings(ldap_server)
+    async with httpx.AsyncClient(base_url=berth.url) as client:
+        await _log_in(client, "admin", ADMIN_PASSWORD)
+        token = _token((await client.get("/admin/configuration")).text)
+        form = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in settings.items()}
+        form["ldap_verify_cert"] = "on" if settings.get("ldap_verify_cert") else ""
+        good = await client.post(
+            "/admin/configuration/ldap-test", data={**form, "csrf_token": token}
+        )
+        assert good.status_code == 200, good.text
+        assert "LDAP test: Connected to the LDAP server." in good.text
+        # The typed bind password is not echoed back into the page.
+        assert ldap_server.reader_password not in good.text
+        form["ldap_search_password"] = "wrong"
+        bad = await client.post(
+            "/admin/configuration/ldap-test", data={**form, "csrf_token": token}
+        )
+        assert "LDAP test:" in bad.text
+        assert "Connected" not in bad.text
