@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute
 from registry.api.distribution.routes import routes as distribution_routes
 from registry.api.distribution.routes import unmatched as distribution_unmatched
 from registry.api.host import HostGuardMiddleware
+from registry.api.metrics import MetricsPortGuard
 from registry.api.metrics import routes as metrics_routes
 from registry.api.portal_auth import CSRFTokenMiddleware
 from registry.api.portal_auth import routes as portal_auth_routes
@@ -86,17 +87,22 @@ def create_app(settings: Settings) -> Starlette:
         *metrics_routes,
         *portal_routes,
     ]
-    return Starlette(
+    app = Starlette(
         routes=all_routes,
         lifespan=lifespan,
         middleware=[
-            Middleware(RequestMetricsMiddleware),
             Middleware(UnavailableMiddleware),
             Middleware(HostGuardMiddleware, settings=settings),
             Middleware(CSRFTokenMiddleware),
+            # Innermost: the router notes the matched route in the scope this one sees (the
+            # host guard passes a copy of the scope on).
+            Middleware(RequestMetricsMiddleware),
         ],
         exception_handlers={404: _not_found},
     )
+    if settings.metrics.port is not None:
+        app.add_middleware(MetricsPortGuard, port=settings.metrics.port)
+    return app
 
 
 def app_from_environment() -> Starlette:

@@ -37,6 +37,12 @@ class MetricsSettings(BaseModel):
     token: SecretStr | None = Field(
         default=None, description="when set, /metrics wants Authorization: Bearer <token>"
     )
+    port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="serve /metrics on this port (same host) instead of the main one",
+    )
 
 
 class Settings(BaseSettings):

@@ -2,7 +2,9 @@
 
 Authorization: none by default, as Prometheus exporters usually are (the numbers name projects
 and counts, never secrets); ``BERTH_METRICS__TOKEN`` asks scrapers for
-``Authorization: Bearer <token>`` (compared in constant time).
+``Authorization: Bearer <token>`` (compared in constant time), and ``BERTH_METRICS__PORT``
+moves ``/metrics`` to a port of its own (:class:`MetricsPortGuard`), one a firewall can keep
+for the scrapers.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hmac
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from registry.metrics.exposition import Gauge, render
 from registry.services import inventory
@@ -57,3 +60,22 @@ async def metrics(request: Request) -> Response:
 
 
 routes = [Route("/metrics", metrics, methods=["GET"])]
+
+PATH = "/metrics"
+
+
+class MetricsPortGuard:
+    """With a metrics port: that port answers only ``/metrics``, and the main port no longer
+    does. The port a request came in on is the listening socket's (``scope["server"]``)."""
+
+    def __init__(self, app: ASGIApp, port: int) -> None:
+        self.app = app
+        self.port = port
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            server = scope.get("server") or ("", None)
+            if (server[1] == self.port) != (scope["path"] == PATH):
+                await PlainTextResponse("Not Found", status_code=404)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

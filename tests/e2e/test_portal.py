@@ -27,7 +27,7 @@ from tests.e2e._oci import (
     build_multi_arch,
     write_layout,
 )
-from tests.e2e._servers import Registry, start_berth
+from tests.e2e._servers import Registry, free_port, start_berth
 from tests.e2e._tools import Toolbox
 
 pytestmark = pytest.mark.e2e
@@ -39,13 +39,20 @@ GUEST_PASSWORD = "Guest-Passw0rd"
 
 
 @pytest.fixture(scope="module")
-def berth() -> Iterator[Registry]:
+def metrics_port() -> int:
+    return free_port()
+
+
+@pytest.fixture(scope="module")
+def berth(metrics_port: int) -> Iterator[Registry]:
     password = "Portal-Admin-1"
     with state_dir("portal") as root:
-        # No grace: blobs freed by a delete are collectable at once, so GC frees bytes here.
-        server, host = start_berth(
-            root / "data", password=password, extra_env={"BERTH_GC_GRACE_SECONDS": "0"}
-        )
+        extra_env = {
+            # No grace: blobs freed by a delete are collectable at once, so GC frees bytes.
+            "BERTH_GC_GRACE_SECONDS": "0",
+            "BERTH_METRICS__PORT": str(metrics_port),
+        }
+        server, host = start_berth(root / "data", password=password, extra_env=extra_env)
         try:
             yield Registry("berth", host, "admin", password, [server])
         finally:
@@ -418,8 +425,14 @@ def test_log_out_ends_the_session(admin: Page, berth: Registry) -> None:
     assert httpx.get(f"{berth.url}/c/log_out").status_code == 200
 
 
-def test_metrics_are_scraped_after_the_journeys(berth: Registry) -> None:
-    text = httpx.get(f"{berth.url}/metrics", timeout=30).text
+def test_metrics_are_scraped_after_the_journeys(berth: Registry, metrics_port: int) -> None:
+    scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=30)
+    assert scraped.status_code == 200, scraped.text
+    assert scraped.headers["content-type"].startswith("text/plain; version=")
+    text = scraped.text
+    # With a metrics port, the main port keeps /metrics to itself and that one serves only it.
+    assert httpx.get(f"{berth.url}/metrics").status_code == 404
+    assert httpx.get(f"http://127.0.0.1:{metrics_port}/projects").status_code == 404
 
     def value(pattern: str) -> float:
         found = re.search(rf"^{pattern} (\S+)$", text, re.MULTILINE)

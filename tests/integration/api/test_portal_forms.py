@@ -148,3 +148,12 @@ async def test_the_ldap_test_button_tries_the_settings_on_the_form(
         )
         assert "LDAP test:" in bad.text
         assert "Connected" not in bad.text
+
+
+async def test_metrics_are_served_on_the_main_port_by_default(berth: Berth) -> None:
+    async with httpx.AsyncClient(base_url=berth.url) as client:
+        await client.get("/projects")
+        answer = await client.get("/metrics")
+    assert answer.status_code == 200
+    assert 'berth_http_requests_total{method="GET",route="/projects",status="303"}' in answer.text
+    assert "berth_projects 1.0" in answer.text
