@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import hashlib
+
 import httpx
 from starlette.applications import Starlette
 from starlette.routing import Route
@@ -33,4 +35,13 @@ async def test_an_unversioned_url_is_cached_briefly_and_unknown_files_are_404() 
 
 
 def test_every_page_asset_is_shipped() -> None:
-    assert {"htmx.min.js", "berth.css", "berth.js"} <= set(files())
+    assert {"htmx.min.js", "htmx.LICENSE.txt", "berth.css", "berth.js"} <= set(files())
+
+
+def test_the_vendored_htmx_is_the_pinned_release() -> None:
+    """htmx.org 2.0.11 from the npm registry, unmodified (``npm pack htmx.org@2.0.11``)."""
+    shipped = files()["htmx.min.js"].body
+    assert b'version:"2.0.11"' in shipped
+    assert hashlib.sha256(shipped).hexdigest() == (
+        "d6fdc75f204e6bdefa99b69bf1e6d4ac69b8a364f77929f45c13476b4000f717"
+    )
