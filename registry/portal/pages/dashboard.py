@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -17,6 +18,7 @@ from registry.portal.templating import render
 from registry.query import ListQuery, SortKey
 from registry.services import audit, gc, inventory, webhook
 from registry.services import repository as repository_service
+from registry.services.project import find_by_id
 
 DAYS = 14
 TOP = 8
@@ -24,16 +26,25 @@ TOP = 8
 FAILURE_PAGES = {gc.KIND: "/admin/gc", audit.PURGE_KIND: "/admin/purge-audit"}
 
 
-def _failure(row: Any) -> dict[str, Any]:
+async def _failure(request: Request, row: Any) -> dict[str, Any]:
+    """A failed job as the dashboard lists it. A webhook delivery names its event and links to
+    its project's webhooks, never its target (a target's URL may hold its secret)."""
     kind = row["kind"]
-    link = FAILURE_PAGES.get(kind, "/admin/jobs")
     parameters = row["parameters"] or {}
-    what = kind.replace("_", " ").lower()
-    if kind == webhook.KIND:
-        target = parameters.get("address") or parameters.get("target", {})
-        what = f"webhook delivery {target if isinstance(target, str) else ''}".strip()
+    what, link = kind.replace("_", " ").lower(), "/admin/jobs"
     if kind in FAILURE_PAGES:
-        link = f"{link}/{row['id']}/log"
+        link = f"{FAILURE_PAGES[kind]}/{row['id']}/log"
+    elif kind == webhook.KIND:
+        what = f"webhook delivery ({parameters.get('event_type', 'event')})"
+        project_id = parameters.get("project_id")
+        project = (
+            await find_by_id(backends(request).db, project_id)
+            if isinstance(project_id, int)
+            else None
+        )
+        if project is not None:
+            what += f" in {project.name}"
+            link = f"/projects/{quote(project.name)}/webhooks"
     return {
         "id": row["id"],
         "what": what,
@@ -70,7 +81,7 @@ async def dashboard(request: Request) -> Response:
     failures: list[dict[str, Any]] = []
     if principal.sysadmin:
         rows = await inventory.recent_failures(b, [gc.KIND, audit.PURGE_KIND, webhook.KIND])
-        failures = [_failure(r) for r in rows]
+        failures = [await _failure(request, r) for r in rows]
     return render(
         request,
         "dashboard.html",

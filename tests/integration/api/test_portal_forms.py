@@ -8,6 +8,7 @@ import re
 
 import httpx
 
+from registry.db import jobs as jobs_db
 from tests.integration.api.conftest import ADMIN_PASSWORD, Berth
 from tests.integration.api.test_ldap_login import ldap_settings, use_ldap
 from tests.integration.ldap_server import LdapServer
@@ -157,3 +158,28 @@ async def test_metrics_are_served_on_the_main_port_by_default(berth: Berth) -> N
     assert answer.status_code == 200
     assert 'berth_http_requests_total{method="GET",route="/projects",status="303"}' in answer.text
     assert "berth_projects 1.0" in answer.text
+
+
+async def test_the_dashboard_links_failed_jobs_without_naming_webhook_targets(
+    berth: Berth,
+) -> None:
+    db = berth.app.state.backends.db
+    secret_url = "https://hooks.example/services/T0/B0/secret-token"
+    delivery = await jobs_db.create(
+        db,
+        "WEBHOOK",
+        {"project_id": 1, "event_type": "PUSH_ARTIFACT", "target": {"address": secret_url}},
+        trigger="EVENT",
+    )
+    await jobs_db.finish(db, delivery, "Error")
+    collection = await jobs_db.create(db, "GARBAGE_COLLECTION", {})
+    await jobs_db.finish(db, collection, "Error")
+    async with httpx.AsyncClient(base_url=berth.url) as client:
+        await _log_in(client, "admin", ADMIN_PASSWORD)
+        page = await client.get("/dashboard")
+    assert page.status_code == 200
+    assert "webhook delivery (PUSH_ARTIFACT) in library" in page.text
+    assert 'href="/projects/library/webhooks"' in page.text
+    assert f'href="/admin/gc/{collection}/log"' in page.text
+    assert "secret-token" not in page.text
+    assert "hooks.example" not in page.text
