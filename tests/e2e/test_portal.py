@@ -62,6 +62,8 @@ def berth(metrics_port: int) -> Iterator[Registry]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    # A busy CI machine can take more than the default 5 s to answer a page.
+    expect.set_options(timeout=15_000)
     with chromium() as found:
         yield found
 
