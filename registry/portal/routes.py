@@ -58,6 +58,12 @@ routes: list[BaseRoute] = [
         project_settings.delete_rule,
         methods=["POST"],
     ),
+    Route("/projects/{project}/retention/run", project_settings.run_retention, methods=["POST"]),
+    Route(
+        "/projects/{project}/retention/{execution_id}/row",
+        project_settings.retention_row,
+        methods=["GET"],
+    ),
     Route("/projects/{project}/robots", project_settings.add_robot, methods=["POST"]),
     Route(
         "/projects/{project}/robots/{robot_id}/delete",

@@ -266,6 +266,41 @@ def test_project_labels_rules_and_a_robot_that_pulls(
     expect(admin.get_by_role("status")).to_have_text("Rule added.")
     expect(admin.get_by_role("cell", name="matches release-*", exact=True)).to_be_visible()
 
+    with httpx.Client(
+        base_url=f"{berth.url}/api/v2.0", auth=(berth.username, berth.password)
+    ) as api:
+        project_id = api.get(f"/projects/{PROJECT}").json()["project_id"]
+        keep_ten = {
+            "algorithm": "or",
+            "scope": {"level": "project", "ref": project_id},
+            "trigger": {"kind": "Schedule", "settings": {"cron": ""}},
+            "rules": [
+                {
+                    "action": "retain",
+                    "template": "latestPushedK",
+                    "params": {"latestPushedK": 10},
+                    "tag_selectors": [
+                        {"kind": "doublestar", "decoration": "matches", "pattern": "**"}
+                    ],
+                    "scope_selectors": {
+                        "repository": [
+                            {"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}
+                        ]
+                    },
+                }
+            ],
+        }
+        made = api.post("/retentions", json=keep_ten)
+        assert made.status_code == 201, made.text
+    admin.goto(f"/projects/{PROJECT}/retention")
+    expect(admin.get_by_role("cell", name="latestPushedK")).to_be_visible()
+    admin.get_by_role("button", name="Dry run").click()
+    expect(admin.get_by_role("status")).to_contain_text("Dry run #")
+    latest = admin.locator("tbody tr[data-status]").first
+    expect(latest).to_have_attribute("data-status", "Success", timeout=60_000)
+    expect(latest).to_contain_text("Dry run")
+    admin.screenshot(path=shots / "retention.png", full_page=True)
+
     admin.goto(f"/projects/{PROJECT}/robots")
     admin.get_by_label("Robot name").fill("ci")
     admin.get_by_label("Access").select_option("pull")

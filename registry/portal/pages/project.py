@@ -125,16 +125,36 @@ async def _immutability(request: Request, project: ProjectRef) -> dict[str, Any]
     return {"rules": rules, "total": total}
 
 
-async def _retention(request: Request, project: ProjectRef) -> dict[str, Any]:
-    b = backends(request)
-    detail = await project_service.project_detail(b, project)
+async def retention_policy(request: Request, project: ProjectRef) -> retention.Policy | None:
+    """The project's retention policy (its id is kept in the project's metadata), if any."""
+    detail = await project_service.project_detail(backends(request), project)
     policy_id = (detail["metadata"] or {}).get("retention_id", "")
-    policy = None
+    if not (isinstance(policy_id, str) and policy_id.isdigit()):
+        return None
+    return await retention.load_policy(backends(request), int(policy_id))
+
+
+def execution_row(row: Any) -> dict[str, Any]:
+    parameters = row["parameters"] or {}
+    return {
+        "id": row["id"],
+        "status": row["status"],
+        "dry_run": bool(parameters.get("dry_run")),
+        "trigger": row["trigger"],
+        "started": row["started_at"] or row["created_at"],
+        "ended": row["ended_at"],
+        "running": row["status"] in ("Pending", "Running"),
+    }
+
+
+async def _retention(request: Request, project: ProjectRef) -> dict[str, Any]:
+    policy = await retention_policy(request, project)
     executions: list[Any] = []
-    if isinstance(policy_id, str) and policy_id.isdigit():
-        policy = await retention.load_policy(b, int(policy_id))
     if policy is not None:
-        executions, _ = await retention.list_executions(b, policy, ListQuery(page_size=10))
+        rows, _ = await retention.list_executions(
+            backends(request), policy, ListQuery(page_size=10)
+        )
+        executions = [execution_row(r) for r in rows]
     return {"policy": policy, "executions": executions}
 
 

@@ -1,4 +1,4 @@
-"""The forms of a project's Labels, Tag immutability and Robot accounts tabs."""
+"""The forms of a project's Labels, Tag immutability, Tag retention and Robot accounts tabs."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ from starlette.responses import Response
 from registry.portal.endpoint import page, see_other
 from registry.portal.errors import PageNotFound
 from registry.portal.forms import Form, signed_form
-from registry.portal.pages.project import tab_page
+from registry.portal.pages.project import execution_row, retention_policy, tab_page
 from registry.portal.security import backends, project_page, viewer
 from registry.portal.templating import render
 from registry.rbac import Action, ProjectRef
-from registry.services import immutable_rule, label, robot
+from registry.services import immutable_rule, label, retention, robot
 from registry.services.errors import RegistryError
 
 # What a project robot may be given from the portal: Harbor's repository items.
@@ -139,3 +139,30 @@ async def delete_robot(request: Request) -> Response:
         raise PageNotFound("No such robot account in this project.")
     await robot.delete_robot(backends(request), await viewer(request), robot_id)
     return see_other(_url(project, "robots", "Robot account deleted."))
+
+
+@page
+async def run_retention(request: Request) -> Response:
+    """Run the project's retention policy now (or as a dry run); its row then shows progress."""
+    form = await signed_form(request)
+    project = await project_page(request, Action.MANAGE_PROJECT)
+    policy = await retention_policy(request, project)
+    if policy is None:
+        raise PageNotFound("This project has no retention policy.")
+    dry_run = form.flag("dry_run")
+    execution_id = await retention.start_execution(backends(request), policy, dry_run=dry_run)
+    kind = "Dry run" if dry_run else "Run"
+    return see_other(_url(project, "retention", f"{kind} #{execution_id} started."))
+
+
+@page
+async def retention_row(request: Request) -> Response:
+    """One execution's row: htmx swaps it in while the execution goes on."""
+    project = await project_page(request, Action.READ_PROJECT)
+    policy = await retention_policy(request, project)
+    if policy is None:
+        raise PageNotFound("This project has no retention policy.")
+    row = await retention.get_execution(backends(request), policy, _id(request, "execution_id"))
+    return render(
+        request, "project/_retention_row.html", {"project": project, "run": execution_row(row)}
+    )
