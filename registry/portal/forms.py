@@ -15,7 +15,7 @@ from starlette.responses import Response
 
 from registry.auth import session
 from registry.browser_session import FormUnreadable, read_urlencoded
-from registry.portal.errors import PageError, PageForbidden
+from registry.portal.errors import PageError, PageForbidden, PageNotFound
 from registry.portal.security import csrf_token, signed_in
 
 _MAX_FORM_BYTES = 64 * 1024
@@ -47,6 +47,22 @@ async def read_form(request: Request) -> Form:
     if any("\x00" in v for values in parsed.values() for v in values):
         raise PageError("The form contains a NUL character.")
     return Form(parsed)
+
+
+def whole_number(text: str) -> int | None:
+    """``text`` as a non-negative whole number of at most 18 ASCII digits, else None (a
+    digit of another script is no number here)."""
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
+    return None
+
+
+def path_id(request: Request, name: str) -> int:
+    """The id in the path, or a 404 page."""
+    found = whole_number(str(request.path_params[name]))
+    if found is None:
+        raise PageNotFound("Not found.")
+    return found
 
 
 def tokens_match(sent: str, expected: str) -> bool:

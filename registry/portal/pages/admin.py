@@ -12,8 +12,8 @@ from starlette.responses import Response
 from registry.auth import ldap
 from registry.auth.base import AuthBackendError
 from registry.portal.endpoint import page, see_other
-from registry.portal.errors import PageNotFound, status_of
-from registry.portal.forms import Form, signed_form
+from registry.portal.errors import status_of
+from registry.portal.forms import Form, path_id, signed_form, whole_number
 from registry.portal.security import backends, sysadmin
 from registry.portal.templating import render
 from registry.query import ListQuery, parse_filters
@@ -25,13 +25,6 @@ from registry.services.identity import ldap_config
 
 LIST_SIZE = 100
 JOB_KINDS = (gc.KIND, audit.PURGE_KIND, retention.EXECUTION_KIND, retention.TASK_KIND, webhook.KIND)
-
-
-def _id(request: Request, name: str) -> int:
-    text = str(request.path_params[name])
-    if not text.isdigit() or len(text) > 18:
-        raise PageNotFound("Not found.")
-    return int(text)
 
 
 # ------------------------------------------------------------------------------------ users
@@ -81,7 +74,7 @@ async def create_user(request: Request) -> Response:
 async def delete_user(request: Request) -> Response:
     await signed_form(request)
     principal = await sysadmin(request)
-    await user.delete_user(backends(request), principal, _id(request, "user_id"))
+    await user.delete_user(backends(request), principal, path_id(request, "user_id"))
     return see_other("/admin/users?notice=User%20deleted.")
 
 
@@ -90,7 +83,7 @@ async def toggle_sysadmin(request: Request) -> Response:
     form = await signed_form(request)
     principal = await sysadmin(request)
     await user.set_sysadmin(
-        backends(request), principal, _id(request, "user_id"), form.flag("sysadmin")
+        backends(request), principal, path_id(request, "user_id"), form.flag("sysadmin")
     )
     return see_other("/admin/users?notice=Administrator%20rights%20changed.")
 
@@ -138,7 +131,7 @@ async def create_group(request: Request) -> Response:
 async def delete_group(request: Request) -> Response:
     await signed_form(request)
     principal = await sysadmin(request)
-    await usergroup.delete_group(backends(request), principal, _id(request, "group_id"))
+    await usergroup.delete_group(backends(request), principal, path_id(request, "group_id"))
     return see_other("/admin/groups?notice=Group%20deleted.")
 
 
@@ -168,7 +161,8 @@ def _configuration_values(form: Form) -> dict[str, Any]:
     values.update({key: form.get(key) for key in TEXT_KEYS})
     for key in INT_KEYS:
         text = form.get(key)
-        values[key] = int(text) if text.isdigit() else text
+        number = whole_number(text)
+        values[key] = text if number is None else number
     if form.get("ldap_search_password"):
         values["ldap_search_password"] = form.get("ldap_search_password")
     return values

@@ -12,7 +12,7 @@ from starlette.responses import Response
 
 from registry.portal.endpoint import page, see_other
 from registry.portal.errors import PageNotFound, status_of
-from registry.portal.forms import signed_form
+from registry.portal.forms import path_id, signed_form, whole_number
 from registry.portal.navigation import PROJECT_TABS
 from registry.portal.security import allowed, backends, project_page, viewer
 from registry.portal.templating import render
@@ -129,9 +129,10 @@ async def retention_policy(request: Request, project: ProjectRef) -> retention.P
     """The project's retention policy (its id is kept in the project's metadata), if any."""
     detail = await project_service.project_detail(backends(request), project)
     policy_id = (detail["metadata"] or {}).get("retention_id", "")
-    if not (isinstance(policy_id, str) and policy_id.isdigit()):
+    number = whole_number(policy_id) if isinstance(policy_id, str) else None
+    if number is None:
         return None
-    return await retention.load_policy(backends(request), int(policy_id))
+    return await retention.load_policy(backends(request), number)
 
 
 def execution_row(row: Any) -> dict[str, Any]:
@@ -262,7 +263,8 @@ async def add_member(request: Request) -> Response:
     username = form.get("username")
     role_text = form.get("role_id", str(int(Role.DEVELOPER)))
     try:
-        role = Role(int(role_text)) if role_text.isdigit() else None
+        number = whole_number(role_text)
+        role = Role(number) if number is not None else None
         if role is None or not username:
             raise ValueError
     except ValueError:
@@ -286,10 +288,8 @@ async def add_member(request: Request) -> Response:
 async def remove_member(request: Request) -> Response:
     await signed_form(request)
     project = await project_page(request, Action.MANAGE_MEMBERS)
-    member_id = str(request.path_params["member_id"])
-    if not member_id.isdigit():
-        raise PageNotFound("No such member.")
-    await member.remove_member(backends(request), await viewer(request), project, int(member_id))
+    member_id = path_id(request, "member_id")
+    await member.remove_member(backends(request), await viewer(request), project, member_id)
     return see_other(_tab_url(project, "members", "Member removed."))
 
 

@@ -9,7 +9,7 @@ from starlette.responses import Response
 
 from registry.portal.endpoint import page, see_other
 from registry.portal.errors import PageNotFound
-from registry.portal.forms import Form, signed_form
+from registry.portal.forms import Form, path_id, signed_form, whole_number
 from registry.portal.pages.project import execution_row, retention_policy, tab_page
 from registry.portal.security import backends, project_page, viewer
 from registry.portal.templating import render
@@ -23,13 +23,6 @@ ROBOT_ACCESS = {"pull": ("pull",), "push": ("pull", "push")}
 
 def _url(project: ProjectRef, tab: str, notice: str) -> str:
     return f"/projects/{quote(project.name)}/{tab}?notice={quote(notice)}"
-
-
-def _id(request: Request, name: str) -> int:
-    text = str(request.path_params[name])
-    if not text.isdigit() or len(text) > 18:
-        raise PageNotFound("Not found.")
-    return int(text)
 
 
 @page
@@ -55,7 +48,7 @@ async def add_label(request: Request) -> Response:
 async def delete_label(request: Request) -> Response:
     await signed_form(request)
     project = await project_page(request, Action.MANAGE_LABELS)
-    found = await label.get_label(backends(request), _id(request, "label_id"))
+    found = await label.get_label(backends(request), path_id(request, "label_id"))
     if found["project_id"] != project.id:
         raise PageNotFound("No such label in this project.")
     await label.delete_label(backends(request), await viewer(request), found)
@@ -90,7 +83,7 @@ async def delete_rule(request: Request) -> Response:
     await signed_form(request)
     project = await project_page(request, Action.MANAGE_IMMUTABLE_RULES)
     await immutable_rule.delete_rule(
-        backends(request), await viewer(request), project, _id(request, "rule_id")
+        backends(request), await viewer(request), project, path_id(request, "rule_id")
     )
     return see_other(_url(project, "immutability", "Rule deleted."))
 
@@ -105,7 +98,7 @@ async def add_robot(request: Request) -> Response:
         name=form.get("name"),
         description=form.get("description"),
         level="project",
-        duration=int(days) if days.isdigit() else -1,
+        duration=-1 if days.strip() == "-1" else (whole_number(days) or 30),
         permissions=[
             {
                 "kind": "project",
@@ -133,7 +126,7 @@ async def add_robot(request: Request) -> Response:
 async def delete_robot(request: Request) -> Response:
     await signed_form(request)
     project = await project_page(request, Action.MANAGE_ROBOTS)
-    robot_id = _id(request, "robot_id")
+    robot_id = path_id(request, "robot_id")
     found = await robot.robot_for(backends(request), await viewer(request), robot_id, manage=True)
     if found["project_id"] != project.id:
         raise PageNotFound("No such robot account in this project.")
@@ -162,7 +155,7 @@ async def retention_row(request: Request) -> Response:
     policy = await retention_policy(request, project)
     if policy is None:
         raise PageNotFound("This project has no retention policy.")
-    row = await retention.get_execution(backends(request), policy, _id(request, "execution_id"))
+    row = await retention.get_execution(backends(request), policy, path_id(request, "execution_id"))
     return render(
         request, "project/_retention_row.html", {"project": project, "run": execution_row(row)}
     )

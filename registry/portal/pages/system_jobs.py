@@ -12,9 +12,9 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from registry.portal.endpoint import page, see_other
-from registry.portal.errors import PageNotFound, status_of
+from registry.portal.errors import status_of
 from registry.portal.formatting import human_size
-from registry.portal.forms import Form, signed_form
+from registry.portal.forms import Form, path_id, signed_form, whole_number
 from registry.portal.security import backends, sysadmin
 from registry.portal.templating import PAGE_HEADERS, render
 from registry.query import ListQuery
@@ -54,7 +54,7 @@ def _purge_parameters(form: Form) -> dict[str, Any]:
     return system_job.purge_parameters(
         {
             "dry_run": form.flag("dry_run"),
-            "audit_retention_hour": int(hours) if hours.isdigit() else -1,
+            "audit_retention_hour": whole_number(hours) or -1,
             "include_operations": ",".join(form.all("operation")) or "create,delete,pull",
         }
     )
@@ -150,10 +150,7 @@ def _routes(job: SystemJob) -> list[Route]:
 
     async def _job(request: Request) -> Any:
         await sysadmin(request)
-        text = str(request.path_params["job_id"])
-        if not text.isdigit() or len(text) > 18:
-            raise PageNotFound("No such run.")
-        return await job_service.get_job(backends(request), int(text), job.kind)
+        return await job_service.get_job(backends(request), path_id(request, "job_id"), job.kind)
 
     @page
     async def row(request: Request) -> Response:
