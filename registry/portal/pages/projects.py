@@ -51,7 +51,9 @@ async def project_rows(request: Request, search: str, page_number: int) -> tuple
                 "created": row["created_at"],
                 "used": int(used or 0),
                 "hard": int(hard),
-                "role": ROLE_NAMES[role] if role is not None else "",
+                "role": ROLE_NAMES[role]
+                if role is not None
+                else ("system admin" if principal.sysadmin else ""),
             }
         )
     return listed, total
