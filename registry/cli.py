@@ -59,6 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     mig = commands.add_parser("migrate", help="apply database migrations and exit")
     mig.add_argument("--data-dir", type=Path)
 
+    from registry.scanners.adapter import cli as scanner_cli
+
+    scanner_cli.add_parser(commands)
+
     config = commands.add_parser("config", help="inspect settings")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     config_commands.add_parser("check", help="validate and print the effective settings")
@@ -315,6 +319,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "config":
         print(json.dumps(masked(settings), indent=2, default=str))
         return 0
+    if args.command == "scanner":
+        from registry.scanners.adapter import cli as scanner_cli
+
+        return scanner_cli.run(args, settings.data_dir)
     return 2
 
 
