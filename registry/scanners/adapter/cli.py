@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import secrets
 from pathlib import Path
 
 import uvicorn
@@ -36,10 +38,24 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     imports.add_argument("path", type=Path)
 
 
+def ensure_api_key(path: Path) -> Path:
+    """The file holding the adapter's API key, made (owner-only) when missing."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            out.write(secrets.token_urlsafe(32) + "\n")
+    return path
+
+
+def db_file(data_dir: Path) -> Path:
+    return data_dir / "scanner" / "osv.sqlite"
+
+
 def db_path(args: argparse.Namespace, data_dir: Path) -> Path:
     if args.db is not None:
         return Path(args.db)
-    return (args.data_dir or data_dir) / "scanner" / "osv.sqlite"
+    return db_file(args.data_dir or data_dir)
 
 
 def run(args: argparse.Namespace, data_dir: Path) -> int:
