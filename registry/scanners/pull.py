@@ -7,9 +7,11 @@ none).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -62,7 +64,7 @@ class RegistryReader:
     def close(self) -> None:
         self._client.close()
 
-    def manifest(self, repository: str, reference: str) -> tuple[str, dict[str, Any]]:
+    def manifest(self, repository: str, reference: str) -> tuple[str, dict[str, Any], bytes]:
         accept = ", ".join((*MANIFEST_TYPES, *INDEX_TYPES))
         response = self._client.get(
             f"/v2/{repository}/manifests/{reference}", headers={"Accept": accept}
@@ -71,11 +73,12 @@ class RegistryReader:
             raise PullError(f"GET manifest {repository}@{reference}: {response.status_code}")
         body = json.loads(response.content)
         media_type = body.get("mediaType") or response.headers.get("content-type", "")
-        return str(media_type).split(";")[0], body
+        return str(media_type).split(";")[0], body, response.content
 
-    def image_manifest(self, repository: str, reference: str) -> dict[str, Any]:
-        """The image manifest, choosing linux/amd64 (or the first image) from an index."""
-        media_type, body = self.manifest(repository, reference)
+    def image_manifest(self, repository: str, reference: str) -> tuple[dict[str, Any], bytes]:
+        """The image manifest (parsed, and its bytes), choosing linux/amd64 (or the first
+        image) from an index."""
+        media_type, body, raw = self.manifest(repository, reference)
         if media_type in INDEX_TYPES or "manifests" in body:
             children = body.get("manifests") or []
             if not children:
@@ -89,8 +92,8 @@ class RegistryReader:
                 ),
                 children[0],
             )
-            _, body = self.manifest(repository, chosen["digest"])
-        return body
+            _, body, raw = self.manifest(repository, chosen["digest"])
+        return body, raw
 
     def apply_layers(self, repository: str, manifest: dict[str, Any], fs: Filesystem) -> None:
         for layer in manifest.get("layers") or []:
@@ -102,3 +105,29 @@ class RegistryReader:
                 if response.status_code != 200:
                     raise PullError(f"GET blob {digest}: {response.status_code}")
                 fs.apply_layer(io.BufferedReader(_StreamReader(response.iter_bytes(1024 * 1024))))
+
+    def save_layout(
+        self, repository: str, manifest: dict[str, Any], raw: bytes, root: Path
+    ) -> None:
+        """Write the image as an OCI layout under ``root``, each blob streamed to its file."""
+        blobs = root / "blobs" / "sha256"
+        blobs.mkdir(parents=True, exist_ok=True)
+        digest = "sha256:" + hashlib.sha256(raw).hexdigest()
+        (blobs / digest.removeprefix("sha256:")).write_bytes(raw)
+        for descriptor in [manifest.get("config") or {}, *(manifest.get("layers") or [])]:
+            blob = str(descriptor.get("digest", ""))
+            if not blob.startswith("sha256:") or len(blob) != 71:
+                raise PullError(f"unsupported blob digest {blob!r}")
+            with self._client.stream("GET", f"/v2/{repository}/blobs/{blob}") as response:
+                if response.status_code != 200:
+                    raise PullError(f"GET blob {blob}: {response.status_code}")
+                with (blobs / blob.removeprefix("sha256:")).open("wb") as out:
+                    for chunk in response.iter_bytes(1024 * 1024):
+                        out.write(chunk)
+        media_type = manifest.get("mediaType") or MANIFEST_TYPES[0]
+        index = {
+            "schemaVersion": 2,
+            "manifests": [{"mediaType": media_type, "digest": digest, "size": len(raw)}],
+        }
+        (root / "index.json").write_text(json.dumps(index))
+        (root / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}))

@@ -22,7 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from registry.scanners import sbom
-from registry.scanners.adapter.scans import ScanRequest, Scans
+from registry.scanners.adapter.scans import BUILTIN, ScanRequest, Scans
 from registry.scanners.engine import VULNERABILITY_REPORT, ScannerInfo
 from registry.scanners.osv import Database
 
@@ -42,7 +42,9 @@ def _error(status: int, message: str) -> Response:
     return JSONResponse({"error": {"message": message}}, status_code=status, media_type=ERROR)
 
 
-def create_scanner_app(db_path: Path, info: ScannerInfo, api_key: str = "") -> Starlette:
+def create_scanner_app(
+    db_path: Path, info: ScannerInfo, api_key: str = "", engine: str = BUILTIN
+) -> Starlette:
     db = Database(db_path)
     scans: Scans | None = None
 
@@ -74,6 +76,7 @@ def create_scanner_app(db_path: Path, info: ScannerInfo, api_key: str = "") -> S
                 "harbor.scanner-adapter/scanner-type": "os-package-vulnerability",
                 "harbor.scanner-adapter/vulnerability-database-updated-at": db.updated_at() or "",
                 "org.berth.osv/records": str(db.count()),
+                "org.berth.scanner/engine": engine,
             },
         }
         return JSONResponse(body, media_type=METADATA)
@@ -103,7 +106,7 @@ def create_scanner_app(db_path: Path, info: ScannerInfo, api_key: str = "") -> S
         except (ValueError, KeyError, TypeError, AttributeError):
             return _error(400, "invalid scan request")
         if scans is None:
-            scans = Scans(db, info)
+            scans = Scans(db, info, engine)
         started = scans.start(scan_request)
         return JSONResponse({"id": started.id}, status_code=202, media_type=SCAN_RESPONSE)
 

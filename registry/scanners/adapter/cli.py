@@ -11,6 +11,7 @@ from pathlib import Path
 import uvicorn
 
 from registry.scanners.adapter.app import create_scanner_app
+from registry.scanners.adapter.scans import BUILTIN, ENGINES
 from registry.scanners.engine import ScannerInfo
 from registry.scanners.osv import Database
 
@@ -31,6 +32,12 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     serve = actions.add_parser("serve", help="serve the scanner API (the default)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=BUILTIN,
+        help="what reads an image's packages: the built-in reader or an installed trivy",
+    )
     serve.add_argument(
         "--api-key-file", type=Path, help="file holding the key callers send as a Bearer token"
     )
@@ -73,6 +80,6 @@ def run(args: argparse.Namespace, data_dir: Path) -> int:
     key_file = getattr(args, "api_key_file", None)
     api_key = key_file.read_text().strip() if key_file else ""
     info = ScannerInfo(SCANNER_NAME, SCANNER_VENDOR, SCANNER_VERSION)
-    app = create_scanner_app(path, info, api_key)
+    app = create_scanner_app(path, info, api_key, getattr(args, "engine", BUILTIN))
     uvicorn.run(app, host=host, port=port, log_level="warning")
     return 0

@@ -6,16 +6,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
-from registry.scanners import sbom
+from registry.scanners import sbom, trivy
 from registry.scanners.engine import ScannerInfo, report
 from registry.scanners.inventory import Filesystem, Inventory, inventory_of
 from registry.scanners.osv import Database
 from registry.scanners.pull import PullError, RegistryReader
+from registry.scanners.trivy import TrivyError
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +46,21 @@ class Scan:
     sboms: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def read_inventory(request: ScanRequest) -> Inventory:
+BUILTIN = "builtin"
+TRIVY = "trivy"
+ENGINES = (BUILTIN, TRIVY)
+
+
+def read_inventory(request: ScanRequest, engine: str = BUILTIN) -> Inventory:
+    """The image's packages: read from its layers as they stream in (builtin), or by Trivy
+    from an OCI layout written to a temporary directory (trivy)."""
     reader = RegistryReader(request.registry_url, request.authorization)
     try:
-        manifest = reader.image_manifest(request.repository, request.digest)
+        manifest, raw = reader.image_manifest(request.repository, request.digest)
+        if engine == TRIVY:
+            with tempfile.TemporaryDirectory(prefix="berth-scan-") as tmp:
+                reader.save_layout(request.repository, manifest, raw, Path(tmp) / "image")
+                return trivy.scan_layout(Path(tmp) / "image", Path(tmp) / "cache")
         fs = Filesystem()
         reader.apply_layers(request.repository, manifest, fs)
         return inventory_of(fs)
@@ -55,8 +69,9 @@ def read_inventory(request: ScanRequest) -> Inventory:
 
 
 class Scans:
-    def __init__(self, db: Database, info: ScannerInfo) -> None:
+    def __init__(self, db: Database, info: ScannerInfo, engine: str = BUILTIN) -> None:
         self._db = db
+        self._engine = engine
         self._info = info
         self._scans: OrderedDict[str, Scan] = OrderedDict()
         self._lock = threading.Lock()
@@ -80,7 +95,7 @@ class Scans:
     def _run(self, scan: Scan) -> None:
         request = scan.request
         try:
-            inventory = read_inventory(request)
+            inventory = read_inventory(request, self._engine)
             artifact = {
                 "repository": request.repository,
                 "digest": request.digest,
@@ -92,7 +107,7 @@ class Scans:
             for media_type in request.sbom_media_types:
                 scan.sboms[media_type] = sbom.generate(inventory, media_type, name, tool)
             scan.status = "Success"
-        except (PullError, OSError, ValueError) as exc:
+        except (PullError, TrivyError, OSError, ValueError) as exc:
             log.warning(
                 "scan %s of %s@%s failed: %s", scan.id, request.repository, request.digest, exc
             )
