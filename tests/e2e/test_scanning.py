@@ -232,6 +232,8 @@ def test_scan_on_push_finds_exactly_the_vulnerable_packages(
         assert overview["summary"]["fixable"] == 3
         assert overview["summary"]["summary"] == {"Critical": 1, "High": 1, "Medium": 1, "Low": 1}
         assert _found(api, "scan-push", "debian", "12") == DEBIAN_EXPECTED
+        # The scanner read the image; no user pulled it.
+        assert _artifact(api, "scan-push", "debian", "12")["pull_time"] is None
         assert _wait_scanned(api, "scan-push", "alpine", "3.19")["severity"] == "High"
         assert _found(api, "scan-push", "alpine", "3.19") == ALPINE_EXPECTED
         # The scan's log, by the report id the overview names.

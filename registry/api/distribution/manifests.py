@@ -21,7 +21,8 @@ async def get_manifest(request: Request) -> Response:
     reference = request.path_params["reference"]
     b = request.state.backends
     try:
-        if request.method == "GET":
+        # The scanner's reads are not users' pulls: no pull time, audit record or webhook.
+        if request.method == "GET" and not await _by_scanner(request):
             operator = await caller_name(request)
             stored = await manifest_service.pull_manifest(b, project, name, reference, operator)
         else:
@@ -39,13 +40,18 @@ async def get_manifest(request: Request) -> Response:
     return Response(body, media_type=stored.media_type, headers=headers)
 
 
+async def _by_scanner(request: Request) -> bool:
+    caller = await caller_of(request)
+    return caller.claims is not None and is_scanner_subject(caller.claims.subject)
+
+
 async def _check_pull_policy(
     request: Request, project: ProjectRef, repository: str, artifact_id: int
 ) -> None:
     """Vulnerability and content-trust policies; the scanner's pulls are exempt, and for
     content trust so are signing clients that may push (they read what they sign)."""
     caller = await caller_of(request)
-    scanner_pull = caller.claims is not None and is_scanner_subject(caller.claims.subject)
+    scanner_pull = await _by_scanner(request)
     agent = request.headers.get("user-agent", "").lower()
     signing_client = False
     if "cosign" in agent or "notation" in agent:
