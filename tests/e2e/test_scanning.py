@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from tests.e2e._jobs import state_dir
 from tests.e2e._oci import OCI_EMPTY, OCI_MANIFEST, descriptor, sha256, to_json, write_layout
-from tests.e2e._servers import REPO_ROOT, Registry, start_berth
+from tests.e2e._servers import REPO_ROOT, Registry, free_port, start_berth
 from tests.e2e._tools import Toolbox
 from tests.fixtures.images import (
     ALPINE_EXPECTED,
@@ -578,3 +578,69 @@ def test_scan_all_with_metrics_and_schedule(scanning: Registry) -> None:
         assert metrics["metrics"].get("Success", 0) == metrics["total"], metrics
         assert metrics["trigger"] == "Manual"
         api.put("/system/scanAll/schedule", json={"schedule": {"type": "None"}})
+
+
+def test_scanner_registrations_and_a_failing_scanner(
+    scanning: Registry,
+    toolbox: Toolbox,
+    tmp_path: Path,
+    hooks: tuple[str, list[dict[str, Any]]],
+) -> None:
+    address, received = hooks
+    dead = f"http://127.0.0.1:{free_port()}"
+    with _api(scanning) as api:
+        (builtin,) = [s for s in api.get("/scanners").json() if s["name"] == "Berth"]
+        assert api.delete(f"/scanners/{builtin['uuid']}").status_code == 403
+        ping = api.post("/scanners/ping", json={"url": dead})
+        assert ping.status_code == 400
+        assert "cannot reach the scanner" in ping.json()["errors"][0]["message"]
+        body = {"name": "elsewhere", "url": dead, "auth": "Bearer", "access_credential": "k3y"}
+        created = api.post("/scanners", json=body)
+        assert created.status_code == 201, created.text
+        location = created.headers["Location"].removeprefix("/api/v2.0")
+        assert api.post("/scanners", json=body).status_code == 409
+        shown = api.get(location).json()
+        assert (shown["health"], shown["access_credential"], shown["auth"]) == (
+            "unhealthy",
+            "",
+            "Bearer",
+        )
+        assert api.put(location, json={"description": "not running"}).status_code == 200
+        assert api.get(location).json()["description"] == "not running"
+        _project(api, "scan-fail")
+        candidates = {s["name"] for s in api.get("/projects/scan-fail/scanner/candidates").json()}
+        assert {"Berth", "elsewhere"} <= candidates
+        uuid = location.rsplit("/", 1)[1]
+        assert api.put("/projects/scan-fail/scanner", json={"uuid": uuid}).status_code == 200
+        assert api.get("/projects/scan-fail/scanner").json()["name"] == "elsewhere"
+        hook = {
+            "name": "failures",
+            "enabled": True,
+            "event_types": ["SCANNING_FAILED"],
+            "targets": [{"type": "http", "address": address}],
+        }
+        assert api.post("/projects/scan-fail/webhook/policies", json=hook).status_code == 201
+    crafted = image([[("etc/motd", "fail\n")]])
+    _push(toolbox, scanning, crafted, tmp_path, "scan-fail/app", "1")
+    with _api(scanning) as api:
+        assert api.post("/projects/scan-fail/repositories/app/artifacts/1/scan").status_code == 202
+        deadline = time.monotonic() + 60
+        status = ""
+        while time.monotonic() < deadline:
+            overview = _artifact(api, "scan-fail", "app", "1").get("scan_overview") or {}
+            status = (overview.get(REPORT) or {}).get("scan_status", "")
+            if status in ("Success", "Error"):
+                break
+            time.sleep(0.5)
+        assert status == "Error"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not any(
+            e["type"] == "SCANNING_FAILED" for e in received
+        ):
+            time.sleep(0.5)
+        failed = [e for e in received if e["type"] == "SCANNING_FAILED"]
+        assert failed, received
+        assert failed[0]["event_data"]["resources"][0]["digest"] == crafted.digest
+        # Back to the default; the other registration goes.
+        assert api.delete(location).status_code == 200
+        assert api.get("/projects/scan-fail/scanner").json()["name"] == "Berth"
