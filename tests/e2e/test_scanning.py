@@ -525,19 +525,7 @@ def test_cosign_signatures_and_content_trust(
             "subject": descriptor(OCI_MANIFEST, unsigned.manifest),
         }
     )
-    with scanning.client() as client:
-        for data in (bundle, empty):
-            start = client.post("/v2/scan-trust/app/blobs/uploads/")
-            assert start.status_code == 202, start.text
-            location = start.headers["location"]
-            put = client.put(location, params={"digest": sha256(data)}, content=data)
-            assert put.status_code == 201, put.text
-        pushed = client.put(
-            f"/v2/scan-trust/app/manifests/{sha256(referrer)}",
-            content=referrer,
-            headers={"Content-Type": OCI_MANIFEST},
-        )
-        assert pushed.status_code == 201, pushed.text
+    _push_referrer(scanning, "scan-trust/app", referrer, [bundle, empty])
     with _api(scanning) as api:
         body = _artifact(
             api, "scan-trust", "app", "unsigned", with_signature="true", with_accessory="true"
@@ -644,3 +632,57 @@ def test_scanner_registrations_and_a_failing_scanner(
         # Back to the default; the other registration goes.
         assert api.delete(location).status_code == 200
         assert api.get("/projects/scan-fail/scanner").json()["name"] == "Berth"
+
+
+def _push_referrer(
+    registry: Registry, repository: str, manifest: bytes, blobs: list[bytes]
+) -> None:
+    with registry.client() as client:
+        for data in blobs:
+            start = client.post(f"/v2/{repository}/blobs/uploads/")
+            assert start.status_code == 202, start.text
+            put = client.put(
+                start.headers["location"], params={"digest": sha256(data)}, content=data
+            )
+            assert put.status_code == 201, put.text
+        pushed = client.put(
+            f"/v2/{repository}/manifests/{sha256(manifest)}",
+            content=manifest,
+            headers={"Content-Type": OCI_MANIFEST},
+        )
+        assert pushed.status_code == 201, pushed.text
+
+
+def test_notation_signatures_and_content_trust(
+    scanning: Registry, toolbox: Toolbox, tmp_path: Path
+) -> None:
+    signed, unsigned = image([[("etc/motd", "notary\n")]]), image([[("etc/motd", "none\n")]])
+    with _api(scanning) as api:
+        _project(api, "scan-notation", enable_content_trust="true")
+    _push(toolbox, scanning, signed, tmp_path, "scan-notation/app", "signed")
+    _push(toolbox, scanning, unsigned, tmp_path, "scan-notation/app", "unsigned")
+    envelope = to_json({"payload": "e30", "protected": "e30", "signature": "c2ln"})
+    # The OCI 1.0 form: no artifactType, the signature type in the config's media type.
+    config = b"{}"
+    signature = to_json(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": descriptor("application/vnd.cncf.notary.signature", config),
+            "layers": [descriptor("application/jose+json", envelope)],
+            "subject": descriptor(OCI_MANIFEST, signed.manifest),
+            "annotations": {"io.cncf.notary.x509chain.thumbprint#S256": '["ab"]'},
+        }
+    )
+    _push_referrer(scanning, "scan-notation/app", signature, [config, envelope])
+    with _api(scanning) as api:
+        body = _artifact(
+            api, "scan-notation", "app", "signed", with_signature="true", with_accessory="true"
+        )
+        assert [a["type"] for a in body["accessories"]] == ["signature.notation"]
+        assert body["is_signed"] is True
+    refused = _pull(scanning, "scan-notation/app", "unsigned")
+    assert refused.status_code == 412
+    assert refused.json()["errors"][0]["message"] == "The image is not signed by notation."
+    assert _pull(scanning, "scan-notation/app", "signed").status_code == 200
+    assert _pull(scanning, "scan-notation/app", sha256(signature)).status_code == 200
