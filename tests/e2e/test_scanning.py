@@ -686,3 +686,89 @@ def test_notation_signatures_and_content_trust(
     assert refused.json()["errors"][0]["message"] == "The image is not signed by notation."
     assert _pull(scanning, "scan-notation/app", "signed").status_code == 200
     assert _pull(scanning, "scan-notation/app", sha256(signature)).status_code == 200
+
+
+class _NeverDone(BaseHTTPRequestHandler):
+    """A scanner adapter whose scans never finish: reports always answer 302."""
+
+    def _json(self, status: int, body: dict[str, Any]) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if self.path == "/api/v1/metadata":
+            self._json(200, {"scanner": {"name": "slow", "vendor": "test", "version": "0"}})
+            return
+        self.send_response(302)
+        self.send_header("Refresh-After", "1")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        self._json(202, {"id": "never"})
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def test_a_running_scan_is_stopped(
+    scanning: Registry,
+    toolbox: Toolbox,
+    tmp_path: Path,
+    hooks: tuple[str, list[dict[str, Any]]],
+) -> None:
+    address, received = hooks
+    slow = ThreadingHTTPServer(("127.0.0.1", 0), _NeverDone)
+    threading.Thread(target=slow.serve_forever, daemon=True).start()
+    try:
+        with _api(scanning) as api:
+            created = api.post(
+                "/scanners",
+                json={"name": "slow", "url": f"http://127.0.0.1:{slow.server_address[1]}"},
+            )
+            assert created.status_code == 201, created.text
+            location = created.headers["Location"].removeprefix("/api/v2.0")
+            _project(api, "scan-stop")
+            uuid = location.rsplit("/", 1)[1]
+            assert api.put("/projects/scan-stop/scanner", json={"uuid": uuid}).status_code == 200
+            hook = {
+                "name": "stops",
+                "enabled": True,
+                "event_types": ["SCANNING_STOPPED"],
+                "targets": [{"type": "http", "address": address}],
+            }
+            assert api.post("/projects/scan-stop/webhook/policies", json=hook).status_code == 201
+        crafted = image([[("etc/motd", "slow\n")]])
+        _push(toolbox, scanning, crafted, tmp_path, "scan-stop/app", "1")
+        with _api(scanning) as api:
+            path = "/projects/scan-stop/repositories/app/artifacts/1"
+            assert api.post(f"{path}/scan").status_code == 202
+            deadline = time.monotonic() + 30
+            status = ""
+            while time.monotonic() < deadline and status != "Running":
+                overview = _artifact(api, "scan-stop", "app", "1").get("scan_overview") or {}
+                status = (overview.get(REPORT) or {}).get("scan_status", "")
+                time.sleep(0.3)
+            assert status == "Running"
+            assert api.post(f"{path}/scan/stop").status_code == 202
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and status != "Stopped":
+                overview = _artifact(api, "scan-stop", "app", "1").get("scan_overview") or {}
+                status = (overview.get(REPORT) or {}).get("scan_status", "")
+                time.sleep(0.3)
+            assert status == "Stopped"
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not any(
+                e["type"] == "SCANNING_STOPPED" for e in received
+            ):
+                time.sleep(0.3)
+            assert any(e["type"] == "SCANNING_STOPPED" for e in received), received
+            assert api.delete(location).status_code == 200
+    finally:
+        slow.shutdown()
+        slow.server_close()
