@@ -29,10 +29,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from registry.scanners import trivy  # noqa: E402
-from registry.scanners.engine import ScannerInfo, report  # noqa: E402
-from registry.scanners.inventory import Filesystem, inventory_of  # noqa: E402
-from registry.scanners.osv import Database  # noqa: E402
+from registry.scanners import trivy
+from registry.scanners.engine import ScannerInfo, report
+from registry.scanners.inventory import Filesystem, inventory_of
+from registry.scanners.osv import Database
 
 OS_RELEASE = "ID=debian\nVERSION_ID=12\n"
 VECTOR = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
@@ -61,8 +61,10 @@ def _osv_zip(path: Path, records: int, packages: int) -> None:
                     {
                         "package": {"ecosystem": "Debian:12", "name": f"src{i % (packages * 4)}"},
                         "ranges": [
-                            {"type": "ECOSYSTEM",
-                             "events": [{"introduced": "0"}, {"fixed": f"1.{i % 9}-1"}]}
+                            {
+                                "type": "ECOSYSTEM",
+                                "events": [{"introduced": "0"}, {"fixed": f"1.{i % 9}-1"}],
+                            }
                         ],
                     }
                 ],
@@ -87,9 +89,11 @@ class _Zeros(io.RawIOBase):
 def _layer(path: Path, packages: int, filler_bytes: int) -> None:
     """A gzip'd layer on disk: os-release, the dpkg status and a filler file of zeros."""
     with gzip.open(path, "wb", compresslevel=1) as out, tarfile.open(fileobj=out, mode="w|") as tar:
-        for name, text in (("etc/os-release", OS_RELEASE), ("etc/debian_version", "12.1\n"),
-                       ("var/lib/dpkg/status",
-                                                            _status(packages))):
+        for name, text in (
+            ("etc/os-release", OS_RELEASE),
+            ("etc/debian_version", "12.1\n"),
+            ("var/lib/dpkg/status", _status(packages)),
+        ):
             data = text.encode()
             info = tarfile.TarInfo(name)
             info.size = len(data)
@@ -111,25 +115,50 @@ def _layout(root: Path, layer: Path) -> Path:
         for chunk in iter(lambda: raw.read(1 << 20), b""):
             diff.update(chunk)
     shutil.copyfile(layer, blobs / digest.hexdigest())
-    config = json.dumps({"architecture": "amd64", "os": "linux",
-                         "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff.hexdigest()}"]}
-                         }).encode()
+    config = json.dumps(
+        {
+            "architecture": "amd64",
+            "os": "linux",
+            "rootfs": {"type": "layers", "diff_ids": [f"sha256:{diff.hexdigest()}"]},
+        }
+    ).encode()
     config_digest = hashlib.sha256(config).hexdigest()
     (blobs / config_digest).write_bytes(config)
-    manifest = json.dumps({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
-                   "digest": f"sha256:{config_digest}", "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                    "digest": f"sha256:{digest.hexdigest()}", "size": layer.stat().st_size}],
-    }).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": f"sha256:{config_digest}",
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": f"sha256:{digest.hexdigest()}",
+                    "size": layer.stat().st_size,
+                }
+            ],
+        }
+    ).encode()
     manifest_digest = hashlib.sha256(manifest).hexdigest()
     (blobs / manifest_digest).write_bytes(manifest)
     (root / "oci-layout").write_text('{"imageLayoutVersion":"1.0.0"}')
-    (root / "index.json").write_text(json.dumps({"schemaVersion": 2, "manifests": [{
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "digest": f"sha256:{manifest_digest}", "size": len(manifest)}]}))
+    (root / "index.json").write_text(
+        json.dumps(
+            {
+                "schemaVersion": 2,
+                "manifests": [
+                    {
+                        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                        "digest": f"sha256:{manifest_digest}",
+                        "size": len(manifest),
+                    }
+                ],
+            }
+        )
+    )
     return root
 
 
@@ -141,8 +170,11 @@ def main() -> int:
     parser.add_argument("--trivy", action="store_true", help="also time trivy's inventory")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
-    results: dict[str, Any] = {"packages": args.packages, "records": args.records,
-                               "image_mib": args.image_mib}
+    results: dict[str, Any] = {
+        "packages": args.packages,
+        "records": args.records,
+        "image_mib": args.image_mib,
+    }
     with tempfile.TemporaryDirectory(prefix="berth-scanner-bench-") as tmp:
         root = Path(tmp)
         _osv_zip(root / "osv.zip", args.records, args.packages)
@@ -157,7 +189,8 @@ def main() -> int:
         started = time.perf_counter()
         again = db.import_path(root / "osv.zip")
         results["reimport_unchanged_seconds"] = round(time.perf_counter() - started, 2)
-        assert imported.added == args.records and again.unchanged == args.records
+        assert imported.added == args.records
+        assert again.unchanged == args.records
 
         peak_before_scan = _peak_mib()
         started = time.perf_counter()

@@ -4,7 +4,6 @@ database, they report the same vulnerabilities."""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 
 from registry.scanners import trivy
 from registry.scanners.engine import ScannerInfo, report
-from registry.scanners.inventory import Filesystem, Inventory, inventory_of
+from registry.scanners.inventory import Inventory
 from registry.scanners.osv import Database
 from tests.fixtures.images import (
     ALPINE_EXPECTED,
@@ -20,15 +19,9 @@ from tests.fixtures.images import (
     OSV_FIXTURES,
     CraftedImage,
     alpine_image,
+    builtin_inventory,
     debian_image,
 )
-
-
-def _builtin(image: CraftedImage) -> Inventory:
-    fs = Filesystem()
-    for blob in image.layers:
-        fs.apply_layer(io.BytesIO(blob))
-    return inventory_of(fs)
 
 
 def _packages(inventory: Inventory) -> set[tuple[str, str, str, str, str]]:
@@ -51,7 +44,7 @@ def test_trivy_and_builtin_inventories_agree(
     image = build()
     layout = image.write_layout(tmp_path / "layout")
     from_trivy = trivy.scan_layout(layout, tmp_path / "cache")
-    builtin = _builtin(image)
+    builtin = builtin_inventory(image)
     assert _packages(from_trivy) == _packages(builtin)
     assert from_trivy.os.id == os_id
     db = Database(tmp_path / "osv.sqlite")

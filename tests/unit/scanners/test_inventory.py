@@ -1,27 +1,19 @@
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 from registry.scanners.engine import ScannerInfo, report
-from registry.scanners.inventory import Filesystem, Inventory, inventory_of
+from registry.scanners.inventory import Inventory
 from registry.scanners.osv import Database
 from registry.scanners.sbom import cyclonedx, spdx
 from tests.fixtures.images import (
     ALPINE_EXPECTED,
     DEBIAN_EXPECTED,
     OSV_FIXTURES,
-    CraftedImage,
     alpine_image,
+    builtin_inventory,
     debian_image,
 )
-
-
-def _inventory(image: CraftedImage) -> Inventory:
-    fs = Filesystem()
-    for blob in image.layers:
-        fs.apply_layer(io.BytesIO(blob))
-    return inventory_of(fs)
 
 
 def _names(inventory: Inventory) -> set[tuple[str, str, str]]:
@@ -29,7 +21,7 @@ def _names(inventory: Inventory) -> set[tuple[str, str, str]]:
 
 
 def test_debian_inventory_applies_whiteouts() -> None:
-    inventory = _inventory(debian_image())
+    inventory = builtin_inventory(debian_image())
     assert (inventory.os.id, inventory.os.version_id, inventory.os.ecosystem) == (
         "debian",
         "12",
@@ -51,7 +43,7 @@ def test_debian_inventory_applies_whiteouts() -> None:
 
 
 def test_alpine_inventory_with_opaque_directory() -> None:
-    inventory = _inventory(alpine_image())
+    inventory = builtin_inventory(alpine_image())
     assert inventory.os.ecosystem == "Alpine:v3.19"
     assert _names(inventory) == {
         ("apk", "busybox-binsh", "1.36.1-r15"),
@@ -70,7 +62,7 @@ def test_reports_exact_vulnerabilities(tmp_path: Path) -> None:
         (debian_image(), DEBIAN_EXPECTED, "Critical"),
         (alpine_image(), ALPINE_EXPECTED, "High"),
     ):
-        body = report(db, _inventory(image), info, {"digest": image.digest})
+        body = report(db, builtin_inventory(image), info, {"digest": image.digest})
         found = {
             (v["id"], v["package"], v["version"], v["severity"], v["fix_version"])
             for v in body["vulnerabilities"]
@@ -81,7 +73,7 @@ def test_reports_exact_vulnerabilities(tmp_path: Path) -> None:
 
 
 def test_sboms_list_every_package() -> None:
-    inventory = _inventory(debian_image())
+    inventory = builtin_inventory(debian_image())
     document = spdx(inventory, "library/debian@sha256:x", "Berth-1.0")
     assert document["spdxVersion"] == "SPDX-2.3"
     purls = {
