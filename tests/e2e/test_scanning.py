@@ -174,6 +174,38 @@ def _wait_scanned(
     raise AssertionError(f"{project}/{repo}:{ref} was not scanned in {within} s: {last}")
 
 
+def _scan_status(api: httpx.Client, project: str, repo: str, ref: str) -> str:
+    overview = _artifact(api, project, repo, ref).get("scan_overview") or {}
+    return str((overview.get(REPORT) or {}).get("scan_status", ""))
+
+
+def _wait_status(
+    api: httpx.Client,
+    project: str,
+    repo: str,
+    ref: str,
+    wanted: tuple[str, ...],
+    within: float = 30,
+) -> str:
+    """The scan status once it is one of ``wanted`` (or the last seen, after ``within``)."""
+    deadline = time.monotonic() + within
+    status = _scan_status(api, project, repo, ref)
+    while status not in wanted and time.monotonic() < deadline:
+        time.sleep(0.3)
+        status = _scan_status(api, project, repo, ref)
+    return status
+
+
+def _events(
+    received: list[dict[str, Any]], event_type: str, within: float = 30
+) -> list[dict[str, Any]]:
+    """The webhook events of ``event_type`` received so far, waiting for a first one."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline and not any(e["type"] == event_type for e in received):
+        time.sleep(0.3)
+    return [e for e in received if e["type"] == event_type]
+
+
 def _found(api: httpx.Client, project: str, repo: str, ref: str) -> set[tuple[str, ...]]:
     response = api.get(
         f"/projects/{project}/repositories/{repo}/artifacts/{ref}/additions/vulnerabilities"
@@ -612,21 +644,8 @@ def test_scanner_registrations_and_a_failing_scanner(
     _push(toolbox, scanning, crafted, tmp_path, "scan-fail/app", "1")
     with _api(scanning) as api:
         assert api.post("/projects/scan-fail/repositories/app/artifacts/1/scan").status_code == 202
-        deadline = time.monotonic() + 60
-        status = ""
-        while time.monotonic() < deadline:
-            overview = _artifact(api, "scan-fail", "app", "1").get("scan_overview") or {}
-            status = (overview.get(REPORT) or {}).get("scan_status", "")
-            if status in ("Success", "Error"):
-                break
-            time.sleep(0.5)
-        assert status == "Error"
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any(
-            e["type"] == "SCANNING_FAILED" for e in received
-        ):
-            time.sleep(0.5)
-        failed = [e for e in received if e["type"] == "SCANNING_FAILED"]
+        assert _wait_status(api, "scan-fail", "app", "1", ("Success", "Error"), 60) == "Error"
+        failed = _events(received, "SCANNING_FAILED")
         assert failed, received
         assert failed[0]["event_data"]["resources"][0]["digest"] == crafted.digest
         # Back to the default; the other registration goes.
@@ -748,26 +767,10 @@ def test_a_running_scan_is_stopped(
         with _api(scanning) as api:
             path = "/projects/scan-stop/repositories/app/artifacts/1"
             assert api.post(f"{path}/scan").status_code == 202
-            deadline = time.monotonic() + 30
-            status = ""
-            while time.monotonic() < deadline and status != "Running":
-                overview = _artifact(api, "scan-stop", "app", "1").get("scan_overview") or {}
-                status = (overview.get(REPORT) or {}).get("scan_status", "")
-                time.sleep(0.3)
-            assert status == "Running"
+            assert _wait_status(api, "scan-stop", "app", "1", ("Running",)) == "Running"
             assert api.post(f"{path}/scan/stop").status_code == 202
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and status != "Stopped":
-                overview = _artifact(api, "scan-stop", "app", "1").get("scan_overview") or {}
-                status = (overview.get(REPORT) or {}).get("scan_status", "")
-                time.sleep(0.3)
-            assert status == "Stopped"
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not any(
-                e["type"] == "SCANNING_STOPPED" for e in received
-            ):
-                time.sleep(0.3)
-            assert any(e["type"] == "SCANNING_STOPPED" for e in received), received
+            assert _wait_status(api, "scan-stop", "app", "1", ("Stopped",)) == "Stopped"
+            assert _events(received, "SCANNING_STOPPED"), received
             assert api.delete(location).status_code == 200
     finally:
         slow.shutdown()
