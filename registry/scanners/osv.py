@@ -171,17 +171,26 @@ class Database:
         return [json.loads(r[0]) for r in rows]
 
 
+# An OSV record is a few KiB; a far larger "record" is not one (or a zip bomb's payload).
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+
+
 def _records(source: Path) -> Iterator[bytes]:
+    """The raw records of a folder, zip or file; oversized ones come as ``b""`` (invalid)."""
     if source.is_dir():
         for path in sorted(source.rglob("*.json")):
-            yield path.read_bytes()
+            yield path.read_bytes() if path.stat().st_size <= MAX_RECORD_BYTES else b""
     elif zipfile.is_zipfile(source):
         with zipfile.ZipFile(source) as archive:
             for info in archive.infolist():
                 if info.filename.endswith(".json") and not info.is_dir():
-                    yield archive.read(info)
-    else:
+                    with archive.open(info) as member:
+                        data = member.read(MAX_RECORD_BYTES + 1)
+                    yield data if len(data) <= MAX_RECORD_BYTES else b""
+    elif source.stat().st_size <= MAX_RECORD_BYTES:
         yield source.read_bytes()
+    else:
+        yield b""
 
 
 # ---------------------------------------------------------------------------- matching

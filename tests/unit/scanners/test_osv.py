@@ -5,7 +5,7 @@ import shutil
 import zipfile
 from pathlib import Path
 
-from registry.scanners.osv import Database, Query, match
+from registry.scanners.osv import MAX_RECORD_BYTES, Database, Query, match
 from tests.fixtures.images import OSV_FIXTURES
 
 
@@ -85,3 +85,14 @@ def test_import_is_incremental_by_modified(tmp_path: Path) -> None:
     assert _ids(db, "npm", "lodash", "4.17.20") == {}
     assert _ids(db, "PyPI", "requests", "2.2.1") == {}
     assert db.count() == 10
+
+
+def test_an_oversized_or_broken_record_is_counted_invalid(tmp_path: Path) -> None:
+    archive = tmp_path / "bad.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        zipped.writestr("huge.json", b" " * (MAX_RECORD_BYTES + 1))
+        zipped.writestr("broken.json", b"{not json")
+        zipped.writestr("no-id.json", b"{}")
+    db = Database(tmp_path / "osv.sqlite")
+    result = db.import_path(archive)
+    assert (result.read, result.invalid, db.count()) == (3, 3, 0)
