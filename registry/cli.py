@@ -60,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     mig = commands.add_parser("migrate", help="apply database migrations and exit")
     mig.add_argument("--data-dir", type=Path)
 
+    from registry.scanners.adapter import cli as scanner_cli
+
+    scanner_cli.add_parser(commands)
+
     config = commands.add_parser("config", help="inspect settings")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     config_commands.add_parser("check", help="validate and print the effective settings")
@@ -232,6 +236,8 @@ def serve(settings: Settings, *, job_worker: bool = True) -> int:
                 ).start()
             )
             _announce(f"started a job worker and the scheduler (logs in {ready.data_dir})")
+            if ready.scanner_embedded:
+                _start_scanner(ready, supervisor)
         # uvicorn handles SIGINT/SIGTERM itself and, once shut down, re-raises the signal to
         # the handler it found: make that one a no-op so the supervised processes still get
         # stopped in order below instead of dying with a KeyboardInterrupt traceback.
@@ -250,6 +256,54 @@ def _metrics_socket(host: str, port: int) -> socket.socket:
     sock.bind((host, port))
     sock.set_inheritable(True)  # uvicorn's worker processes serve it too
     return sock
+
+
+def _free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _start_scanner(settings: Settings, supervisor: Supervisor) -> None:
+    """The built-in scanner adapter as a supervised child on 127.0.0.1, registered as the
+    default scanner (its address refreshed at every start)."""
+    from registry.scanners.adapter.cli import db_file, ensure_api_key
+
+    port = settings.scanner_port or _free_loopback_port()
+    database = settings.scanner_db_path or db_file(settings.data_dir)
+    # Only Berth may use it: other local users could otherwise rewrite its database.
+    key_file = ensure_api_key(settings.data_dir / "scanner" / "api.key")
+    args = [
+        "scanner",
+        "--db",
+        str(database),
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--api-key-file",
+        str(key_file),
+    ]
+    supervisor.adopt(
+        BerthChild("scanner", args, log_path=settings.data_dir / "scanner.log").start()
+    )
+    asyncio.run(
+        _register_scanner(settings, f"http://127.0.0.1:{port}", key_file.read_text().strip())
+    )
+    _announce(f"started the scanner on 127.0.0.1:{port} (OSV database {database})")
+
+
+async def _register_scanner(settings: Settings, url: str, api_key: str) -> None:
+    from registry.services.scanner import register_embedded
+    from registry.services.secrets import load_secret_box
+
+    assert settings.database_url is not None
+    pool = await open_pool(settings.database_url.get_secret_value(), size=1)
+    try:
+        await register_embedded(pool, url, load_secret_box(settings), api_key)
+    finally:
+        await pool.close()
 
 
 def _run_http(ready: Settings, supervisor: Supervisor) -> None:
@@ -332,6 +386,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "config":
         print(json.dumps(masked(settings), indent=2, default=str))
         return 0
+    if args.command == "scanner":
+        from registry.scanners.adapter import cli as scanner_cli
+
+        return scanner_cli.run(args, settings.data_dir)
     return 2
 
 

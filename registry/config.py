@@ -141,6 +141,17 @@ class Settings(BaseSettings):
         default=None, description="the same key given directly (base64 of 32 bytes)"
     )
     metrics: MetricsSettings = MetricsSettings()
+    scanner_embedded: bool = Field(
+        default=True,
+        description="berth serve (with its job worker) runs the built-in scanner adapter and "
+        "registers it as the default scanner",
+    )
+    scanner_port: int | None = Field(
+        default=None, description="port of the built-in scanner on 127.0.0.1; default: a free one"
+    )
+    scanner_db_path: Path | None = Field(
+        default=None, description="its OSV database; default <data_dir>/scanner/osv.sqlite"
+    )
 
     @classmethod
     def settings_customise_sources(

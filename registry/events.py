@@ -82,15 +82,19 @@ class Resource:
     tag: str = ""
     digest: str = ""
     resource_url: str = ""
+    # Scanning events: the artifact's scan overview, keyed by report MIME type, as Harbor sends.
+    scan_overview: Mapping[str, Any] | None = None
 
-    def as_json(self) -> dict[str, str]:
+    def as_json(self) -> dict[str, Any]:
         # Harbor leaves digest and resource_url out when empty; tag is always present.
-        body: dict[str, str] = {}
+        body: dict[str, Any] = {}
         if self.digest:
             body["digest"] = self.digest
         body["tag"] = self.tag
         if self.resource_url:
             body["resource_url"] = self.resource_url
+        if self.scan_overview is not None:
+            body["scan_overview"] = dict(self.scan_overview)
         return body
 
 

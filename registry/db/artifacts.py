@@ -189,14 +189,30 @@ async def list_artifacts(
 
 
 async def accessories_of(db: Executor, repository_id: int, digest: str) -> list[asyncpg.Record]:
-    """Artifacts of the repository whose subject is ``digest`` (signatures, SBOMs, …)."""
+    """Artifacts of the repository whose subject is ``digest`` (signatures, SBOMs, …), and the
+    cosign signature stored in tag mode (tag ``sha256-<hex>.sig``, no subject field).
+
+    ``artifact_type`` falls back to the config media type, as Harbor reads it (notation on
+    OCI 1.0 registries); a tag-mode signature reads as cosign's signature type.
+    """
+    algorithm, _, hex_digest = digest.partition(":")
     return await db.fetch(
         """
-        SELECT a.id, a.digest, a.artifact_type, a.size, a.pushed_at FROM artifacts a
-        WHERE a.repository_id = $1 AND a.subject_digest = $2 ORDER BY a.pushed_at, a.id
+        SELECT a.id, a.digest, a.size, a.pushed_at,
+               CASE WHEN a.subject_digest IS NULL
+                    THEN 'application/vnd.dev.cosign.artifact.sig.v1+json'
+                    ELSE COALESCE(a.artifact_type, a.config_media_type) END AS artifact_type
+        FROM artifacts a
+        WHERE a.repository_id = $1
+          AND (a.subject_digest = $2
+               OR (a.subject_digest IS NULL AND a.id IN (
+                   SELECT t.artifact_id FROM tags t
+                   WHERE t.repository_id = $1 AND t.name = $3)))
+        ORDER BY a.pushed_at, a.id
         """,
         repository_id,
         digest,
+        f"{algorithm}-{hex_digest}.sig",
     )
 
 

@@ -184,3 +184,11 @@ async def search_by_name(
         f"ORDER BY p.name LIMIT {clauses.param(limit)}",
         *clauses.params,
     )
+
+
+async def metadata_of(db: Executor, project_id: int) -> dict[str, str]:
+    """The project's metadata (Harbor's settings: prevent_vul, severity, auto_scan, …)."""
+    value: dict[str, str] | None = await db.fetchval(
+        "SELECT metadata FROM projects WHERE id = $1", project_id
+    )
+    return value or {}

@@ -45,6 +45,8 @@ ACCESSORY_TYPES = {
     "application/vnd.dev.cosign.artifact.sig.v1+json": "signature.cosign",
     "application/vnd.cncf.notary.signature": "signature.notation",
     "application/vnd.goharbor.harbor.sbom.v1": "harbor.sbom",
+    # cosign v3 signs in OCI 1.1 mode with a sigstore bundle (Harbor reads it as unsigned).
+    "application/vnd.dev.sigstore.bundle.v0.3+json": "signature.cosign",
 }
 
 

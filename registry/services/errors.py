@@ -217,3 +217,23 @@ class WebhookPolicyInvalid(RegistryError):
 class PolicyUnknown(ResourceUnknown):
     def __init__(self, policy_id: int) -> None:
         super().__init__(f"webhook policy {policy_id} not found")
+
+
+class ScannerUnknown(ResourceUnknown):
+    """the scanner registration does not exist"""
+
+
+class ScannerInvalid(RegistryError):
+    """the scanner registration is invalid"""
+
+
+class ScannerUnreachable(RegistryError):
+    """the scanner could not be reached or gave an error"""
+
+
+class ScanUnavailable(RegistryError):
+    """nothing can scan this artifact (no scanner, or not a scannable kind)"""
+
+
+class PolicyViolation(RegistryError):
+    """a project policy (vulnerabilities, content trust) refuses the pull"""

@@ -15,7 +15,7 @@ from registry.oci.digest import Digest, looks_like_digest
 from registry.oci.manifest import Descriptor, InvalidManifestError, Manifest, parse_manifest
 from registry.oci.names import is_valid_tag
 from registry.rbac import ProjectRef
-from registry.services import notify
+from registry.services import notify, scan
 from registry.services.artifact import check_tags_mutable, kind_for, remove_artifacts
 from registry.services.audit import AuditEvent
 from registry.services.blob import parse_digest
@@ -131,6 +131,7 @@ async def put_manifest(
     digest = str(pushed.digest)
     notify.artifact_event(b, PUSH_ARTIFACT, project, repository, digest, tag, operator)
     notify.quota_warning_if_needed(b, project, repository, digest, tag, operator)
+    scan.schedule_scan_on_push(b, project, repository, digest)
     return pushed
 
 

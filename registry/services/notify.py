@@ -60,17 +60,21 @@ async def _notify_artifact(
     tag: str | None,
     operator: str,
     host: str | None,
+    scan_overview: Mapping[str, Any] | None = None,
 ) -> None:
     if not await b.webhook_subscriptions.wants(b.db, project.id, event_type):
         return
     created = await webhooks.repository_created_at(b.db, repository)
+    resource = artifact_resource(host or registry_host(b.settings), repository, digest, tag)
+    if scan_overview is not None:
+        resource = Resource(resource.tag, resource.digest, resource.resource_url, scan_overview)
     event = Event(
         type=event_type,
         project_id=project.id,
         project_name=project.name,
         repository=repository,
         operator=operator,
-        resources=(artifact_resource(host or registry_host(b.settings), repository, digest, tag),),
+        resources=(resource,),
         public=project.public,
         repository_created=int(created.timestamp()) if created is not None else None,
     )
@@ -207,3 +211,21 @@ def tag_retention(
     ``deleted_artifact`` ([{type, status, name_tag}]); ``operator`` the trigger (MANUAL,
     SCHEDULE) as Harbor names it."""
     _schedule(b, notify_tag_retention(b, project, summary, operator))
+
+
+def scan_event(
+    b: Backends,
+    event_type: str,
+    project: ProjectRef,
+    repository: str,
+    digest: str,
+    tag: str | None,
+    operator: str,
+    overview: Mapping[str, Any],
+) -> None:
+    """A scan finished (SCANNING_COMPLETED), failed (SCANNING_FAILED) or was stopped
+    (SCANNING_STOPPED); ``overview`` is the artifact's scan overview as the API shows it."""
+    _schedule(
+        b,
+        _notify_artifact(b, event_type, project, repository, digest, tag, operator, None, overview),
+    )

@@ -58,6 +58,8 @@ _CODES[errors.ArtifactInUse] = ("DENIED", 403)
 _CODES[errors.ResourceUnknown] = ("NAME_UNKNOWN", 404)
 _CODES[errors.LoginThrottled] = ("TOOMANYREQUESTS", 429)
 _CODES[errors.BackendUnavailable] = ("UNAVAILABLE", 503)
+# Harbor's answer to a pull a project policy refuses (vulnerabilities, content trust).
+_CODES[errors.PolicyViolation] = ("PROJECTPOLICYVIOLATION", 412)
 
 
 def oci_error(

@@ -5,11 +5,13 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from registry.api.distribution.access import authorize, caller_name
+from registry.api.distribution.access import authorize, caller_name, caller_of
 from registry.api.distribution.endpoint import content_length, oci_endpoint
-from registry.rbac import Action
+from registry.rbac import Action, ProjectRef
+from registry.services import access, pull_policy
 from registry.services import manifest as manifest_service
 from registry.services.errors import ManifestUnknown, TagInvalid
+from registry.services.scan_job import is_scanner_subject
 
 
 @oci_endpoint
@@ -19,7 +21,8 @@ async def get_manifest(request: Request) -> Response:
     reference = request.path_params["reference"]
     b = request.state.backends
     try:
-        if request.method == "GET":
+        # The scanner's reads are not users' pulls: no pull time, audit record or webhook.
+        if request.method == "GET" and not await _by_scanner(request):
             operator = await caller_name(request)
             stored = await manifest_service.pull_manifest(b, project, name, reference, operator)
         else:
@@ -27,6 +30,7 @@ async def get_manifest(request: Request) -> Response:
     except TagInvalid:
         # A malformed tag names nothing that could exist.
         raise ManifestUnknown(detail={"reference": reference}) from None
+    await _check_pull_policy(request, project, name, stored.artifact_id)
     headers = {
         "Docker-Content-Digest": stored.digest,
         "ETag": f'"{stored.digest}"',
@@ -34,6 +38,36 @@ async def get_manifest(request: Request) -> Response:
     }
     body = b"" if request.method == "HEAD" else stored.content
     return Response(body, media_type=stored.media_type, headers=headers)
+
+
+async def _by_scanner(request: Request) -> bool:
+    caller = await caller_of(request)
+    return caller.claims is not None and is_scanner_subject(caller.claims.subject)
+
+
+async def _check_pull_policy(
+    request: Request, project: ProjectRef, repository: str, artifact_id: int
+) -> None:
+    """Vulnerability and content-trust policies; the scanner's pulls are exempt, and for
+    content trust so are signing clients that may push (they read what they sign)."""
+    caller = await caller_of(request)
+    scanner_pull = await _by_scanner(request)
+    agent = request.headers.get("user-agent", "").lower()
+    signing_client = False
+    if "cosign" in agent or "notation" in agent:
+        if caller.claims is not None:
+            signing_client = caller.claims.allows("repository", repository, "push")
+        elif caller.principal is not None:
+            signing_client = await access.may(
+                request.state.backends.db, caller.principal, project, Action.PUSH
+            )
+    await pull_policy.check_pull(
+        request.state.backends,
+        project,
+        artifact_id,
+        scanner_pull=scanner_pull,
+        signing_client=signing_client,
+    )
 
 
 @oci_endpoint

@@ -23,6 +23,7 @@ from registry.api.v2_0.security import backends, find_project, principal_of, pro
 from registry.oci.names import is_valid_repository, project_of
 from registry.rbac import Action, ProjectRef
 from registry.services import artifact as artifact_service
+from registry.services import scan as scan_service
 from registry.services.errors import ManifestUnknown
 from registry.services.immutability import immutable_tags
 
@@ -77,6 +78,16 @@ async def _to_json(
     if with_tag and _flag(request, "with_immutable_status", False):
         names = [t["name"] for group in tags.values() for t in group]
         immutable = await immutable_tags(b.db, project.id, repository, names)
+    scan_overviews = (
+        await scan_service.overviews(b, project, ids)
+        if _flag(request, "with_scan_overview", False)
+        else {}
+    )
+    sbom_overviews = (
+        await scan_service.overviews(b, project, ids, scan_service.SBOM)
+        if _flag(request, "with_sbom_overview", False)
+        else {}
+    )
     result = []
     for row in rows:
         body: dict[str, Any] = {
@@ -127,6 +138,10 @@ async def _to_json(
             body["accessories"] = accessories
         if _flag(request, "with_signature", False):
             body["is_signed"] = any(a["type"].startswith("signature.") for a in accessories or [])
+        if row["id"] in scan_overviews:
+            body["scan_overview"] = scan_overviews[row["id"]]
+        if row["id"] in sbom_overviews:
+            body["sbom_overview"] = sbom_overviews[row["id"]]
         result.append(body)
     return result
 
@@ -256,10 +271,15 @@ async def list_accessories(request: Request) -> Response:
 
 @harbor_endpoint
 async def addition(request: Request) -> Response:
-    """``build_history`` of images (from their config); other additions are not kept."""
-    _, _, row = await resolve(request, Action.READ_PROJECT)
+    """``build_history`` of images (from their config), ``vulnerabilities`` (the latest
+    report, by MIME type) and ``sbom`` (the latest SBOM document)."""
+    project, _, row = await resolve(request, Action.READ_PROJECT)
     name = request.path_params["addition"]
-    history = None
+    history: Any = None
+    if name == "vulnerabilities":
+        return json_response(await scan_service.vulnerabilities(backends(request), project, row))
+    if name == "sbom":
+        history = await scan_service.sbom_document(backends(request), row)
     if name == "build_history":
         history = await artifact_service.build_history(backends(request), row)
     if history is None:

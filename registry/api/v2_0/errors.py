@@ -121,6 +121,10 @@ _DOMAIN: dict[type[errors.RegistryError], type[HarborError]] = {
     # Harbor answers 400 here: a client should have read the project's retention_id.
     errors.PolicyExists: BadRequest,
     errors.WebhookPolicyInvalid: BadRequest,
+    errors.ScannerInvalid: BadRequest,
+    errors.ScannerUnreachable: BadRequest,
+    errors.ScanUnavailable: PreconditionFailed,
+    errors.PolicyViolation: PreconditionFailed,
 }
 
 

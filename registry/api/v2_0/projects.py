@@ -26,7 +26,7 @@ from registry.api.v2_0.security import (
 )
 from registry.query import Term, parse_filters
 from registry.rbac import ROLE_NAMES, Action, ProjectRef, Role
-from registry.services import access
+from registry.services import access, cve_allowlist
 from registry.services import project as project_service
 
 
@@ -109,7 +109,9 @@ async def list_projects(request: Request) -> Response:
 async def get_project(request: Request) -> Response:
     project = await project_for(request, Action.READ_PROJECT)
     row = await project_service.project_detail(backends(request), project)
-    return json_response(await _to_json(request, row))
+    body = await _to_json(request, row)
+    body["cve_allowlist"] = await cve_allowlist.get(backends(request), project)
+    return json_response(body)
 
 
 @harbor_endpoint
@@ -123,6 +125,11 @@ async def update_project(request: Request) -> Response:
         metadata["public"] = body["public"]
     principal = await principal_of(request)
     await project_service.update_project(backends(request), principal, project, metadata)
+    allowlist = body.get("cve_allowlist")
+    if allowlist is not None:
+        if not isinstance(allowlist, dict):
+            raise BadRequest("cve_allowlist must be an object")
+        await cve_allowlist.put(backends(request), principal, project, allowlist)
     return Response(status_code=200)
 
 

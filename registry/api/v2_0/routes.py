@@ -19,6 +19,8 @@ from registry.api.v2_0 import (
     repositories,
     retentions,
     robots,
+    scan,
+    scanners,
     system,
     system_jobs,
     usergroups,
@@ -95,6 +97,9 @@ routes = [
     *immutable.routes,
     *retentions.routes,
     *webhooks.routes,
+    # Scanning: before the repository routes below, whose :path would take …/scan/… too.
+    *scanners.routes,
+    *scan.routes,
     # Longest paths first: a repository name may itself contain "/artifacts/".
     Route(f"{_A}/tags/{{tag_name}}", artifacts.delete_tag, methods=["DELETE"]),
     Route(f"{_A}/tags", artifacts.list_tags, methods=["GET"]),
