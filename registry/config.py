@@ -19,6 +19,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from registry.charts.limits import ChartLimits
 from registry.storage.settings import (
     StorageSettings,
 )
@@ -127,6 +128,10 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         default=None, description="the same key given directly (base64 of 32 bytes)"
+    )
+    charts: ChartLimits = Field(
+        default_factory=ChartLimits,
+        description="limits on uploaded charts (BERTH_CHARTS__MAX_UPLOAD_BYTES=…)",
     )
 
     @classmethod

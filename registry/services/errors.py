@@ -217,3 +217,19 @@ class WebhookPolicyInvalid(RegistryError):
 class PolicyUnknown(ResourceUnknown):
     def __init__(self, policy_id: int) -> None:
         super().__init__(f"webhook policy {policy_id} not found")
+
+
+class ChartInvalid(RegistryError):
+    """the chart is invalid"""
+
+
+class ChartExists(RegistryError):
+    """file already exists"""
+
+
+class ChartUnknown(ResourceUnknown):
+    """chart not found"""
+
+
+class ChartTooLarge(ChartInvalid):
+    """the upload is larger than the limit"""

@@ -108,6 +108,7 @@ _DOMAIN: dict[type[errors.RegistryError], type[HarborError]] = {
     # Harbor answers 400 here: a client should have read the project's retention_id.
     errors.PolicyExists: BadRequest,
     errors.WebhookPolicyInvalid: BadRequest,
+    errors.ChartInvalid: BadRequest,
 }
 
 
