@@ -37,14 +37,16 @@ def rfc3339(moment: datetime) -> str:
 
 
 def entry_fragment(metadata: dict[str, Any], digest_hex: str, created: datetime) -> str:
-    """One version's index entry, without ``name`` and ``urls``, as YAML lines."""
+    """One version's index entry, without ``name`` and ``urls``, as the YAML lines of an item
+    of its name's list (already indented)."""
     entry = {k: v for k, v in metadata.items() if k not in ("name", "urls")}
     entry["created"] = rfc3339(created)
     entry["digest"] = digest_hex
     text: str = yaml.safe_dump(
         entry, default_flow_style=False, sort_keys=True, allow_unicode=True, width=2**31 - 1
     )
-    return text
+    lines = text.splitlines()
+    return "".join(("  - " if i == 0 else _INDENT) + line + "\n" for i, line in enumerate(lines))
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,30 +57,30 @@ class IndexEntry:
 
 
 def _quoted(text: str) -> str:
-    # JSON strings are YAML double-quoted scalars: safe for any name ("true", "1.0", ...).
-    return json.dumps(text)
+    # Quoted, so no name reads as another type ("true", "1.0"); chart, project names and
+    # versions never hold a quote or backslash, so they need no escaping.
+    return f'"{text}"' if '"' not in text and "\\" not in text else json.dumps(text)
 
 
 def render(entries: Iterable[IndexEntry], generated: datetime) -> bytes:
-    """The index of ``entries``, grouped by name in the order given (newest version first
-    within a name is the caller's to arrange)."""
+    """The index of ``entries``, grouped by name in the order given (Helm sorts each name's
+    versions itself when it loads an index)."""
     out: list[str] = ["apiVersion: v1\n"]
     current: str | None = None
+    quoted_name = ""
     any_entry = False
     for entry in entries:
         if not any_entry:
             out.append("entries:\n")
             any_entry = True
         if entry.name != current:
-            out.append(f"  {_quoted(entry.name)}:\n")
             current = entry.name
-        lines = entry.fragment.splitlines()
-        first = True
-        for line in lines:
-            out.append(("  - " if first else _INDENT) + line + "\n")
-            first = False
-        out.append(f"{_INDENT}name: {_quoted(entry.name)}\n")
-        out.append(f"{_INDENT}urls:\n{_INDENT}- {_quoted(entry.url)}\n")
+            quoted_name = _quoted(entry.name)
+            out.append(f"  {quoted_name}:\n")
+        out.append(entry.fragment)
+        out.append(
+            f"{_INDENT}name: {quoted_name}\n{_INDENT}urls:\n{_INDENT}- {_quoted(entry.url)}\n"
+        )
     if not any_entry:
         out.append("entries: {}\n")
     out.append(f"generated: {_quoted(rfc3339(generated))}\n")

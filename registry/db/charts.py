@@ -92,7 +92,7 @@ async def index_rows(db: Executor, project_ids: list[int]) -> list[dict[str, Any
         SELECT p.name AS project, cv.name, cv.version, cv.index_entry
         FROM chart_versions cv JOIN projects p ON p.id = cv.project_id
         WHERE cv.project_id = ANY($1::bigint[])
-        ORDER BY p.name, cv.name
+        ORDER BY p.name, cv.name, cv.created_at DESC, cv.id DESC
         """,
         project_ids,
     )

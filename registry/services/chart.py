@@ -319,11 +319,10 @@ async def merged_index(b: Backends, actor: Principal) -> bytes:
 
 
 def build_index(rows: Sequence[Mapping[str, Any]], *, merged: bool) -> bytes:
-    """index.yaml of ``rows`` (project, name, version, index_entry), newest version first."""
-    ordered = sorted(rows, key=lambda r: version_key(r["version"]), reverse=True)
-    ordered.sort(key=lambda r: (r["project"], r["name"]))
+    """index.yaml of ``rows`` (project, name, version, index_entry), in their order (by
+    project and name, newest upload first)."""
     entries = []
-    for row in ordered:
+    for row in rows:
         filename = f"charts/{row['name']}-{row['version']}.tgz"
         name = f"{row['project']}/{row['name']}" if merged else row["name"]
         url = f"{row['project']}/{filename}" if merged else filename
