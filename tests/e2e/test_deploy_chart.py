@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -14,6 +15,8 @@ from tests.e2e._helm import REPO_ROOT, Helm
 pytestmark = pytest.mark.e2e
 
 CHART = str(REPO_ROOT / "helm" / "berth")
+# The kubectl shipped beside helm 4 is 1.33.
+KUBERNETES_VERSION = "1.33.0"
 REQUIRED = [
     "--set",
     "adminPassword=s3cret-pass",
@@ -123,3 +126,44 @@ def test_shared_volume_and_bundled_services(helm: Helm) -> None:
     secret = docs[("Secret", "berth")]["stringData"]
     assert secret["database-url"] == "postgresql://berth:pgpass@berth-postgresql:5432/berth"
     assert secret["redis-url"] == "redis://berth-redis:6379/0"
+
+
+def test_rendered_manifests_match_the_kubernetes_schemas(helm: Helm) -> None:
+    """Strict validation against the Kubernetes 1.33 resource schemas (offline, from the
+    kubernetes-validate package): unknown fields and wrong types fail."""
+    renders = [
+        _render(helm, *REQUIRED, "--set", "ingress.enabled=true", "--set", "ingress.tlsSecret=t"),
+        _render(
+            helm,
+            "--set",
+            "adminPassword=s3cret-pass",
+            "--set",
+            "storage.driver=filesystem",
+            "--set",
+            "storage.filesystem.persistence.enabled=true",
+            "--set",
+            "postgresql.enabled=true",
+            "--set",
+            "postgresql.password=pgpass",
+            "--set",
+            "redisServer.enabled=true",
+        ),
+    ]
+    kinds = set()
+    for docs in renders:
+        for doc in docs:
+            kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+            kinds.add(doc["kind"])
+    assert kinds == {
+        "Deployment",
+        "Ingress",
+        "PersistentVolumeClaim",
+        "Secret",
+        "Service",
+        "StatefulSet",
+    }
+    # The check itself bites: a misspelt field is refused.
+    broken = _render(helm, *REQUIRED)[-1]
+    broken["spec"]["replica"] = 2
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
