@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import os
 import subprocess
+import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.e2e._helm import Helm
+from tests.e2e._jobs import WebhookSink
 from tests.e2e._servers import Registry
 
 pytestmark = pytest.mark.e2e
@@ -43,20 +46,46 @@ def keyrings(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return secring, pubring
 
 
-def _project_with_developer(registry: Registry, project: str) -> None:
+def _private_project_with_hook(registry: Registry, project: str, address: str) -> None:
+    """A private project whose webhook policy sends the chart events to ``address``."""
     with httpx.Client(
         base_url=f"{registry.url}/api/v2.0", auth=(registry.username, registry.password)
     ) as api:
         r = api.post("/projects", json={"project_name": project, "metadata": {"public": "false"}})
         assert r.status_code == 201, r.text
+        r = api.post(
+            f"/projects/{project}/webhook/policies",
+            json={
+                "name": "charts",
+                "enabled": True,
+                "event_types": ["UPLOAD_CHART", "DOWNLOAD_CHART", "DELETE_CHART"],
+                "targets": [{"type": "http", "address": address}],
+            },
+        )
+        assert r.status_code == 201, r.text
+
+
+def _wait_for_events(sink: WebhookSink, wanted: set[str], within: float = 60) -> list[Any]:
+    deadline = time.monotonic() + within
+    while {e["type"] for e in sink.received} < wanted:
+        assert time.monotonic() < deadline, f"webhooks received: {sink.received}"
+        time.sleep(0.2)
+    return list(sink.received)
 
 
 def test_helm_reads_a_signed_chart_from_the_chart_repository(
     helm: Helm, registry: Registry, keyrings: tuple[Path, Path]
 ) -> None:
+    with WebhookSink().running() as sink:
+        _signed_chart_round_trip(helm, registry, keyrings, sink)
+
+
+def _signed_chart_round_trip(
+    helm: Helm, registry: Registry, keyrings: tuple[Path, Path], sink: WebhookSink
+) -> None:
     secring, pubring = keyrings
     project = f"repo-helm{helm.major}"
-    _project_with_developer(registry, project)
+    _private_project_with_hook(registry, project, sink.address)
     helm.run("create", "webapp")
     dist = helm.root / "dist"
     helm.run(
@@ -147,3 +176,16 @@ def test_helm_reads_a_signed_chart_from_the_chart_repository(
     rendered = helm.run("template", "shop", "berth/webapp")
     assert "name: shop-webapp" in rendered.stdout
     assert "kind: Deployment" in rendered.stdout
+
+    with httpx.Client(base_url=registry.url, auth=(registry.username, registry.password)) as c:
+        assert c.delete(f"/api/chartrepo/{project}/charts/webapp/0.1.0").status_code == 200
+    events = _wait_for_events(sink, {"UPLOAD_CHART", "DOWNLOAD_CHART", "DELETE_CHART"})
+    upload = next(e for e in events if e["type"] == "UPLOAD_CHART")
+    assert upload["operator"] == registry.username
+    assert upload["event_data"]["repository"]["repo_full_name"] == f"{project}/webapp"
+    assert upload["event_data"]["resources"][0]["tag"] == "0.1.0"
+    assert upload["event_data"]["resources"][0]["resource_url"].endswith(
+        f"/chartrepo/{project}/charts/webapp-0.1.0.tgz"
+    )
+    helm.run("repo", "update")
+    assert "No results found" in helm.run("search", "repo", "berth/").stdout
