@@ -1,6 +1,6 @@
-"""The wrapper every chart repository handler goes through: who calls (Basic credentials or
-anonymous, as Helm and the cm-push plugin send them), which project, and errors rendered
-ChartMuseum's way."""
+"""The wrapper every chart repository handler goes through: who calls (Basic credentials, as
+Helm and the cm-push plugin send them, the portal's session, or anonymous), which project,
+and errors rendered ChartMuseum's way."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 from registry.api.chartrepo.errors import ChartRepoError, Unauthorized, render, status_of
-from registry.auth.basic import parse_basic
-from registry.auth.principal import ANONYMOUS, Principal
+from registry.api.v2_0.errors import HarborError
+from registry.api.v2_0.security import principal_of as management_principal
+from registry.auth.principal import Principal
 from registry.rbac import ProjectRef
 from registry.services.availability import as_unavailable
 from registry.services.context import Backends
@@ -60,21 +61,14 @@ def chart_endpoint(handler: Handler) -> Handler:
 
 
 async def principal_of(request: Request) -> Principal:
-    cached: Principal | None = getattr(request.state, "chart_principal", None)
-    if cached is not None:
-        return cached
-    header = request.headers.get("authorization")
-    principal = ANONYMOUS
-    if header:
-        credentials = parse_basic(header)
-        if credentials is None:
-            raise Unauthorized("unsupported authorization scheme")
-        found = await backends(request).identity.login(*credentials)
-        if found is None:
-            raise Unauthorized("invalid credentials")
-        principal = found
-    request.state.chart_principal = principal
-    return principal
+    """Who calls, as the management API decides it (Basic credentials of users and robots, the
+    portal's session, or anonymous), its refusals said ChartMuseum's way."""
+    try:
+        return await management_principal(request)
+    except HarborError as exc:
+        if exc.status == 401:
+            raise Unauthorized(exc.message) from None
+        raise ChartRepoError(exc.message, exc.status) from None
 
 
 async def project_of(request: Request) -> ProjectRef:

@@ -278,3 +278,56 @@ async def test_the_index_is_rebuilt_only_when_charts_change(berth: Berth) -> Non
         assert r.status_code == 200
         third = yaml.safe_load((await c.get("/chartrepo/library/index.yaml")).text)
         assert [v["version"] for v in third["entries"]["cached"]] == ["0.1.0"]
+
+
+def provenance_for(name: str, version: str, data: bytes) -> bytes:
+    """A provenance file in Helm's layout (Berth checks its shape and digest; the signature is
+    for the client to verify, so a placeholder does here)."""
+    return (
+        "-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA512\n\n"
+        f"apiVersion: v2\nname: {name}\nversion: {version}\n\n...\nfiles:\n"
+        f"  {name}-{version}.tgz: sha256:{hashlib.sha256(data).hexdigest()}\n"
+        "-----BEGIN PGP SIGNATURE-----\n\nwsBcBAEBCgAQBQJ\n-----END PGP SIGNATURE-----\n"
+    ).encode()
+
+
+async def test_provenance_files_and_the_library_upload_path(berth: Berth) -> None:
+    data = chart_tgz("signed", "1.0.0")
+    async with client(berth) as c:
+        # Harbor's POST /api/chartrepo/charts stores into library.
+        r = await c.post("/api/chartrepo/charts", files={"chart": ("signed-1.0.0.tgz", data)})
+        assert r.status_code == 201, r.text
+        assert (await c.get("/chartrepo/library/charts/signed-1.0.0.tgz.prov")).status_code == 404
+        wrong = provenance_for("signed", "1.0.0", b"other bytes")
+        r = await c.post("/api/chartrepo/library/prov", files={"prov": ("x.prov", wrong)})
+        assert r.status_code == 400
+        assert "signs other bytes" in r.json()["error"]
+        r = await c.post(
+            "/api/chartrepo/library/prov", files={"prov": ("x.prov", b"not a signature")}
+        )
+        assert r.status_code == 400
+        orphan = provenance_for("nochart", "1.0.0", data)
+        r = await c.post("/api/chartrepo/library/prov", files={"prov": ("x.prov", orphan)})
+        assert r.status_code == 404
+        prov = provenance_for("signed", "1.0.0", data)
+        r = await c.post("/api/chartrepo/library/prov", files={"prov": ("x.prov", prov)})
+        assert r.status_code == 201, r.text
+        r = await c.get("/chartrepo/library/charts/signed-1.0.0.tgz.prov")
+        assert r.status_code == 200
+        assert r.content == prov
+        assert r.headers["content-type"] == "application/pgp-signature"
+        detail = (await c.get("/api/chartrepo/library/charts/signed/1.0.0")).json()
+        assert detail["security"]["signature"]["signed"] is True
+        # The OCI artifact now carries the provenance layer, as helm push would.
+        manifest = (
+            await c.get(
+                "/v2/library/signed/manifests/1.0.0",
+                headers={"Accept": "application/vnd.oci.image.manifest.v1+json"},
+            )
+        ).json()
+        assert {layer["mediaType"] for layer in manifest["layers"]} == {
+            "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+            "application/vnd.cncf.helm.chart.provenance.v1.prov",
+        }
+        r = await c.head("/chartrepo/library/index.yaml")
+        assert r.status_code == 200
