@@ -146,7 +146,7 @@ async def upload_chart(
 ) -> ChartPackage:
     """Check and store a packaged chart (and its provenance file). An existing version is
     replaced only with ``force``; otherwise ChartExists."""
-    await access.require(b.db, actor, project, Action.PUSH)
+    await access.require(b.db, actor, project, Action.UPLOAD_CHART)
     try:
         package = await asyncio.to_thread(read_chart, chart.stream, limits(b))
         check_filename(package, filename)
@@ -180,7 +180,7 @@ async def upload_provenance(
 ) -> str:
     """Add (or replace) the provenance file of a stored chart version; returns the file name
     of the chart it signs."""
-    await access.require(b.db, actor, project, Action.PUSH)
+    await access.require(b.db, actor, project, Action.UPLOAD_CHART)
     content = prov.read_all()
     try:
         filename = provenance.chart_named(content)
@@ -286,7 +286,7 @@ async def _version_by_filename(b: Backends, project: ProjectRef, filename: str) 
 
 async def project_index(b: Backends, actor: Principal, project: ProjectRef) -> bytes:
     """The project's index.yaml, built again only when its chart versions changed."""
-    await access.require(b.db, actor, project, Action.PULL)
+    await access.require(b.db, actor, project, Action.READ_CHART)
     revision = await charts.revision(b.db, project.id)
     key = f"berth:chartindex:{project.id}"
     prefix = f"{revision}\n".encode()
@@ -312,7 +312,7 @@ async def merged_index(b: Backends, actor: Principal) -> bytes:
         row["id"]
         for row in await charts.projects_with_charts(b.db)
         if await access.may(
-            b.db, actor, ProjectRef(row["id"], row["name"], row["public"]), Action.PULL
+            b.db, actor, ProjectRef(row["id"], row["name"], row["public"]), Action.READ_CHART
         )
     ]
     return build_index(await charts.index_rows(b.db, readable), merged=True)
@@ -339,7 +339,7 @@ class Download:
 
 async def download(b: Backends, actor: Principal, project: ProjectRef, filename: str) -> Download:
     """A chart archive (``.tgz``) or its provenance file (``.tgz.prov``)."""
-    await access.require(b.db, actor, project, Action.PULL)
+    await access.require(b.db, actor, project, Action.READ_CHART)
     is_prov = filename.endswith(".tgz.prov")
     row = await _version_by_filename(b, project, filename.removesuffix(".prov"))
     if is_prov:
@@ -378,7 +378,7 @@ def _newest(rows: list[asyncpg.Record]) -> list[asyncpg.Record]:
 
 async def list_charts(b: Backends, actor: Principal, project: ProjectRef) -> list[dict[str, Any]]:
     """Harbor's ChartInfo of every chart in the project, by name."""
-    await access.require(b.db, actor, project, Action.PULL)
+    await access.require(b.db, actor, project, Action.READ_CHART)
     by_name: dict[str, list[asyncpg.Record]] = {}
     for row in await charts.in_project(b.db, project.id):
         by_name.setdefault(row["name"], []).append(row)
@@ -404,7 +404,7 @@ async def list_charts(b: Backends, actor: Principal, project: ProjectRef) -> lis
 async def chart_versions(
     b: Backends, actor: Principal, project: ProjectRef, name: str
 ) -> list[dict[str, Any]]:
-    await access.require(b.db, actor, project, Action.PULL)
+    await access.require(b.db, actor, project, Action.READ_CHART)
     rows = await charts.versions_of(b.db, project.id, name)
     if not rows:
         raise ChartUnknown("chart not found")
@@ -461,7 +461,7 @@ async def version_detail(
     b: Backends, actor: Principal, project: ProjectRef, name: str, version: str
 ) -> dict[str, Any]:
     """Harbor's ChartVersionDetails: metadata, dependencies, values, files, security."""
-    await access.require(b.db, actor, project, Action.PULL)
+    await access.require(b.db, actor, project, Action.READ_CHART)
     row = await _find_version(b, project, name, version)
     package = await _read_package(b, row["chart_digest"], row["chart_size"])
     files = {"values.yaml": package.values}
@@ -491,7 +491,7 @@ async def version_detail(
 async def delete_version(
     b: Backends, actor: Principal, project: ProjectRef, name: str, version: str
 ) -> None:
-    await access.require(b.db, actor, project, Action.DELETE)
+    await access.require(b.db, actor, project, Action.DELETE_CHART)
     row = await charts.get(b.db, project.id, name, version)
     if row is None:
         raise ChartUnknown("chart version not found")
@@ -500,7 +500,7 @@ async def delete_version(
 
 async def delete_chart(b: Backends, actor: Principal, project: ProjectRef, name: str) -> None:
     """Every version of the chart (Harbor's DELETE of a chart)."""
-    await access.require(b.db, actor, project, Action.DELETE)
+    await access.require(b.db, actor, project, Action.DELETE_CHART)
     rows = await charts.versions_of(b.db, project.id, name)
     if not rows:
         raise ChartUnknown("chart not found")

@@ -331,3 +331,52 @@ async def test_provenance_files_and_the_library_upload_path(berth: Berth) -> Non
         }
         r = await c.head("/chartrepo/library/index.yaml")
         assert r.status_code == 200
+
+
+async def test_robot_chart_permissions(berth: Berth) -> None:
+    await create_project(berth, "bots")
+    async with client(berth) as c:
+        r = await c.post(
+            "/api/v2.0/robots",
+            json={
+                "name": "charts",
+                "level": "project",
+                "duration": -1,
+                "permissions": [
+                    {
+                        "kind": "project",
+                        "namespace": "bots",
+                        "access": [
+                            {"resource": "helm-chart", "action": "read"},
+                            {"resource": "helm-chart-version", "action": "create"},
+                        ],
+                    }
+                ],
+            },
+        )
+        assert r.status_code == 201, r.text
+        robot = r.json()
+        r = await c.post(
+            "/api/v2.0/robots",
+            json={
+                "name": "images",
+                "level": "project",
+                "duration": -1,
+                "permissions": [
+                    {
+                        "kind": "project",
+                        "namespace": "bots",
+                        "access": [{"resource": "repository", "action": "pull"}],
+                    }
+                ],
+            },
+        )
+        images_only = r.json()
+    async with client(berth, (robot["name"], robot["secret"])) as bot:
+        assert (await upload(bot, "bots", chart_tgz("botchart"))).status_code == 201
+        assert (await bot.get("/chartrepo/bots/index.yaml")).status_code == 200
+        r = await bot.delete("/api/chartrepo/bots/charts/botchart/0.1.0")
+        assert r.status_code == 403
+    # A robot allowed only image pulls does not read the chart repository.
+    async with client(berth, (images_only["name"], images_only["secret"])) as bot:
+        assert (await bot.get("/chartrepo/bots/index.yaml")).status_code == 403
