@@ -33,7 +33,7 @@ from registry.events import DELETE_CHART, DOWNLOAD_CHART, UPLOAD_CHART
 from registry.oci import mediatypes
 from registry.oci.digest import Digest
 from registry.rbac import Action, ProjectRef
-from registry.services import access, notify
+from registry.services import access, lease, notify
 from registry.services.artifact import HELM_CONFIG, remove_artifacts
 from registry.services.audit import AuditEvent
 from registry.services.blob import read_blob
@@ -54,6 +54,7 @@ LEGACY_CHART_LAYER = "application/tar+gzip"
 PROV_LAYER = "application/vnd.cncf.helm.chart.provenance.v1.prov"
 _CHUNK = 1024 * 1024
 _CACHE_SECONDS = 24 * 3600
+_LEASE_WAIT = 30.0
 
 
 def limits(b: Backends) -> ChartLimits:
@@ -94,13 +95,16 @@ async def spool_stream(chunks: AsyncIterator[bytes], limit: int, what: str) -> C
     out = spool()
     hasher = hashlib.sha256()
     size = 0
-    async for chunk in chunks:
-        size += len(chunk)
-        if size > limit:
-            out.close()
-            raise ChartTooLarge(f"the {what} is larger than the {limit} byte limit")
-        hasher.update(chunk)
-        out.write(chunk)
+    try:
+        async for chunk in chunks:
+            size += len(chunk)
+            if size > limit:
+                raise ChartTooLarge(f"the {what} is larger than the {limit} byte limit")
+            hasher.update(chunk)
+            out.write(chunk)
+    except BaseException:
+        out.close()
+        raise
     return ChartFile(out, size, Digest("sha256", hasher.hexdigest()))
 
 
@@ -155,20 +159,21 @@ async def upload_chart(
     except BadChart as exc:
         raise ChartInvalid(str(exc)) from None
     repository = repository_of(project, package.name)
-    existing = await artifacts.get_by_tag(b.db, repository, tag_of(package.version))
-    if existing is not None and not force:
-        raise ChartExists("file already exists")
-    await _store_blob(b, project, chart)
-    if prov is not None:
-        await _store_blob(b, project, prov)
-    await _publish(
-        b,
-        project,
-        package.metadata,
-        (chart.digest, chart.size),
-        (prov.digest, prov.size) if prov is not None else None,
-        replacing=existing["id"] if existing is not None else None,
-    )
+    async with await _version_lease(b, repository, package.version):
+        existing = await artifacts.get_by_tag(b.db, repository, tag_of(package.version))
+        if existing is not None and not force:
+            raise ChartExists("file already exists")
+        await _store_blob(b, project, chart)
+        if prov is not None:
+            await _store_blob(b, project, prov)
+        await _publish(
+            b,
+            project,
+            package.metadata,
+            (chart.digest, chart.size),
+            (prov.digest, prov.size) if prov is not None else None,
+            replacing=existing["id"] if existing is not None else None,
+        )
     resource = f"{repository}:{package.version}"
     await b.audit.record(AuditEvent("create", "chart", resource, actor.name, project.id))
     notify.chart_event(b, UPLOAD_CHART, project, package.name, package.version, actor.name)
@@ -188,15 +193,22 @@ async def upload_provenance(
         provenance.check_matches(content, filename, row["chart_digest"])
     except BadChart as exc:
         raise ChartInvalid(str(exc)) from None
-    await _store_blob(b, project, prov)
-    await _publish(
-        b,
-        project,
-        charts.metadata_of(row),
-        (Digest.parse(row["chart_digest"]), row["chart_size"]),
-        (prov.digest, prov.size),
-        replacing=row["artifact_id"],
-    )
+    async with await _version_lease(b, repository_of(project, row["name"]), row["version"]):
+        # Read again under the lease: a forced upload may have replaced the chart meanwhile.
+        row = await _version_by_filename(b, project, filename)
+        try:
+            provenance.check_matches(content, filename, row["chart_digest"])
+        except BadChart as exc:
+            raise ChartInvalid(str(exc)) from None
+        await _store_blob(b, project, prov)
+        await _publish(
+            b,
+            project,
+            charts.metadata_of(row),
+            (Digest.parse(row["chart_digest"]), row["chart_size"]),
+            (prov.digest, prov.size),
+            replacing=row["artifact_id"],
+        )
     await b.audit.record(
         AuditEvent(
             "create",
@@ -207,6 +219,17 @@ async def upload_provenance(
         )
     )
     return filename
+
+
+async def _version_lease(b: Backends, repository: str, version: str) -> lease.Lease:
+    """One change of a chart version at a time, so two racing uploads cannot both find it
+    new, nor a provenance file land beside a chart replaced meanwhile."""
+    try:
+        return await lease.acquire(
+            b.redis, f"berth:chart:{repository}:{version}", wait_seconds=_LEASE_WAIT
+        )
+    except lease.LeaseBusy:
+        raise ChartExists("another upload of this chart version is in progress") from None
 
 
 async def _publish(
