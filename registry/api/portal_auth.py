@@ -21,18 +21,16 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from registry.api.login import LoginRefused, log_in
 from registry.api.v2_0.errors import (
     BadRequest,
     HarborError,
     PayloadTooLarge,
-    TooManyRequests,
-    Unauthorized,
-    Unavailable,
+    login_refused,
     render,
 )
 from registry.auth import session
 from registry.services.context import Backends
-from registry.services.errors import BackendUnavailable, LoginThrottled
 
 _MAX_FORM_BYTES = 16 * 1024
 _FORM = "application/x-www-form-urlencoded"
@@ -83,13 +81,9 @@ async def login(request: Request) -> Response:
     try:
         form = await _read_form(request)
         try:
-            principal = await b.identity.login(form.get("principal", ""), form.get("password", ""))
-        except LoginThrottled:
-            raise TooManyRequests("too many failed logins, retry later") from None
-        except BackendUnavailable:
-            raise Unavailable("the identity backend is unavailable") from None
-        if principal is None:
-            raise Unauthorized("invalid user name or password")
+            principal = await log_in(b, form.get("principal", ""), form.get("password", ""))
+        except LoginRefused as refused:
+            raise login_refused(refused) from None
     except HarborError as exc:
         # No WWW-Authenticate: the portal's XHR must not make the browser pop up a dialog.
         return render(exc)
