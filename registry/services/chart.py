@@ -127,8 +127,13 @@ async def _chunks_of(file: ChartFile) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _store_blob(b: Backends, project: ProjectRef, file: ChartFile) -> None:
-    await upload_whole(b, project, file.digest, _chunks_of(file), file.size)
+async def _store_blob(
+    b: Backends, project: ProjectRef, repository: str, file: ChartFile, operator: str
+) -> None:
+    # A refusal for the quota is announced (QUOTA_EXCEED) as for any push.
+    await upload_whole(
+        b, project, repository, file.digest, _chunks_of(file), file.size, operator=operator
+    )
 
 
 def _descriptor(media_type: str, digest: Digest | str, size: int) -> dict[str, Any]:
@@ -163,9 +168,9 @@ async def upload_chart(
         existing = await artifacts.get_by_tag(b.db, repository, tag_of(package.version))
         if existing is not None and not force:
             raise ChartExists("file already exists")
-        await _store_blob(b, project, chart)
+        await _store_blob(b, project, repository, chart, actor.name)
         if prov is not None:
-            await _store_blob(b, project, prov)
+            await _store_blob(b, project, repository, prov, actor.name)
         await _publish(
             b,
             project,
@@ -173,6 +178,7 @@ async def upload_chart(
             (chart.digest, chart.size),
             (prov.digest, prov.size) if prov is not None else None,
             replacing=existing["id"] if existing is not None else None,
+            operator=actor.name,
         )
     resource = f"{repository}:{package.version}"
     await b.audit.record(AuditEvent("create", "chart", resource, actor.name, project.id))
@@ -200,7 +206,7 @@ async def upload_provenance(
             provenance.check_matches(content, filename, row["chart_digest"])
         except BadChart as exc:
             raise ChartInvalid(str(exc)) from None
-        await _store_blob(b, project, prov)
+        await _store_blob(b, project, repository_of(project, row["name"]), prov, actor.name)
         await _publish(
             b,
             project,
@@ -208,6 +214,7 @@ async def upload_provenance(
             (Digest.parse(row["chart_digest"]), row["chart_size"]),
             (prov.digest, prov.size),
             replacing=row["artifact_id"],
+            operator=actor.name,
         )
     await b.audit.record(
         AuditEvent(
@@ -240,15 +247,17 @@ async def _publish(
     prov: tuple[Digest, int] | None,
     *,
     replacing: int | None,
+    operator: str,
 ) -> None:
     """Store the OCI manifest of a chart version (its blobs already in the project), point
     the version's tag and record at it, and drop the artifact it replaces."""
     name, version = metadata["name"], metadata["version"]
+    repository = repository_of(project, name)
     config = json.dumps(metadata, separators=(",", ":"), sort_keys=True).encode()
     config_file = ChartFile(spool(), len(config), Digest.of(config))
     config_file.stream.write(config)
     try:
-        await _store_blob(b, project, config_file)
+        await _store_blob(b, project, repository, config_file, operator)
     finally:
         config_file.stream.close()
     layers = [_descriptor(CHART_LAYER, chart[0], chart[1])]
@@ -273,7 +282,6 @@ async def _publish(
         },
         separators=(",", ":"),
     ).encode()
-    repository = repository_of(project, name)
     pushed = await store_manifest(
         b, project, repository, tag_of(version), manifest, mediatypes.OCI_MANIFEST
     )
