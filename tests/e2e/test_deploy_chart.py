@@ -4,6 +4,7 @@ PostgreSQL and Redis, and the S3 redirect default matching Berth's own."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
@@ -167,3 +168,13 @@ def test_rendered_manifests_match_the_kubernetes_schemas(helm: Helm) -> None:
     broken["spec"]["replica"] = 2
     with pytest.raises(kubernetes_validate.ValidationError):
         kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+def test_notes_say_where_berth_is_and_how_to_log_in(tmp_path: Path) -> None:
+    # helm 4 only: helm 3 renders NOTES.txt only at install, which needs a reachable cluster.
+    helm = Helm(4, tmp_path)
+    out = helm.run("install", "berth", CHART, "--dry-run=client", *REQUIRED).stdout
+    notes = out.split("NOTES:", 1)[1]
+    assert "berth-api (2 replicas) and berth-worker" in notes
+    assert "port-forward service/berth 8080:80" in notes
+    assert "helm repo add library https://registry.example.com/chartrepo/library" in notes
