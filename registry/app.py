@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute
 
+from registry.api.chartrepo.routes import routes as chartrepo_routes
 from registry.api.distribution.routes import routes as distribution_routes
 from registry.api.distribution.routes import unmatched as distribution_unmatched
 from registry.api.host import HostGuardMiddleware
@@ -84,6 +85,7 @@ def create_app(settings: Settings) -> Starlette:
         *distribution_routes,
         *management_routes,
         *portal_auth_routes,
+        *chartrepo_routes,
         *metrics_routes,
         *portal_routes,
     ]

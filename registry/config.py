@@ -19,6 +19,7 @@ from pydantic_settings import (
     YamlConfigSettingsSource,
 )
 
+from registry.charts.limits import ChartLimits
 from registry.storage.settings import (
     StorageSettings,
 )
@@ -151,6 +152,10 @@ class Settings(BaseSettings):
     )
     scanner_db_path: Path | None = Field(
         default=None, description="its OSV database; default <data_dir>/scanner/osv.sqlite"
+    )
+    charts: ChartLimits = Field(
+        default_factory=ChartLimits,
+        description="limits on uploaded charts (BERTH_CHARTS__MAX_UPLOAD_BYTES=…)",
     )
 
     @classmethod

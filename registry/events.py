@@ -34,6 +34,9 @@ SCANNING_STOPPED = "SCANNING_STOPPED"
 SCANNING_COMPLETED = "SCANNING_COMPLETED"
 REPLICATION = "REPLICATION"
 TAG_RETENTION = "TAG_RETENTION"
+UPLOAD_CHART = "UPLOAD_CHART"
+DOWNLOAD_CHART = "DOWNLOAD_CHART"
+DELETE_CHART = "DELETE_CHART"
 
 # Everything a policy may subscribe to, in the order Harbor lists them.
 EVENT_TYPES: tuple[str, ...] = (
@@ -47,6 +50,9 @@ EVENT_TYPES: tuple[str, ...] = (
     SCANNING_STOPPED,
     SCANNING_COMPLETED,
     TAG_RETENTION,
+    UPLOAD_CHART,
+    DOWNLOAD_CHART,
+    DELETE_CHART,
 )
 
 CLOUDEVENTS_TYPES: dict[str, str] = {
@@ -60,6 +66,9 @@ CLOUDEVENTS_TYPES: dict[str, str] = {
     SCANNING_COMPLETED: "harbor.scan.completed",
     SCANNING_STOPPED: "harbor.scan.stopped",
     TAG_RETENTION: "harbor.tag_retention.finished",
+    UPLOAD_CHART: "harbor.chart.uploaded",
+    DOWNLOAD_CHART: "harbor.chart.downloaded",
+    DELETE_CHART: "harbor.chart.deleted",
 }
 
 HTTP = "http"

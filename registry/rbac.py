@@ -65,6 +65,11 @@ class Action(StrEnum):
     MANAGE_ROBOTS = "manage-robots"
     MANAGE_WEBHOOKS = "manage-webhooks"
     MANAGE_PROJECT = "manage-project"
+    # The chart repository (ChartMuseum API): as for images, but granted to robots by
+    # Harbor's helm-chart permission items rather than by the repository ones.
+    READ_CHART = "read-chart"
+    UPLOAD_CHART = "upload-chart"
+    DELETE_CHART = "delete-chart"
 
 
 _GUEST = {
@@ -74,9 +79,11 @@ _GUEST = {
     Action.READ_LOGS,
     Action.READ_ROBOTS,
     Action.READ_LABELS,
+    Action.READ_CHART,
 }
-_DEVELOPER = _GUEST | {Action.PUSH, Action.CREATE_TAG}
+_DEVELOPER = _GUEST | {Action.PUSH, Action.CREATE_TAG, Action.UPLOAD_CHART}
 _MAINTAINER = _DEVELOPER | {
+    Action.DELETE_CHART,
     Action.DELETE,
     Action.DELETE_TAG,
     Action.DELETE_ARTIFACT,
@@ -86,7 +93,7 @@ _MAINTAINER = _DEVELOPER | {
     Action.LIST_WEBHOOKS,
 }
 PERMISSIONS: dict[Role, frozenset[Action]] = {
-    Role.LIMITED_GUEST: frozenset({Action.PULL, Action.READ_PROJECT}),
+    Role.LIMITED_GUEST: frozenset({Action.PULL, Action.READ_PROJECT, Action.READ_CHART}),
     Role.GUEST: frozenset(_GUEST),
     Role.DEVELOPER: frozenset(_DEVELOPER),
     Role.MAINTAINER: frozenset(_MAINTAINER),
@@ -94,13 +101,12 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
 }
 
 # What anyone, even anonymous, may do in a public project.
-PUBLIC_ACTIONS = frozenset({Action.PULL, Action.READ_PROJECT})
+PUBLIC_ACTIONS = frozenset({Action.PULL, Action.READ_PROJECT, Action.READ_CHART})
 
 
 # Harbor robot permission items (resource, action) → what they allow in Berth. As in Harbor,
 # only the repository items open the registry (a token's pull, push and delete); the others
-# allow management API operations. Items for APIs Berth does not have yet (ChartMuseum) are
-# accepted and allow nothing.
+# allow management API operations; the helm-chart items open the chart repository.
 ROBOT_ACCESS: dict[tuple[str, str], frozenset[Action]] = {
     ("repository", "pull"): frozenset({Action.PULL, Action.READ_PROJECT}),
     ("repository", "push"): frozenset({Action.PUSH}),
@@ -113,8 +119,10 @@ ROBOT_ACCESS: dict[tuple[str, str], frozenset[Action]] = {
     ("member", "read"): frozenset({Action.READ_MEMBERS}),
     ("log", "list"): frozenset({Action.READ_LOGS}),
     ("project", "read"): frozenset({Action.READ_PROJECT}),
-    ("helm-chart", "read"): frozenset(),
-    ("helm-chart-version", "create"): frozenset(),
+    ("helm-chart", "read"): frozenset({Action.READ_CHART}),
+    ("helm-chart-version", "read"): frozenset({Action.READ_CHART}),
+    ("helm-chart-version", "create"): frozenset({Action.UPLOAD_CHART}),
+    ("helm-chart-version", "delete"): frozenset({Action.DELETE_CHART}),
 }
 
 

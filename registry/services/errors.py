@@ -237,3 +237,19 @@ class ScanUnavailable(RegistryError):
 
 class PolicyViolation(RegistryError):
     """a project policy (vulnerabilities, content trust) refuses the pull"""
+
+
+class ChartInvalid(RegistryError):
+    """the chart is invalid"""
+
+
+class ChartExists(RegistryError):
+    """file already exists"""
+
+
+class ChartUnknown(ResourceUnknown):
+    """chart not found"""
+
+
+class ChartTooLarge(ChartInvalid):
+    """the upload is larger than the limit"""

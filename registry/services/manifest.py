@@ -135,6 +135,19 @@ async def put_manifest(
     return pushed
 
 
+async def store_manifest(
+    b: Backends,
+    project: ProjectRef,
+    repository: str,
+    reference: str,
+    content: bytes,
+    content_type: str | None,
+) -> PushedManifest:
+    """Store a manifest (and move the tag) without recording a push: for services that
+    record and announce the operation in their own terms (a chart upload)."""
+    return await _store_manifest(b, project, repository, reference, content, content_type)
+
+
 async def _store_manifest(
     b: Backends,
     project: ProjectRef,

@@ -229,3 +229,30 @@ def scan_event(
         b,
         _notify_artifact(b, event_type, project, repository, digest, tag, operator, None, overview),
     )
+
+
+async def _notify_chart(
+    b: Backends, event_type: str, project: ProjectRef, name: str, version: str, operator: str
+) -> None:
+    if not await b.webhook_subscriptions.wants(b.db, project.id, event_type):
+        return
+    # Harbor names the chart version in ``tag`` and its archive in ``resource_url``.
+    url = f"{registry_host(b.settings)}/chartrepo/{project.name}/charts/{name}-{version}.tgz"
+    event = Event(
+        type=event_type,
+        project_id=project.id,
+        project_name=project.name,
+        repository=f"{project.name}/{name}",
+        operator=operator,
+        resources=(Resource(tag=version, resource_url=url),),
+        public=project.public,
+    )
+    await webhook.notify(b, event)
+
+
+def chart_event(
+    b: Backends, event_type: str, project: ProjectRef, name: str, version: str, operator: str
+) -> None:
+    """A chart version was uploaded (UPLOAD_CHART), downloaded (DOWNLOAD_CHART) or deleted
+    (DELETE_CHART) through the chart repository."""
+    _schedule(b, _notify_chart(b, event_type, project, name, version, operator))

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e._helm import Helm
 from tests.e2e._servers import (
     Registry,
     RegistryPair,
@@ -244,3 +245,20 @@ def nginx_tls_front(berth_pair: RegistryPair) -> Iterator[tuple[Registry, str]]:
     finally:
         shutil.rmtree(root, ignore_errors=True)
     assert not problems, "nginx did not shut down cleanly:\n" + "\n".join(problems)
+
+
+# ---------------------------------------------------------------------------- helm
+
+
+@pytest.fixture(params=[3, 4], ids=["helm3", "helm4"])
+def helm(request: pytest.FixtureRequest, tmp_path: Path, target: str) -> Iterator[Helm]:
+    """The real helm 3 and helm 4 clients, each with a home of its own (fetched into
+    .cache/helm when missing). Charts are a Berth feature Distribution does not have."""
+    if target != "berth":
+        pytest.skip("chart repositories and chart additions are Berth's, not Distribution's")
+    helm = Helm(request.param, tmp_path / "helm")
+    yield helm
+    # BERTH_HELM_LOG=<file> collects every helm command the tests ran and its first line.
+    if log := os.environ.get("BERTH_HELM_LOG"):
+        with open(log, "a") as out:
+            out.write(f"# {request.node.name}\n" + "".join(f"{line}\n" for line in helm.log))

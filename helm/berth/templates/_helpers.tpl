@@ -1,5 +1,45 @@
+{{/* The release name, suffixed with "-berth" unless it already says berth: a release
+called "berth" makes berth-api, not berth-berth-api. */}}
 {{- define "berth.fullname" -}}
+{{- if contains "berth" .Release.Name -}}
+{{- .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- else -}}
 {{- printf "%s-berth" .Release.Name | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Blobs on the filesystem must be one volume every pod shares (ReadWriteMany): an API
+replica or the worker with a volume of its own would see other blobs than the rest. */}}
+{{- define "berth.claimName" -}}
+{{- if .Values.storage.filesystem.existingClaim -}}
+{{- .Values.storage.filesystem.existingClaim -}}
+{{- else if .Values.storage.filesystem.persistence.enabled -}}
+{{- printf "%s-blobs" (include "berth.fullname" .) -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "berth.checkStorage" -}}
+{{- if and (eq .Values.storage.driver "filesystem") (not (include "berth.claimName" .)) -}}
+{{- if or (gt (int .Values.api.replicas) 1) (gt (int .Values.worker.replicas) 0) -}}
+{{- fail "storage.driver=filesystem with several API replicas or a worker needs a shared ReadWriteMany volume: set storage.filesystem.existingClaim or storage.filesystem.persistence.enabled=true (or use storage.driver=s3)" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "berth.databaseURL" -}}
+{{- if .Values.postgresql.enabled -}}
+{{- printf "postgresql://berth:%s@%s-postgresql:5432/berth" .Values.postgresql.password (include "berth.fullname" .) -}}
+{{- else -}}
+{{- required "database.url is required (or postgresql.enabled=true)" .Values.database.url -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "berth.redisURL" -}}
+{{- if .Values.redisServer.enabled -}}
+{{- printf "redis://%s-redis:6379/0" (include "berth.fullname" .) -}}
+{{- else -}}
+{{- required "redis.url is required (or redisServer.enabled=true)" .Values.redis.url -}}
+{{- end -}}
 {{- end -}}
 
 {{- define "berth.labels" -}}
@@ -44,8 +84,8 @@ app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
 
 {{- define "berth.volumes" -}}
 - name: data
-{{- if and (eq .Values.storage.driver "filesystem") .Values.storage.filesystem.existingClaim }}
-  persistentVolumeClaim: {claimName: {{ .Values.storage.filesystem.existingClaim }}}
+{{- if and (eq .Values.storage.driver "filesystem") (include "berth.claimName" .) }}
+  persistentVolumeClaim: {claimName: {{ include "berth.claimName" . }}}
 {{- else }}
   emptyDir: {}
 {{- end }}

@@ -4,6 +4,7 @@ accessories and additions."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import asyncpg
 from starlette.requests import Request
@@ -23,6 +24,7 @@ from registry.api.v2_0.security import backends, find_project, principal_of, pro
 from registry.oci.names import is_valid_repository, project_of
 from registry.rbac import Action, ProjectRef
 from registry.services import artifact as artifact_service
+from registry.services import chart as chart_service
 from registry.services import scan as scan_service
 from registry.services.errors import ManifestUnknown
 from registry.services.immutability import immutable_tags
@@ -106,6 +108,7 @@ async def _to_json(
             "pull_time": row["pulled_at"],
             "extra_attrs": await artifact_service.extra_attrs(b, row),
             "annotations": row["annotations"] or {},
+            "addition_links": _addition_links(request, artifact_service.kind_of(row), row),
             "references": [
                 {
                     "parent_id": row["id"],
@@ -144,6 +147,17 @@ async def _to_json(
             body["sbom_overview"] = sbom_overviews[row["id"]]
         result.append(body)
     return result
+
+
+def _addition_links(request: Request, kind: str, row: asyncpg.Record) -> dict[str, Any]:
+    project, _, rest = str(row["repository_name"]).partition("/")
+    # Harbor's links encode the repository twice, as its own routes expect.
+    repository = quote(quote(rest, safe=""), safe="")
+    base = f"/api/v2.0/projects/{project}/repositories/{repository}/artifacts/{row['digest']}"
+    return {
+        name: {"absolute": False, "href": f"{base}/additions/{name}"}
+        for name in chart_service.addition_names(kind)
+    }
 
 
 async def resolve(request: Request, action: Action) -> tuple[ProjectRef, str, asyncpg.Record]:
@@ -272,7 +286,8 @@ async def list_accessories(request: Request) -> Response:
 @harbor_endpoint
 async def addition(request: Request) -> Response:
     """``build_history`` of images (from their config), ``vulnerabilities`` (the latest
-    report, by MIME type) and ``sbom`` (the latest SBOM document)."""
+    report, by MIME type) and ``sbom`` (the latest SBOM document); ``values.yaml``,
+    ``readme.md`` and ``dependencies`` of charts (from their archive)."""
     project, _, row = await resolve(request, Action.READ_PROJECT)
     name = request.path_params["addition"]
     history: Any = None
@@ -280,6 +295,9 @@ async def addition(request: Request) -> Response:
         return json_response(await scan_service.vulnerabilities(backends(request), project, row))
     if name == "sbom":
         history = await scan_service.sbom_document(backends(request), row)
+    elif artifact_service.kind_of(row) == "CHART":
+        content_type, text = await chart_service.chart_addition(backends(request), row, name)
+        return Response(text, media_type=content_type)
     if name == "build_history":
         history = await artifact_service.build_history(backends(request), row)
     if history is None:

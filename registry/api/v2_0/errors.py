@@ -125,6 +125,7 @@ _DOMAIN: dict[type[errors.RegistryError], type[HarborError]] = {
     errors.ScannerUnreachable: BadRequest,
     errors.ScanUnavailable: PreconditionFailed,
     errors.PolicyViolation: PreconditionFailed,
+    errors.ChartInvalid: BadRequest,
 }
 
 

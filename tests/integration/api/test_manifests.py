@@ -231,44 +231,6 @@ async def test_manifest_size_limit(berth: Berth) -> None:
         assert r.status_code == 413
 
 
-async def test_helm_chart_manifest_without_media_type(berth: Berth) -> None:
-    chart = b"\x1f\x8b fake chart tarball"
-    config = json.dumps({"name": "mychart", "version": "0.1.0+build", "apiVersion": "v2"}).encode()
-    async with berth.client() as c:
-        await push_blob(c, "library/mychart", config)
-        await push_blob(c, "library/mychart", chart)
-        body = json.dumps(
-            {
-                "schemaVersion": 2,
-                "config": descriptor("application/vnd.cncf.helm.config.v1+json", config),
-                "layers": [
-                    descriptor("application/vnd.cncf.helm.chart.content.v1.tar+gzip", chart)
-                ],
-                "annotations": {"org.opencontainers.image.title": "mychart"},
-            }
-        ).encode()
-        digest = digest_of(body)
-        # Helm first asks for the manifest by digest; it must be a 404, not an auth error.
-        assert (await c.head(f"/v2/library/mychart/manifests/{digest}")).status_code == 404
-        r = await c.put(
-            f"/v2/library/mychart/manifests/{digest}",
-            content=body,
-            headers={"Content-Type": OCI_MANIFEST},
-        )
-        assert r.status_code == 201, r.text
-        # Read-after-write, then the same bytes again under the tag.
-        r = await c.get(f"/v2/library/mychart/manifests/{digest}", headers={"Accept": OCI_MANIFEST})
-        assert r.status_code == 200
-        assert r.headers["Content-Type"] == OCI_MANIFEST
-        r = await c.put(
-            "/v2/library/mychart/manifests/0.1.0_build",
-            content=r.content,
-            headers={"Content-Type": OCI_MANIFEST},
-        )
-        assert r.status_code == 201
-        assert r.headers["Docker-Content-Digest"] == digest
-
-
 async def test_artifact_with_empty_config_and_artifact_type(berth: Berth) -> None:
     empty = b"{}"
     payload = b"sbom contents"

@@ -266,6 +266,9 @@ async def test_supported_events_and_last_trigger(berth: Berth) -> None:
             "SCANNING_COMPLETED",
             "REPLICATION",
             "TAG_RETENTION",
+            "UPLOAD_CHART",
+            "DOWNLOAD_CHART",
+            "DELETE_CHART",
         }
         assert events["notify_type"] == ["http", "slack"]
         # As in Harbor: only http targets choose a format.
