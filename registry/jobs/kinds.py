@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry.jobs import gc, purge_audit, retention, webhook
+from registry.jobs import gc, purge_audit, replication, retention, webhook
 from registry.jobs.context import Handler
 
 HANDLERS: dict[str, Handler] = {
@@ -10,4 +10,6 @@ HANDLERS: dict[str, Handler] = {
     purge_audit.KIND: purge_audit.run,
     retention.KIND: retention.run,
     webhook.KIND: webhook.run,
+    replication.KIND: replication.run,
+    replication.TASK_KIND: replication.run_task,
 }
