@@ -326,3 +326,14 @@ async def tagged_artifacts(db: Executor, repository: str) -> list[asyncpg.Record
         """,
         repository,
     )
+
+
+async def event_policies(db: Executor, *, local_source: bool) -> list[asyncpg.Record]:
+    """Enabled event-based policies whose source is this registry (``local_source``) or a
+    remote one."""
+    return await db.fetch(
+        f"SELECT {_POLICY_COLUMNS} FROM replication_policies "  # noqa: S608 — constant columns
+        "WHERE enabled AND trigger->>'type' = 'event_based' "
+        "AND (src_registry_id IS NULL) = $1 ORDER BY id",
+        local_source,
+    )

@@ -20,6 +20,7 @@ import asyncpg
 
 from registry.db import jobs as jobs_db
 from registry.db import replication as replication_db
+from registry.events import REPLICATION, Event
 from registry.query import ListQuery
 from registry.replication.adapter import Adapter, AdapterError, NotFound, Unreachable
 from registry.replication.copy import Copier
@@ -29,7 +30,7 @@ from registry.replication.naming import (
     destination_repository,
 )
 from registry.services import jobs as job_service
-from registry.services import replication_registry
+from registry.services import notify, replication_registry, webhook
 from registry.services.context import Backends
 from registry.services.errors import (
     InvalidRequest,
@@ -38,8 +39,10 @@ from registry.services.errors import (
     RetryLater,
     ServiceUnavailable,
 )
+from registry.services.project import project_for
 from registry.services.replication_local import LocalAdapter
-from registry.services.replication_policy import EXECUTION_KIND, Selection, get_policy
+from registry.services.replication_policy import Selection, get_policy
+from registry.services.replication_trigger import JOB_TRIGGERS, TRIGGER_NAMES
 
 TASK_KIND = "REPLICATION_TASK"
 TASK_MAX_ATTEMPTS = 3
@@ -47,10 +50,6 @@ TASK_MAX_ATTEMPTS = 3
 BACKOFF_BASE_SECONDS = 2.0
 BACKOFF_MAX_SECONDS = 60.0
 OPERATOR = "replication"
-
-# Job triggers as the job service records them, and as Harbor's API shows them.
-TRIGGER_NAMES = {"MANUAL": "manual", "SCHEDULE": "scheduled", "EVENT": "event_based"}
-JOB_TRIGGERS = {v: k for k, v in TRIGGER_NAMES.items()}
 
 Log = Callable[[str], Awaitable[None]]
 
@@ -103,30 +102,6 @@ async def task_log(b: Backends, execution_id: int, task_id: int) -> str:
 
 
 # --- starting, stopping, retrying --------------------------------------------------------------
-
-
-async def start_execution(
-    b: Backends,
-    policy_id: int,
-    trigger: str = "manual",
-    only: dict[str, Any] | None = None,
-) -> int:
-    """Record an execution and send its listing job; ``only`` narrows it to one event's
-    resource (``repository``, ``tags``, ``digest``, ``deleted``)."""
-    policy = await get_policy(b, policy_id)
-    if trigger == "manual" and not policy["enabled"]:
-        raise InvalidRequest(f"replication policy {policy['name']} is disabled")
-    if policy["single_active_replication"] and await replication_db.active_execution_exists(
-        b.db, policy_id
-    ):
-        raise InvalidRequest(f"replication policy {policy['name']} is already running")
-    async with b.db.acquire() as conn, conn.transaction():
-        execution_id = await replication_db.create_execution(conn, policy_id, trigger)
-        parameters = {"policy_id": policy_id, "execution_id": execution_id, "only": only}
-        job_id = await jobs_db.create(conn, EXECUTION_KIND, parameters, JOB_TRIGGERS[trigger])
-        await replication_db.set_execution_job(conn, execution_id, job_id)
-    await job_service.dispatch(b, job_id)
-    return execution_id
 
 
 async def stop_execution(b: Backends, execution_id: int) -> None:
@@ -349,7 +324,6 @@ async def run_task(
     """The REPLICATION_TASK job: copy (or delete) one artifact. An unreachable registry is
     retried with backoff; the last attempt's failure, like any other failure, ends the task
     as Error and settles the execution."""
-    execution_id = int(parameters["execution_id"])
     max_attempts = int(parameters.get("max_attempts", TASK_MAX_ATTEMPTS))
     try:
         result = await _perform(b, parameters, log_line)
@@ -357,25 +331,87 @@ async def run_task(
         if attempt < max_attempts:
             raise RetryLater(str(exc), _backoff(attempt)) from exc
         await log_line(f"failed: {exc}")
-        await _end_task(b, job_id, execution_id, "Error")
+        await _end_task(b, parameters, job_id, "Error")
         raise
     except Exception as exc:
         await log_line(f"failed: {type(exc).__name__}: {exc}")
-        await _end_task(b, job_id, execution_id, "Error")
+        await _end_task(b, parameters, job_id, "Error")
         raise
-    await _end_task(b, job_id, execution_id, "Success", result)
+    await _end_task(b, parameters, job_id, "Success", result)
     return result
 
 
 async def _end_task(
     b: Backends,
+    parameters: dict[str, Any],
     job_id: int,
-    execution_id: int,
     status: str,
     result: dict[str, Any] | None = None,
 ) -> None:
+    execution_id = int(parameters["execution_id"])
     await jobs_db.finish(b.db, job_id, status, result)
     await settle_execution(b, execution_id)
+    await _notify_task(b, parameters, job_id, status)
+
+
+async def _side_json(b: Backends, registry_id: int | None, repository: str) -> dict[str, Any]:
+    namespace = repository.split("/", 1)[0]
+    if registry_id is None:
+        return {
+            "registry_name": "Local",
+            "registry_type": "harbor",
+            "endpoint": b.settings.external_url or f"http://{notify.registry_host(b.settings)}",
+            "namespace": namespace,
+        }
+    row = await replication_registry.get_registry(b, registry_id)
+    return {
+        "registry_name": row["name"],
+        "registry_type": row["type"],
+        "endpoint": row["url"],
+        "namespace": namespace,
+    }
+
+
+async def _notify_task(b: Backends, parameters: dict[str, Any], job_id: int, status: str) -> None:
+    """Harbor's REPLICATION webhook event for a finished task, sent to the webhook policies of
+    the local project involved (the source of a push, the destination of a pull). Never
+    raises: the task's outcome is recorded already."""
+    try:
+        policy = await get_policy(b, int(parameters["policy_id"]))
+        source = str(parameters["source_repository"])
+        destination = str(parameters["destination_repository"])
+        local = destination if policy["src_registry_id"] is not None else source
+        project = await project_for(b.db, local)
+        execution = await replication_db.get_execution(b.db, int(parameters["execution_id"]))
+        tags = [str(t) for t in parameters.get("tags") or []]
+        name = source.split("/", 1)[1] if "/" in source else source
+        name_tag = f"{name}:{','.join(tags)}" if tags else f"{name}@{parameters['digest']}"
+        job_status = "Success" if status == "Success" else "Failed"
+        artifacts = [{"type": "image", "status": job_status, "name_tag": name_tag}]
+        replication_data = {
+            "harbor_hostname": notify.registry_host(b.settings).split(":")[0],
+            "job_status": job_status,
+            "artifact_type": "image",
+            "authentication_type": "basic",
+            "override_mode": policy["override"],
+            "trigger_type": JOB_TRIGGERS.get(execution["trigger"] if execution else "", "MANUAL"),
+            "policy_creator": policy["creator"],
+            "execution_timestamp": int(execution["start_time"].timestamp()) if execution else 0,
+            "src_resource": await _side_json(b, policy["src_registry_id"], source),
+            "dest_resource": await _side_json(b, policy["dest_registry_id"], destination),
+            "successful_artifact" if job_status == "Success" else "failed_artifact": artifacts,
+        }
+        event = Event(
+            type=REPLICATION,
+            project_id=project.id,
+            project_name=project.name,
+            operator=policy["creator"],
+            public=project.public,
+            extra={"replication": replication_data},
+        )
+        await webhook.notify(b, event)
+    except Exception:
+        log.exception("the REPLICATION event of task job %d was not sent", job_id)
 
 
 async def _perform(b: Backends, parameters: dict[str, Any], log_line: Log) -> dict[str, Any]:

@@ -28,7 +28,7 @@ import pytest
 from registry.replication.adapter import Adapter, Manifest, Unauthorized
 from registry.replication.client import Credential
 from registry.replication.types import adapter_for
-from tests.e2e._jobs import state_dir
+from tests.e2e._jobs import WebhookSink, push_image, state_dir
 from tests.e2e._oci import (
     OCI_INDEX,
     build_image,
@@ -603,3 +603,120 @@ def test_pull_replication_from_distribution(
         got = client.get("/v2/pulled/alpine/manifests/3.19", headers={"Accept": ACCEPT})
         assert got.status_code == 200, got.text
         assert got.content == image.manifest
+
+
+def _wait_for(check: Any, what: str, within: float = 60) -> Any:
+    deadline = time.monotonic() + within
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, f"{what} did not happen within {within:.0f}s"
+        time.sleep(0.5)
+
+
+def test_event_based_replication_follows_pushes_and_deletes(
+    partners: dict[str, Endpoint],
+) -> None:
+    local, remote = partners["local"], partners["remote"]
+    with local.api() as api, WebhookSink().running() as sink:
+        assert (
+            api.post("/projects", json={"project_name": "events", "metadata": {}}).status_code
+            == 201
+        )
+        hook = {
+            "name": "replication-events",
+            "enabled": True,
+            "event_types": ["REPLICATION"],
+            "targets": [{"type": "http", "address": sink.address}],
+        }
+        assert api.post("/projects/events/webhook/policies", json=hook).status_code == 201
+        registry_id = _create(api, "/registries", _registry_body("events-b", remote, "harbor"))
+        policy_id = _create(
+            api,
+            "/replication/policies",
+            {
+                "name": "on-push",
+                "dest_registry": {"id": registry_id},
+                "filters": [{"type": "name", "value": "events/**"}],
+                "trigger": {"type": "event_based"},
+                "replicate_deletion": True,
+            },
+        )
+        with local.registry() as client:
+            digest = push_image(client, "events/app", "1.0")
+        with remote.registry() as client:
+            _wait_for(
+                lambda: (
+                    client.head(
+                        "/v2/events/app/manifests/1.0", headers={"Accept": ACCEPT}
+                    ).status_code
+                    == 200
+                ),
+                "replication of the push",
+            )
+        executions = api.get("/replication/executions", params={"policy_id": policy_id}).json()
+        assert executions[0]["trigger"] == "event_based"
+        event = _wait_for(
+            lambda: next((e for e in sink.received if e.get("type") == "REPLICATION"), None),
+            "the REPLICATION webhook",
+        )
+        replication = event["event_data"]["replication"]
+        assert replication["job_status"] == "Success"
+        assert replication["successful_artifact"][0]["name_tag"] == "app:1.0"
+        assert replication["dest_resource"]["registry_name"] == "events-b"
+
+        with local.registry() as client:
+            assert client.delete(f"/v2/events/app/manifests/{digest}").status_code == 202
+        with remote.registry() as client:
+            _wait_for(
+                lambda: (
+                    client.head(
+                        f"/v2/events/app/manifests/{digest}", headers={"Accept": ACCEPT}
+                    ).status_code
+                    == 404
+                ),
+                "replication of the delete",
+            )
+        newest = api.get("/replication/executions", params={"policy_id": policy_id}).json()[0]
+        tasks = api.get(f"/replication/executions/{newest['id']}/tasks").json()
+        assert tasks[0]["operation"] == "deletion"
+
+
+def test_scheduled_replication_runs_on_its_cron(partners: dict[str, Endpoint]) -> None:
+    local, remote = partners["local"], partners["remote"]
+    with local.api() as api:
+        assert (
+            api.post("/projects", json={"project_name": "sched", "metadata": {}}).status_code == 201
+        )
+        with local.registry() as client:
+            push_image(client, "sched/app", "nightly")
+        registry_id = _create(api, "/registries", _registry_body("sched-b", remote, "harbor"))
+        body = {
+            "name": "every-five-seconds",
+            "dest_registry": {"id": registry_id},
+            "filters": [{"type": "name", "value": "sched/**"}],
+            "trigger": {"type": "scheduled", "trigger_settings": {"cron": "*/5 * * * * *"}},
+        }
+        bad = {**body, "trigger": {"type": "scheduled", "trigger_settings": {"cron": "* * *"}}}
+        assert api.post("/replication/policies", json=bad).status_code == 400
+        policy_id = _create(api, "/replication/policies", body)
+        runs = _wait_for(
+            lambda: api.get("/replication/executions", params={"policy_id": policy_id}).json(),
+            "a scheduled execution",
+            within=40,
+        )
+        assert runs[-1]["trigger"] == "scheduled"
+        _wait_execution(api, runs[-1]["id"])
+        # Disabled, it stops running.
+        assert (
+            api.put(
+                f"/replication/policies/{policy_id}", json={**body, "enabled": False}
+            ).status_code
+            == 200
+        )
+    with remote.registry() as client:
+        assert (
+            client.head("/v2/sched/app/manifests/nightly", headers={"Accept": ACCEPT}).status_code
+            == 200
+        )

@@ -25,7 +25,12 @@ from registry.api.v2_0.errors import BadRequest
 from registry.api.v2_0.listing import list_headers, list_query
 from registry.api.v2_0.registries import registry_json
 from registry.api.v2_0.security import backends, sysadmin
-from registry.services import replication, replication_policy, replication_registry
+from registry.services import (
+    replication,
+    replication_policy,
+    replication_registry,
+    replication_trigger,
+)
 from registry.services.context import Backends
 
 # Job states as Harbor's API names them for replication tasks.
@@ -195,7 +200,7 @@ async def start_execution(request: Request) -> Response:
     policy_id = body.get("policy_id")
     if not isinstance(policy_id, int) or isinstance(policy_id, bool) or policy_id <= 0:
         raise BadRequest("policy_id must be a positive integer")
-    execution_id = await replication.start_execution(backends(request), policy_id)
+    execution_id = await replication_trigger.start_execution(backends(request), policy_id)
     return created(f"/api/v2.0/replication/executions/{execution_id}")
 
 

@@ -415,10 +415,11 @@ def _stays_on_this_machine(case: AnyCase) -> bool:
     """Pinging a replication registry (and replicating to it) connects to the URL the body
     names; generated URLs may name any host, and tests reach only this machine."""
     body = case.body
-    if not isinstance(body, dict) or not isinstance(body.get("url"), str):
+    url = body.get("url") if isinstance(body, dict) else None
+    if not isinstance(url, str):
         return True
     try:
-        parts = urlsplit(body["url"])
+        parts = urlsplit(url)
         host = parts.hostname
     except ValueError:
         return True  # refused by Berth before any connection
