@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute
 from registry.api.distribution.routes import routes as distribution_routes
 from registry.api.distribution.routes import unmatched as distribution_unmatched
 from registry.api.host import HostGuardMiddleware
+from registry.api.notifications import routes as notification_routes
 from registry.api.portal_auth import CSRFTokenMiddleware
 from registry.api.portal_auth import routes as portal_auth_routes
 from registry.api.token import routes as token_routes
@@ -80,6 +81,7 @@ def create_app(settings: Settings) -> Starlette:
         *distribution_routes,
         *management_routes,
         *portal_auth_routes,
+        *notification_routes,
     ]
     return Starlette(
         routes=all_routes,

@@ -720,3 +720,112 @@ def test_scheduled_replication_runs_on_its_cron(partners: dict[str, Endpoint]) -
             client.head("/v2/sched/app/manifests/nightly", headers={"Accept": ACCEPT}).status_code
             == 200
         )
+
+
+def _start_notifying_distribution(
+    workdir: Path, endpoint: str, secret: str
+) -> tuple[ServerProcess, str]:
+    """Distribution that reports its events to ``endpoint`` with ``Authorization: secret``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config = {
+        "version": 0.1,
+        "log": {"level": "info", "formatter": "text"},
+        "storage": {
+            "filesystem": {"rootdirectory": str(workdir / "storage")},
+            "delete": {"enabled": True},
+        },
+        "http": {"addr": f"127.0.0.1:{port}", "draintimeout": "5s"},
+        "notifications": {
+            "endpoints": [
+                {
+                    "name": "berth",
+                    "url": endpoint,
+                    "headers": {"Authorization": [f"Bearer {secret}"]},
+                    "timeout": "3s",
+                    "threshold": 5,
+                    "backoff": "1s",
+                    "ignoredmediatypes": ["application/octet-stream"],
+                }
+            ]
+        },
+    }
+    path = workdir / "config.yml"
+    path.write_text(json.dumps(config))
+    server = ServerProcess(
+        "distribution-notifying",
+        [DISTRIBUTION_BINARY, "serve", str(path)],
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+        log_path=workdir / "server.log",
+        cwd=workdir,
+    )
+    server.start()
+    host = f"127.0.0.1:{port}"
+    server.wait_ready(f"http://{host}", DISTRIBUTION_READY_TIMEOUT)
+    return server, host
+
+
+def test_inbound_notifications_mirror_distribution_pushes(
+    partners: dict[str, Endpoint], toolbox: Toolbox, tmp_path: Path
+) -> None:
+    local = partners["local"]
+    secret = "notify-" + hashlib.sha256(os.urandom(8)).hexdigest()[:16]
+    server, host = _start_notifying_distribution(
+        tmp_path / "notifying", f"{local.url}/service/notifications", secret
+    )
+    try:
+        upstream = Endpoint(host)
+        with local.api() as api:
+            body = {**_registry_body("notifying", upstream, "docker-registry")}
+            body["webhook_secret"] = secret
+            registry_id = _create(api, "/registries", body)
+            policy_id = _create(
+                api,
+                "/replication/policies",
+                {
+                    "name": "mirror-on-notify",
+                    "src_registry": {"id": registry_id},
+                    "dest_namespace": "notified",
+                    "filters": [{"type": "tag", "value": "v*", "decoration": "matches"}],
+                    "trigger": {"type": "event_based"},
+                },
+            )
+        refused = httpx.post(
+            f"{local.url}/service/notifications",
+            json={"events": []},
+            headers={"Authorization": "Bearer wrong"},
+        )
+        assert refused.status_code == 401
+
+        image = build_image("amd64", 1)
+        layout = tmp_path / "image"
+        write_layout(
+            layout,
+            image.blobs | {image.digest: image.manifest},
+            image.manifest,
+            "application/vnd.oci.image.manifest.v1+json",
+            "v1",
+        )
+        started = time.monotonic()
+        _push_with_skopeo(toolbox, layout, "v1", upstream, "team/web:v1")
+        _push_with_skopeo(toolbox, layout, "v1", upstream, "team/web:skip-me")
+        with local.registry() as client:
+            _wait_for(
+                lambda: (
+                    client.head(
+                        "/v2/notified/web/manifests/v1", headers={"Accept": ACCEPT}
+                    ).status_code
+                    == 200
+                ),
+                "the mirror of the notified push",
+                within=45,
+            )
+            seconds = time.monotonic() - started
+            assert client.get("/v2/notified/web/manifests/skip-me").status_code == 404
+        with local.api() as api:
+            runs = api.get("/replication/executions", params={"policy_id": policy_id}).json()
+            assert runs
+            assert all(r["trigger"] == "event_based" for r in runs)
+        print(f"\nnotified push mirrored in {seconds:.1f} s")
+    finally:
+        server.stop()
