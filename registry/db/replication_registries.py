@@ -117,3 +117,22 @@ async def in_use(db: Executor, registry_id: int) -> bool:
 async def delete(db: Executor, registry_id: int) -> bool:
     status: str = await db.execute("DELETE FROM replication_registries WHERE id = $1", registry_id)
     return status == "DELETE 1"
+
+
+async def proxied_by(db: Executor, project_id: int) -> int | None:
+    """The registry a proxy-cache project caches, or None for an ordinary project."""
+    registry_id: int | None = await db.fetchval(
+        "SELECT registry_id FROM projects WHERE id = $1", project_id
+    )
+    return registry_id
+
+
+async def set_proxied(db: Executor, project_id: int, registry_id: int) -> None:
+    await db.execute("UPDATE projects SET registry_id = $2 WHERE id = $1", project_id, registry_id)
+
+
+async def proxy_projects(db: Executor, registry_id: int) -> bool:
+    used: bool = await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM projects WHERE registry_id = $1)", registry_id
+    )
+    return used

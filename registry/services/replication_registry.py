@@ -142,6 +142,8 @@ async def delete_registry(b: Backends, actor: Principal, registry_id: int) -> No
     current = await get_registry(b, registry_id)
     if await registries.in_use(b.db, registry_id):
         raise InvalidRequest(f"registry {current['name']} is used by a replication policy")
+    if await registries.proxy_projects(b.db, registry_id):
+        raise InvalidRequest(f"registry {current['name']} is cached by a proxy project")
     if not await registries.delete(b.db, registry_id):
         raise _unknown(registry_id)
     await _audit(b, "delete", current["name"], actor)

@@ -28,7 +28,7 @@ import pytest
 from registry.replication.adapter import Adapter, Manifest, Unauthorized
 from registry.replication.client import Credential
 from registry.replication.types import adapter_for
-from tests.e2e._jobs import WebhookSink, push_image, state_dir
+from tests.e2e._jobs import WebhookSink, push_image, state_dir, try_push
 from tests.e2e._oci import (
     OCI_INDEX,
     build_image,
@@ -829,3 +829,52 @@ def test_inbound_notifications_mirror_distribution_pushes(
         print(f"\nnotified push mirrored in {seconds:.1f} s")
     finally:
         server.stop()
+
+
+def test_proxy_cache_project_pulls_through_and_serves_the_cache_when_upstream_is_down(
+    partners: dict[str, Endpoint], toolbox: Toolbox, tmp_path: Path
+) -> None:
+    local = partners["local"]
+    server, host = _start_anonymous_distribution(tmp_path / "upstream")
+    try:
+        upstream = Endpoint(host)
+        image = build_image("amd64", 2)
+        layout = tmp_path / "image"
+        write_layout(
+            layout,
+            image.blobs | {image.digest: image.manifest},
+            image.manifest,
+            "application/vnd.oci.image.manifest.v1+json",
+            "1",
+        )
+        _push_with_skopeo(toolbox, layout, "1", upstream, "lib/busybox:1")
+        with local.api() as api:
+            registry_id = _create(
+                api, "/registries", _registry_body("upstream", upstream, "docker-registry")
+            )
+            r = api.post(
+                "/projects",
+                json={"project_name": "cache", "registry_id": registry_id, "metadata": {}},
+            )
+            assert r.status_code == 201, r.text
+            assert api.get("/projects/cache").json()["registry_id"] == registry_id
+        source = f"docker://{local.host}/cache/lib/busybox:1"
+        creds = ["--src-creds", f"{local.username}:{local.password}", "--src-tls-verify=false"]
+        toolbox.run(["skopeo", "copy", *creds, source, f"oci:{tmp_path / 'first'}:1"])
+        raw = toolbox.run(
+            ["skopeo", "inspect", "--raw", "--creds", creds[1], "--tls-verify=false", source]
+        )
+        assert raw.stdout == image.manifest
+        with local.registry() as client:
+            refused = try_push(client, "cache/lib/mine", "1")
+            assert refused.status_code == 403, refused.text
+            assert refused.json()["errors"][0]["code"] == "DENIED"
+    finally:
+        server.stop()
+    # Upstream gone: what was pulled is still served, by tag and by digest.
+    toolbox.run(["skopeo", "copy", *creds, source, f"oci:{tmp_path / 'second'}:1"])
+    by_digest = f"docker://{local.host}/cache/lib/busybox@{image.digest}"
+    toolbox.run(["skopeo", "copy", *creds, by_digest, f"oci:{tmp_path / 'third'}:1"])
+    with local.registry() as client:
+        missing = client.get("/v2/cache/lib/other/manifests/1", headers={"Accept": ACCEPT})
+        assert missing.status_code == 404

@@ -9,6 +9,7 @@ from registry.api.distribution.access import authorize, caller_name
 from registry.api.distribution.endpoint import content_length, oci_endpoint
 from registry.rbac import Action
 from registry.services import manifest as manifest_service
+from registry.services import proxy_cache
 from registry.services.errors import ManifestUnknown, TagInvalid
 
 
@@ -19,6 +20,7 @@ async def get_manifest(request: Request) -> Response:
     reference = request.path_params["reference"]
     b = request.state.backends
     try:
+        await proxy_cache.fill_manifest(b, project, name, reference)
         if request.method == "GET":
             operator = await caller_name(request)
             stored = await manifest_service.pull_manifest(b, project, name, reference, operator)
@@ -41,6 +43,7 @@ async def put_manifest(request: Request) -> Response:
     name = request.path_params["name"]
     project = await authorize(request, name, Action.PUSH)
     b = request.state.backends
+    await proxy_cache.refuse_push(b, project)
     manifest_service.check_manifest_length(b, content_length(request))
     body = bytearray()
     async for chunk in request.stream():

@@ -17,7 +17,7 @@ from registry.api.distribution.access import (
 from registry.api.distribution.endpoint import content_length, oci_endpoint
 from registry.rbac import Action, ProjectRef
 from registry.services import blob as blob_service
-from registry.services import notify
+from registry.services import notify, proxy_cache
 from registry.services import upload as upload_service
 from registry.services.blob import BlobInfo
 from registry.services.errors import DigestInvalid, QuotaExceeded
@@ -90,6 +90,7 @@ async def start_upload(request: Request) -> Response:
     name = request.path_params["name"]
     project = await authorize(request, name, Action.PUSH)
     b = request.state.backends
+    await proxy_cache.refuse_push(b, project)
     async with _quota_events(request, project, name):
         mounted = await _try_mount(request, project)
         if mounted is not None:

@@ -79,3 +79,6 @@ $$;
 
 CREATE TRIGGER replication_execution_deleted BEFORE DELETE ON replication_executions
     FOR EACH ROW EXECUTE FUNCTION replication_execution_deleted();
+
+-- A project with a registry is a proxy cache of that registry (pull-through; no pushes).
+ALTER TABLE projects ADD COLUMN registry_id BIGINT REFERENCES replication_registries (id);
