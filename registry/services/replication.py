@@ -63,10 +63,25 @@ def _execution_unknown(execution_id: int) -> ResourceUnknown:
 # --- reading -----------------------------------------------------------------------------------
 
 
+def _unsettled(row: asyncpg.Record) -> bool:
+    """Nothing left to run, yet not finished: its last task was ended by someone else (the
+    scheduler failing the job of a worker that died)."""
+    return (
+        row["status"] == "InProgress"
+        and row["listed"]
+        and not row["in_progress"]
+        and row["listing_status"] not in ("Pending", "Running")
+    )
+
+
 async def get_execution(b: Backends, execution_id: int) -> asyncpg.Record:
     row = await replication_db.get_execution(b.db, execution_id)
     if row is None:
         raise _execution_unknown(execution_id)
+    if _unsettled(row):
+        await settle_execution(b, execution_id)
+        row = await replication_db.get_execution(b.db, execution_id)
+        assert row is not None
     return row
 
 
@@ -328,6 +343,10 @@ async def run_task(
     try:
         result = await _perform(b, parameters, log_line)
     except (Unreachable, ServiceUnavailable) as exc:
+        if await jobs_db.stop_requested(b.db, job_id):
+            await log_line(f"stopped after: {exc}")
+            await _end_task(b, parameters, job_id, "Stopped")
+            raise
         if attempt < max_attempts:
             raise RetryLater(str(exc), _backoff(attempt)) from exc
         await log_line(f"failed: {exc}")

@@ -878,3 +878,52 @@ def test_proxy_cache_project_pulls_through_and_serves_the_cache_when_upstream_is
     with local.registry() as client:
         missing = client.get("/v2/cache/lib/other/manifests/1", headers={"Accept": ACCEPT})
         assert missing.status_code == 404
+
+
+def test_stop_ends_an_execution_whose_destination_is_down(
+    partners: dict[str, Endpoint], toolbox: Toolbox, tmp_path: Path
+) -> None:
+    local, remote = partners["local"], partners["remote"]
+    with local.api() as api:
+        assert (
+            api.post("/projects", json={"project_name": "halt", "metadata": {}}).status_code == 201
+        )
+    image = build_image("amd64", 1)
+    layout = tmp_path / "image"
+    write_layout(
+        layout,
+        image.blobs | {image.digest: image.manifest},
+        image.manifest,
+        "application/vnd.oci.image.manifest.v1+json",
+        "v1",
+    )
+    _push_with_skopeo(toolbox, layout, "v1", local, "halt/app:v1")
+    front = FlakyFront(remote.url, "halt/")
+    try:
+        with local.api() as api:
+            body = _registry_body("halt-b", remote, "harbor")
+            body["url"] = front.url
+            registry_id = _create(api, "/registries", body)
+            policy_id = _create(
+                api,
+                "/replication/policies",
+                {
+                    "name": "halt",
+                    "dest_registry": {"id": registry_id},
+                    "filters": [{"type": "name", "value": "halt/**"}],
+                },
+            )
+            execution_id = _start(api, policy_id)
+            _wait_for(
+                lambda: api.get(f"/replication/executions/{execution_id}/tasks").json(),
+                "the task",
+            )
+            assert api.put(f"/replication/executions/{execution_id}").status_code == 200
+            execution = _wait_execution(api, execution_id, within=30)
+            assert execution["status"] == "Stopped", execution
+            assert api.put(f"/replication/executions/{execution_id}").status_code == 400
+            front.down = False
+            assert api.post(f"/replication/executions/{execution_id}/retry").status_code == 200
+            assert _wait_execution(api, execution_id)["status"] == "Succeed"
+    finally:
+        front.close()
