@@ -12,4 +12,5 @@ HANDLERS: dict[str, Handler] = {
     webhook.KIND: webhook.run,
     replication.KIND: replication.run,
     replication.TASK_KIND: replication.run_task,
+    replication.HEALTH_KIND: replication.check_health,
 }

@@ -7,11 +7,12 @@ import contextlib
 from typing import Any
 
 from registry.jobs.context import JobContext
-from registry.services import notify, replication
+from registry.services import notify, replication, replication_registry
 from registry.services.replication_policy import EXECUTION_KIND
 
 KIND = EXECUTION_KIND
 TASK_KIND = replication.TASK_KIND
+HEALTH_KIND = replication_registry.HEALTH_KIND
 # A copy into this registry is a push: its webhooks and event-based replications start in
 # the background, and this job's event loop ends with the job, so they are awaited first.
 NOTIFICATIONS_WAIT_SECONDS = 15.0
@@ -39,3 +40,10 @@ async def run_task(ctx: JobContext) -> dict[str, Any]:
         )
     finally:
         await _settled(ctx)
+
+
+async def check_health(ctx: JobContext) -> dict[str, Any]:
+    statuses = await replication_registry.check_all(ctx.backends)
+    for name, status in statuses.items():
+        await ctx.log(f"{name}: {status}")
+    return {"registries": statuses}

@@ -9,8 +9,10 @@ client could pull by tag that is not complete.
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from registry.oci.manifest import InvalidManifestError, parse_manifest
@@ -31,6 +33,24 @@ def is_accessory_tag(tag: str) -> bool:
 def accessory_tags(digest: str) -> list[str]:
     algorithm, _, hex_digest = digest.partition(":")
     return [f"{algorithm}-{hex_digest}{suffix}" for suffix in ACCESSORY_SUFFIXES]
+
+
+async def throttled(chunks: AsyncIterator[bytes], kb_per_second: int) -> AsyncIterator[bytes]:
+    """``chunks`` at no more than ``kb_per_second`` KiB/s on average (0 or less: as fast as
+    they come), as Harbor's policy ``speed`` asks."""
+    if kb_per_second <= 0:
+        async for chunk in chunks:
+            yield chunk
+        return
+    rate = kb_per_second * 1024
+    started = time.monotonic()
+    sent = 0
+    async for chunk in chunks:
+        yield chunk
+        sent += len(chunk)
+        ahead = sent / rate - (time.monotonic() - started)
+        if ahead > 0:
+            await asyncio.sleep(ahead)
 
 
 @dataclass
@@ -58,6 +78,7 @@ class Copier:
     source_repository: str
     destination_repository: str
     log: Log
+    kb_per_second: int = 0
     stats: CopyStats = field(default_factory=CopyStats)
     _done: set[str] = field(default_factory=set)
 
@@ -110,7 +131,9 @@ class Copier:
             self.stats.blobs_skipped += 1
             await self.log(f"blob {digest} exists at the destination; skipped")
         else:
-            chunks = self.source.pull_blob(self.source_repository, digest)
+            chunks = throttled(
+                self.source.pull_blob(self.source_repository, digest), self.kb_per_second
+            )
             await self.destination.push_blob(self.destination_repository, digest, size, chunks)
             self.stats.blobs_copied += 1
             self.stats.bytes_copied += size

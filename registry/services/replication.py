@@ -448,7 +448,12 @@ async def _perform(b: Backends, parameters: dict[str, Any], log_line: Log) -> di
                 f"{_resource(destination_repository, digest, tags)}"
             )
             copier = Copier(
-                sides.source, sides.destination, source_repository, destination_repository, log_line
+                sides.source,
+                sides.destination,
+                source_repository,
+                destination_repository,
+                log_line,
+                kb_per_second=policy["speed"],
             )
             stats = await copier.copy_artifact(digest, tags, override=policy["override"])
             return stats.as_dict()

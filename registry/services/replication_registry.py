@@ -15,6 +15,7 @@ from registry.query import ListQuery
 from registry.replication.adapter import Adapter, AdapterError
 from registry.replication.client import Credential
 from registry.replication.types import TYPES, UnknownRegistryType, adapter_for, info_of
+from registry.services import jobs as job_service
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
 from registry.services.errors import InvalidRequest, ResourceExists, ResourceUnknown
@@ -25,6 +26,10 @@ WEBHOOK_SECRET_PURPOSE = "replication registry webhook secret"  # noqa: S105
 CREDENTIAL_TYPES = ("basic", "oauth", "secret")
 PING_TIMEOUT_SECONDS = 15.0
 HEALTHY, UNHEALTHY = "healthy", "unhealthy"
+# Every registry's status is refreshed by a scheduled job, set up with the first registry.
+HEALTH_KIND = "REGISTRY_HEALTH"
+HEALTH_OWNER = "system"
+HEALTH_CRON = "0 */5 * * * *"
 
 
 def _unknown(registry_id: int) -> ResourceUnknown:
@@ -121,6 +126,8 @@ async def create_registry(b: Backends, actor: Principal, body: dict[str, Any]) -
     registry_id = await registries.create(b.db, fields)
     if registry_id is None:
         raise ResourceExists(f"a registry named {fields['name']!r} exists")
+    if await job_service.get_schedule(b, HEALTH_KIND, HEALTH_OWNER) is None:
+        await job_service.set_schedule(b, HEALTH_KIND, HEALTH_OWNER, "Custom", HEALTH_CRON, {})
     await _audit(b, "create", fields["name"], actor)
     return registry_id
 
@@ -199,6 +206,13 @@ async def check_health(b: Backends, row: asyncpg.Record) -> str:
     status = UNHEALTHY if await _reachable(adapter_of(b, row)) else HEALTHY
     await registries.set_status(b.db, row["id"], status)
     return status
+
+
+async def check_all(b: Backends) -> dict[str, str]:
+    """The scheduled health check: ping every registry, record and return each status."""
+    rows = await registries.all_rows(b.db)
+    statuses = await asyncio.gather(*(check_health(b, row) for row in rows))
+    return {row["name"]: status for row, status in zip(rows, statuses, strict=True)}
 
 
 async def registry_info(b: Backends, registry_id: int) -> dict[str, object]:
