@@ -53,6 +53,7 @@ pytestmark = pytest.mark.e2e
 PASSWORD = "e2e-replication-" + hashlib.sha256(os.urandom(8)).hexdigest()[:10]
 ACCEPT = "application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json"
 FINISHED = ("Succeed", "Failed", "Stopped")
+DOCKER_LIST = "application/vnd.docker.distribution.manifest.list.v2+json"
 
 
 class Endpoint:
@@ -579,6 +580,28 @@ def test_pull_replication_from_distribution(
         "3.19",
     )
     _push_with_skopeo(toolbox, layout, "3.19", anonymous, "upstream/alpine:3.19")
+    # A Docker manifest list of Docker schema2 manifests, as skopeo converts them.
+    multi = build_multi_arch()
+    multi_layout = tmp_path / "multi"
+    write_layout(multi_layout, multi.all_blobs(), multi.index, OCI_INDEX, "2")
+    toolbox.run(
+        [
+            "skopeo",
+            "copy",
+            "--all",
+            "--format",
+            "v2s2",
+            "--dest-tls-verify=false",
+            f"oci:{multi_layout}:2",
+            f"docker://{anonymous.host}/upstream/web:2",
+        ]
+    )
+    docker_accept = f"{DOCKER_LIST}, application/vnd.docker.distribution.manifest.v2+json"
+    with anonymous.registry() as client:
+        upstream_list = client.get(
+            "/v2/upstream/web/manifests/2", headers={"Accept": docker_accept}
+        )
+        assert upstream_list.headers["Content-Type"] == DOCKER_LIST
     with local.api() as api:
         registry_id = _create(
             api, "/registries", _registry_body("dist", anonymous, "docker-registry")
@@ -603,6 +626,15 @@ def test_pull_replication_from_distribution(
         got = client.get("/v2/pulled/alpine/manifests/3.19", headers={"Accept": ACCEPT})
         assert got.status_code == 200, got.text
         assert got.content == image.manifest
+        listed = client.get("/v2/pulled/web/manifests/2", headers={"Accept": docker_accept})
+        assert listed.content == upstream_list.content
+        assert listed.headers["Content-Type"] == DOCKER_LIST
+        for child in json.loads(listed.content)["manifests"]:
+            manifest = client.get(
+                f"/v2/pulled/web/manifests/{child['digest']}", headers={"Accept": docker_accept}
+            )
+            assert manifest.status_code == 200, manifest.text
+            assert sha256(manifest.content) == child["digest"]
 
 
 def _wait_for(check: Any, what: str, within: float = 60) -> Any:
