@@ -31,6 +31,8 @@ from registry.replication.types import adapter_for
 from tests.e2e._jobs import WebhookSink, push_image, state_dir, try_push
 from tests.e2e._oci import (
     OCI_INDEX,
+    OCI_MANIFEST,
+    Image,
     build_image,
     build_multi_arch,
     descriptor,
@@ -76,10 +78,13 @@ class Endpoint:
         return httpx.Client(base_url=self.url, auth=auth, timeout=30)
 
 
-def _start_anonymous_distribution(workdir: Path) -> tuple[ServerProcess, str]:
+def _start_anonymous_distribution(
+    workdir: Path, notifications: dict[str, Any] | None = None
+) -> tuple[ServerProcess, str]:
+    """Distribution without auth; ``notifications`` is its ``notifications`` section."""
     workdir.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    config = {
+    config: dict[str, Any] = {
         "version": 0.1,
         "log": {"level": "info", "formatter": "text"},
         "storage": {
@@ -88,10 +93,12 @@ def _start_anonymous_distribution(workdir: Path) -> tuple[ServerProcess, str]:
         },
         "http": {"addr": f"127.0.0.1:{port}", "draintimeout": "5s"},
     }
+    if notifications is not None:
+        config["notifications"] = notifications
     path = workdir / "config.yml"
     path.write_text(json.dumps(config))
     server = ServerProcess(
-        "distribution-anonymous",
+        f"distribution-{workdir.name}",
         [DISTRIBUTION_BINARY, "serve", str(path)],
         env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
         log_path=workdir / "server.log",
@@ -254,6 +261,16 @@ def _push_with_skopeo(toolbox: Toolbox, layout: Path, ref: str, target: Endpoint
     )
 
 
+def _image_layout(
+    path: Path, ref: str, architecture: str = "amd64", layers: int = 1
+) -> tuple[Image, Path]:
+    """A new single-platform image written as an OCI layout at ``path``, named ``ref``."""
+    image = build_image(architecture, layers)
+    blobs = image.blobs | {image.digest: image.manifest}
+    write_layout(path, blobs, image.manifest, OCI_MANIFEST, ref)
+    return image, path
+
+
 def _push_manifest(client: httpx.Client, repository: str, ref: str, body: bytes) -> None:
     r = client.put(
         f"/v2/{repository}/manifests/{ref}",
@@ -354,15 +371,7 @@ def test_push_replication_copies_index_signature_and_referrer(
         )
     _push_with_skopeo(toolbox, layout, "multi", local, "src/team/app:1.0")
     _push_with_skopeo(toolbox, layout, "multi", local, "src/team/app:2.0")
-    other = build_image("amd64", 1)
-    other_layout = tmp_path / "other"
-    write_layout(
-        other_layout,
-        other.blobs | {other.digest: other.manifest},
-        other.manifest,
-        "application/vnd.oci.image.manifest.v1+json",
-        "x",
-    )
+    _, other_layout = _image_layout(tmp_path / "other", "x")
     _push_with_skopeo(toolbox, other_layout, "x", local, "src/team/skipped:1.0")
     with local.registry() as client:
         signature, referrer = _signature_and_referrer(client, "src/team/app", multi.index)
@@ -494,6 +503,23 @@ class FlakyFront:
         self.server.server_close()
 
 
+def _push_policy_through(api: httpx.Client, front: FlakyFront, remote: Endpoint, name: str) -> int:
+    """A manual push policy of the project ``name`` to ``remote`` reached through ``front``."""
+    body = _registry_body(f"{name}-b", remote, "harbor")
+    body["url"] = front.url
+    registry_id = _create(api, "/registries", body)
+    return _create(
+        api,
+        "/replication/policies",
+        {
+            "name": name,
+            "dest_registry": {"id": registry_id},
+            "filters": [{"type": "name", "value": f"{name}/**"}],
+            "trigger": {"type": "manual"},
+        },
+    )
+
+
 def test_destination_down_fails_tasks_and_retry_runs_only_those(
     partners: dict[str, Endpoint], toolbox: Toolbox, tmp_path: Path
 ) -> None:
@@ -501,32 +527,12 @@ def test_destination_down_fails_tasks_and_retry_runs_only_those(
     with local.api() as api:
         api.post("/projects", json={"project_name": "flaky", "metadata": {}})
     for repository in ("flaky/good", "flaky/failing"):
-        image = build_image("amd64", 1)
-        layout = tmp_path / repository.replace("/", "-")
-        write_layout(
-            layout,
-            image.blobs | {image.digest: image.manifest},
-            image.manifest,
-            "application/vnd.oci.image.manifest.v1+json",
-            "v1",
-        )
+        _, layout = _image_layout(tmp_path / repository.replace("/", "-"), "v1")
         _push_with_skopeo(toolbox, layout, "v1", local, f"{repository}:v1")
     front = FlakyFront(remote.url, "failing")
     try:
         with local.api() as api:
-            body = _registry_body("flaky-b", remote, "harbor")
-            body["url"] = front.url
-            registry_id = _create(api, "/registries", body)
-            policy_id = _create(
-                api,
-                "/replication/policies",
-                {
-                    "name": "flaky",
-                    "dest_registry": {"id": registry_id},
-                    "filters": [{"type": "name", "value": "flaky/**"}],
-                    "trigger": {"type": "manual"},
-                },
-            )
+            policy_id = _push_policy_through(api, front, remote, "flaky")
             execution_id = _start(api, policy_id)
             execution = _wait_execution(api, execution_id)
             assert execution["status"] == "Failed", execution
@@ -570,15 +576,7 @@ def test_pull_replication_from_distribution(
     partners: dict[str, Endpoint], toolbox: Toolbox, tmp_path: Path
 ) -> None:
     local, anonymous = partners["local"], partners["anonymous"]
-    image = build_image("arm64", 2)
-    layout = tmp_path / "upstream"
-    write_layout(
-        layout,
-        image.blobs | {image.digest: image.manifest},
-        image.manifest,
-        "application/vnd.oci.image.manifest.v1+json",
-        "3.19",
-    )
+    image, layout = _image_layout(tmp_path / "upstream", "3.19", "arm64", 2)
     _push_with_skopeo(toolbox, layout, "3.19", anonymous, "upstream/alpine:3.19")
     # A Docker manifest list of Docker schema2 manifests, as skopeo converts them.
     multi = build_multi_arch()
@@ -758,43 +756,18 @@ def _start_notifying_distribution(
     workdir: Path, endpoint: str, secret: str
 ) -> tuple[ServerProcess, str]:
     """Distribution that reports its events to ``endpoint`` with ``Authorization: secret``."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    config = {
-        "version": 0.1,
-        "log": {"level": "info", "formatter": "text"},
-        "storage": {
-            "filesystem": {"rootdirectory": str(workdir / "storage")},
-            "delete": {"enabled": True},
-        },
-        "http": {"addr": f"127.0.0.1:{port}", "draintimeout": "5s"},
-        "notifications": {
-            "endpoints": [
-                {
-                    "name": "berth",
-                    "url": endpoint,
-                    "headers": {"Authorization": [f"Bearer {secret}"]},
-                    "timeout": "3s",
-                    "threshold": 5,
-                    "backoff": "1s",
-                    "ignoredmediatypes": ["application/octet-stream"],
-                }
-            ]
-        },
-    }
-    path = workdir / "config.yml"
-    path.write_text(json.dumps(config))
-    server = ServerProcess(
-        "distribution-notifying",
-        [DISTRIBUTION_BINARY, "serve", str(path)],
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
-        log_path=workdir / "server.log",
-        cwd=workdir,
-    )
-    server.start()
-    host = f"127.0.0.1:{port}"
-    server.wait_ready(f"http://{host}", DISTRIBUTION_READY_TIMEOUT)
-    return server, host
+    endpoints = [
+        {
+            "name": "berth",
+            "url": endpoint,
+            "headers": {"Authorization": [f"Bearer {secret}"]},
+            "timeout": "3s",
+            "threshold": 5,
+            "backoff": "1s",
+            "ignoredmediatypes": ["application/octet-stream"],
+        }
+    ]
+    return _start_anonymous_distribution(workdir, {"endpoints": endpoints})
 
 
 def test_inbound_notifications_mirror_distribution_pushes(
@@ -829,15 +802,7 @@ def test_inbound_notifications_mirror_distribution_pushes(
         )
         assert refused.status_code == 401
 
-        image = build_image("amd64", 1)
-        layout = tmp_path / "image"
-        write_layout(
-            layout,
-            image.blobs | {image.digest: image.manifest},
-            image.manifest,
-            "application/vnd.oci.image.manifest.v1+json",
-            "v1",
-        )
+        _, layout = _image_layout(tmp_path / "image", "v1")
         started = time.monotonic()
         _push_with_skopeo(toolbox, layout, "v1", upstream, "team/web:v1")
         _push_with_skopeo(toolbox, layout, "v1", upstream, "team/web:skip-me")
@@ -870,15 +835,7 @@ def test_proxy_cache_project_pulls_through_and_serves_the_cache_when_upstream_is
     server, host = _start_anonymous_distribution(tmp_path / "upstream")
     try:
         upstream = Endpoint(host)
-        image = build_image("amd64", 2)
-        layout = tmp_path / "image"
-        write_layout(
-            layout,
-            image.blobs | {image.digest: image.manifest},
-            image.manifest,
-            "application/vnd.oci.image.manifest.v1+json",
-            "1",
-        )
+        image, layout = _image_layout(tmp_path / "image", "1", layers=2)
         _push_with_skopeo(toolbox, layout, "1", upstream, "lib/busybox:1")
         with local.api() as api:
             registry_id = _create(
@@ -920,31 +877,12 @@ def test_stop_ends_an_execution_whose_destination_is_down(
         assert (
             api.post("/projects", json={"project_name": "halt", "metadata": {}}).status_code == 201
         )
-    image = build_image("amd64", 1)
-    layout = tmp_path / "image"
-    write_layout(
-        layout,
-        image.blobs | {image.digest: image.manifest},
-        image.manifest,
-        "application/vnd.oci.image.manifest.v1+json",
-        "v1",
-    )
+    _, layout = _image_layout(tmp_path / "image", "v1")
     _push_with_skopeo(toolbox, layout, "v1", local, "halt/app:v1")
     front = FlakyFront(remote.url, "halt/")
     try:
         with local.api() as api:
-            body = _registry_body("halt-b", remote, "harbor")
-            body["url"] = front.url
-            registry_id = _create(api, "/registries", body)
-            policy_id = _create(
-                api,
-                "/replication/policies",
-                {
-                    "name": "halt",
-                    "dest_registry": {"id": registry_id},
-                    "filters": [{"type": "name", "value": "halt/**"}],
-                },
-            )
+            policy_id = _push_policy_through(api, front, remote, "halt")
             execution_id = _start(api, policy_id)
             _wait_for(
                 lambda: api.get(f"/replication/executions/{execution_id}/tasks").json(),
