@@ -117,6 +117,10 @@ class Adapter(Protocol):
     def pull_blob(self, repository: str, digest: str) -> AsyncIterator[bytes]:
         """The blob's bytes, in chunks, as they arrive."""
 
+    async def open_blob(self, repository: str, digest: str) -> tuple[int, AsyncIterator[bytes]]:
+        """The blob's size and its chunks, to serve on (``pull_blob`` when the size is needed
+        before the first byte)."""
+
     async def push_blob(
         self, repository: str, digest: str, size: int, chunks: AsyncIterator[bytes]
     ) -> None:

@@ -182,6 +182,35 @@ class DistributionAdapter:
         except httpx.TransportError as exc:
             raise Unreachable(f"{what}: {type(exc).__name__}: {exc}") from exc
 
+    async def open_blob(self, repository: str, digest: str) -> tuple[int, AsyncIterator[bytes]]:
+        """The blob's size and its bytes as they arrive (for serving it on, as a proxy does);
+        the connection stays open until the chunks are read or closed."""
+        what = f"pulling blob {digest}"
+        request = self._http.build_request("GET", f"/v2/{repository}/blobs/{digest}")
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise Unreachable(f"{what}: {type(exc).__name__}: {exc}") from exc
+        try:
+            check_answer(response, what)
+            if response.status_code == 404:
+                raise NotFound(f"blob {digest} not found in {repository}")
+            if response.status_code != 200 or "Content-Length" not in response.headers:
+                raise AdapterError(f"{what}: {response.status_code}")
+            size = int(response.headers["Content-Length"])
+        except BaseException:
+            await response.aclose()
+            raise
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                async for chunk in response.aiter_bytes(BLOB_CHUNK):
+                    yield chunk
+            finally:
+                await response.aclose()
+
+        return size, chunks()
+
     async def push_blob(
         self, repository: str, digest: str, size: int, chunks: AsyncIterator[bytes]
     ) -> None:

@@ -129,6 +129,15 @@ class LocalAdapter:
         async for chunk in blob.read_blob(self._b, parsed):
             yield chunk
 
+    async def open_blob(self, repository: str, digest: str) -> tuple[int, AsyncIterator[bytes]]:
+        project = await project_for(self._b.db, repository)
+        parsed = Digest.parse(digest)
+        try:
+            info = await blob.stat_blob(self._b, project, parsed)
+        except BlobUnknown:
+            raise NotFound(f"blob {digest} not found in {repository}") from None
+        return info.size, blob.read_blob(self._b, parsed)
+
     async def push_blob(
         self, repository: str, digest: str, size: int, chunks: AsyncIterator[bytes]
     ) -> None:

@@ -847,6 +847,15 @@ def test_proxy_cache_project_pulls_through_and_serves_the_cache_when_upstream_is
             )
             assert r.status_code == 201, r.text
             assert api.get("/projects/cache").json()["registry_id"] == registry_id
+        layer = image.layer_digests[0]
+        with local.registry() as client:
+            # A blob asked for before anything is cached is streamed on from upstream.
+            relayed = client.get(f"/v2/cache/lib/busybox/blobs/{layer}")
+            assert relayed.status_code == 200, relayed.text
+            assert relayed.content == image.blobs[layer]
+        artifact = "/projects/cache/repositories/lib%252Fbusybox/artifacts/1"
+        with local.api() as api:
+            assert api.get(artifact).status_code == 404
         source = f"docker://{local.host}/cache/lib/busybox:1"
         creds = ["--src-creds", f"{local.username}:{local.password}", "--src-tls-verify=false"]
         toolbox.run(["skopeo", "copy", *creds, source, f"oci:{tmp_path / 'first'}:1"])
@@ -858,6 +867,9 @@ def test_proxy_cache_project_pulls_through_and_serves_the_cache_when_upstream_is
             refused = try_push(client, "cache/lib/mine", "1")
             assert refused.status_code == 403, refused.text
             assert refused.json()["errors"][0]["code"] == "DENIED"
+        with local.api() as api:
+            # The pull was answered while the artifact was cached behind it.
+            _wait_for(lambda: api.get(artifact).status_code == 200, "the cached artifact")
     finally:
         server.stop()
     # Upstream gone: what was pulled is still served, by tag and by digest.

@@ -20,7 +20,11 @@ async def get_manifest(request: Request) -> Response:
     reference = request.path_params["reference"]
     b = request.state.backends
     try:
-        await proxy_cache.fill_manifest(b, project, name, reference)
+        upstream = await proxy_cache.fill_manifest(b, project, name, reference)
+        if upstream is not None:
+            return _manifest_response(
+                request, upstream.digest, upstream.media_type, upstream.content
+            )
         if request.method == "GET":
             operator = await caller_name(request)
             stored = await manifest_service.pull_manifest(b, project, name, reference, operator)
@@ -29,13 +33,17 @@ async def get_manifest(request: Request) -> Response:
     except TagInvalid:
         # A malformed tag names nothing that could exist.
         raise ManifestUnknown(detail={"reference": reference}) from None
+    return _manifest_response(request, stored.digest, stored.media_type, stored.content)
+
+
+def _manifest_response(request: Request, digest: str, media_type: str, content: bytes) -> Response:
     headers = {
-        "Docker-Content-Digest": stored.digest,
-        "ETag": f'"{stored.digest}"',
-        "Content-Length": str(len(stored.content)),
+        "Docker-Content-Digest": digest,
+        "ETag": f'"{digest}"',
+        "Content-Length": str(len(content)),
     }
-    body = b"" if request.method == "HEAD" else stored.content
-    return Response(body, media_type=stored.media_type, headers=headers)
+    body = b"" if request.method == "HEAD" else content
+    return Response(body, media_type=media_type, headers=headers)
 
 
 @oci_endpoint
