@@ -16,6 +16,8 @@ from starlette.routing import BaseRoute
 from registry.api.distribution.routes import routes as distribution_routes
 from registry.api.distribution.routes import unmatched as distribution_unmatched
 from registry.api.host import HostGuardMiddleware
+from registry.api.metrics import MetricsPortGuard
+from registry.api.metrics import routes as metrics_routes
 from registry.api.notifications import routes as notification_routes
 from registry.api.portal_auth import CSRFTokenMiddleware
 from registry.api.portal_auth import routes as portal_auth_routes
@@ -26,6 +28,8 @@ from registry.api.v2_0.routes import routes as management_routes
 from registry.config import Settings, load_settings
 from registry.embedded.host import die_with_parent
 from registry.http_protocol import GuardedHttpProtocol
+from registry.metrics.middleware import RequestMetricsMiddleware
+from registry.portal.routes import routes as portal_routes
 from registry.runtime import open_backends
 from registry.services import notify
 from registry.services.context import Backends
@@ -82,17 +86,25 @@ def create_app(settings: Settings) -> Starlette:
         *management_routes,
         *portal_auth_routes,
         *notification_routes,
+        *metrics_routes,
+        *portal_routes,
     ]
-    return Starlette(
+    app = Starlette(
         routes=all_routes,
         lifespan=lifespan,
         middleware=[
             Middleware(UnavailableMiddleware),
             Middleware(HostGuardMiddleware, settings=settings),
             Middleware(CSRFTokenMiddleware),
+            # Innermost: the router notes the matched route in the scope this one sees (the
+            # host guard passes a copy of the scope on).
+            Middleware(RequestMetricsMiddleware),
         ],
         exception_handlers={404: _not_found},
     )
+    if settings.metrics.port is not None:
+        app.add_middleware(MetricsPortGuard, port=settings.metrics.port)
+    return app
 
 
 def app_from_environment() -> Starlette:

@@ -22,6 +22,7 @@ from registry.db.migrate import migrate
 from registry.db.pool import open_pool
 from registry.embedded.supervisor import BerthChild, Supervisor
 from registry.http_protocol import GuardedHttpProtocol
+from registry.metrics import setup as metrics_setup
 from registry.services.bootstrap import ADMIN, bootstrap
 
 log = logging.getLogger("berth")
@@ -242,6 +243,15 @@ def serve(settings: Settings, *, job_worker: bool = True) -> int:
     return 1 if supervisor.gave_up else 0
 
 
+def _metrics_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)  # uvicorn's worker processes serve it too
+    return sock
+
+
 def _run_http(ready: Settings, supervisor: Supervisor) -> None:
     from uvicorn.supervisors import Multiprocess
 
@@ -262,13 +272,17 @@ def _run_http(ready: Settings, supervisor: Supervisor) -> None:
         timeout_keep_alive=30,
         http=GuardedHttpProtocol,
     )
-    sock = config.bind_socket()
+    sockets = [config.bind_socket()]
+    if ready.metrics.port is not None:
+        # The same app on a second socket; it answers only /metrics there (MetricsPortGuard).
+        sockets.append(_metrics_socket(ready.host, ready.metrics.port))
+        listening += f" (metrics on port {ready.metrics.port})"
     if ready.workers == 1:
         server = _Server(config, on_started=lambda: _announce(listening))
         supervisor.start(on_give_up=lambda name: setattr(server, "should_exit", True))
-        server.run(sockets=[sock])
+        server.run(sockets=sockets)
         return
-    multiprocess = Multiprocess(config, sockets=[sock])
+    multiprocess = Multiprocess(config, sockets=sockets)
     supervisor.start(on_give_up=lambda name: multiprocess.should_exit.set())
     _announce(f"{listening} with {ready.workers} worker processes")
     multiprocess.run()
@@ -291,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    if args.command in ("serve", "worker", "celery-worker", "scheduler"):
+        # Before any instrument exists; serve starts a fresh set (and its children share it).
+        metrics_setup.configure(settings.data_dir.resolve(), clean=args.command == "serve")
     if args.command == "serve":
         return serve(settings, job_worker=not args.no_job_worker)
     if args.command in ("worker", "celery-worker"):

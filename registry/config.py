@@ -33,6 +33,18 @@ class TokenSettings(BaseModel):
     refresh_ttl_seconds: int = 7 * 24 * 3600
 
 
+class MetricsSettings(BaseModel):
+    token: SecretStr | None = Field(
+        default=None, description="when set, /metrics wants Authorization: Bearer <token>"
+    )
+    port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="serve /metrics on this port (same host) instead of the main one",
+    )
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BERTH_",
@@ -128,6 +140,7 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None, description="the same key given directly (base64 of 32 bytes)"
     )
+    metrics: MetricsSettings = MetricsSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -1,4 +1,5 @@
-"""The portal's login and logout (``/c/login``, ``/c/logout``), as Harbor's portal calls them.
+"""The portal's login and logout (``/c/login``, ``/c/logout`` or Harbor's ``/c/log_out``), as
+Harbor's portal calls them.
 
 ``POST /c/login`` takes the form ``principal=<user>&password=<password>`` and answers 200 with a
 ``sid`` cookie (HttpOnly, SameSite=Lax, Path=/, Secure over https) and the session's CSRF token
@@ -12,8 +13,6 @@ around the whole app: ``Starlette(..., middleware=[Middleware(CSRFTokenMiddlewar
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs
-
 from redis.exceptions import RedisError
 from starlette.datastructures import MutableHeaders
 from starlette.requests import HTTPConnection, Request
@@ -21,21 +20,24 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from registry.api.login import LoginRefused, log_in
 from registry.api.v2_0.errors import (
     BadRequest,
     HarborError,
     PayloadTooLarge,
-    TooManyRequests,
-    Unauthorized,
-    Unavailable,
+    login_refused,
     render,
 )
 from registry.auth import session
+from registry.browser_session import (
+    FormUnreadable,
+    clear_session_cookie,
+    read_urlencoded,
+    set_session_cookie,
+)
 from registry.services.context import Backends
-from registry.services.errors import BackendUnavailable, LoginThrottled
 
 _MAX_FORM_BYTES = 16 * 1024
-_FORM = "application/x-www-form-urlencoded"
 # Set in the request's state once the session cookie has been looked at: the session's CSRF
 # token, or None when the cookie named no live session.
 _STATE_KEY = "session_csrf_token"
@@ -52,30 +54,13 @@ def _backends(request: Request) -> Backends:
 
 
 async def _read_form(request: Request) -> dict[str, str]:
-    media_type = request.headers.get("content-type", _FORM).split(";")[0].strip().lower()
-    if media_type != _FORM:
-        raise BadRequest(f"the login form must be sent as {_FORM}")
-    body = bytearray()
-    async for chunk in request.stream():
-        body.extend(chunk)
-        if len(body) > _MAX_FORM_BYTES:
-            raise PayloadTooLarge("request body too large")
     try:
-        parsed = parse_qs(body.decode(), keep_blank_values=True, max_num_fields=32)
-    except (UnicodeDecodeError, ValueError):
-        raise BadRequest("malformed form body") from None
+        parsed = await read_urlencoded(request, max_bytes=_MAX_FORM_BYTES, max_fields=32)
+    except FormUnreadable as exc:
+        if exc.too_large:
+            raise PayloadTooLarge(exc.message) from None
+        raise BadRequest(exc.message) from None
     return {name: values[-1] for name, values in parsed.items()}
-
-
-def _set_cookie(request: Request, response: Response, value: str) -> None:
-    response.set_cookie(
-        session.COOKIE,
-        value,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
 
 
 async def login(request: Request) -> Response:
@@ -83,13 +68,9 @@ async def login(request: Request) -> Response:
     try:
         form = await _read_form(request)
         try:
-            principal = await b.identity.login(form.get("principal", ""), form.get("password", ""))
-        except LoginThrottled:
-            raise TooManyRequests("too many failed logins, retry later") from None
-        except BackendUnavailable:
-            raise Unavailable("the identity backend is unavailable") from None
-        if principal is None:
-            raise Unauthorized("invalid user name or password")
+            principal = await log_in(b, form.get("principal", ""), form.get("password", ""))
+        except LoginRefused as refused:
+            raise login_refused(refused) from None
     except HarborError as exc:
         # No WWW-Authenticate: the portal's XHR must not make the browser pop up a dialog.
         return render(exc)
@@ -101,7 +82,7 @@ async def login(request: Request) -> Response:
         status_code=200,
         headers={session.CSRF_HEADER: created.csrf_token, "Cache-Control": "no-store"},
     )
-    _set_cookie(request, response, session_id)
+    set_session_cookie(request, response, session_id)
     return response
 
 
@@ -109,13 +90,7 @@ async def logout(request: Request) -> Response:
     await session.destroy(_backends(request).redis, request.cookies.get(session.COOKIE))
     note_session(request, None)
     response = Response(status_code=200, headers={"Cache-Control": "no-store"})
-    response.delete_cookie(
-        session.COOKIE,
-        path="/",
-        httponly=True,
-        samesite="lax",
-        secure=request.url.scheme == "https",
-    )
+    clear_session_cookie(request, response)
     return response
 
 
@@ -169,4 +144,6 @@ class CSRFTokenMiddleware:
 routes = [
     Route("/c/login", login, methods=["POST"]),
     Route("/c/logout", logout, methods=["GET"]),
+    # Harbor's portal says log_out.
+    Route("/c/log_out", logout, methods=["GET"]),
 ]

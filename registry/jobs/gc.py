@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from registry.jobs.context import JobContext
+from registry.metrics.instruments import count_gc_freed
 from registry.services.gc import KIND, collect_garbage
 
 __all__ = ["KIND", "run"]
@@ -20,4 +21,6 @@ async def run(ctx: JobContext) -> dict[str, Any]:
         log=ctx.log,
         should_stop=ctx.should_stop,
     )
+    if not result.dry_run:
+        count_gc_freed(result.bytes_freed)
     return result.as_dict()

@@ -7,12 +7,14 @@ import contextlib
 import logging
 import os
 import socket
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from registry.db import jobs
 from registry.jobs import kinds
 from registry.jobs.context import Handler, JobContext
+from registry.metrics.instruments import observe_job
 from registry.services.context import Backends
 from registry.services.errors import RetryLater
 from registry.services.jobs import MAX_ATTEMPTS_DEFAULT
@@ -76,6 +78,13 @@ async def _holding_lease(b: Backends, job_id: int, worker: str) -> AsyncIterator
 
 
 async def _run_claimed(b: Backends, ctx: JobContext, handler: Handler) -> Outcome:
+    started = time.monotonic()
+    outcome = await _run_handler(b, ctx, handler)
+    observe_job(ctx.kind, outcome.status, time.monotonic() - started)
+    return outcome
+
+
+async def _run_handler(b: Backends, ctx: JobContext, handler: Handler) -> Outcome:
     job_id = ctx.job_id
     max_attempts = int(ctx.parameters.get("max_attempts", MAX_ATTEMPTS_DEFAULT))
     try:

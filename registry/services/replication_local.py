@@ -12,7 +12,8 @@ from registry.db import labels
 from registry.db import replication as replication_db
 from registry.oci.digest import Digest
 from registry.replication.adapter import Manifest, NotFound, RegistryInfo, RemoteArtifact
-from registry.services import blob, manifest, projects
+from registry.services import blob, manifest
+from registry.services import project as project_service
 from registry.services.context import Backends
 from registry.services.errors import (
     BlobUnknown,
@@ -70,11 +71,11 @@ class LocalAdapter:
     async def prepare_for_push(self, repositories: list[str]) -> None:
         actor = Principal(self._operator, PrincipalKind.USER, sysadmin=True)
         for name in sorted({r.split("/", 1)[0] for r in repositories}):
-            if await projects.project_exists(self._b, name):
+            if await project_service.project_exists(self._b, name):
                 continue
             # ProjectExists: made in the meantime by another task.
             with contextlib.suppress(ProjectExists):
-                await projects.create_project(self._b, actor, name, {"public": "false"})
+                await project_service.create_project(self._b, actor, name, {"public": "false"})
 
     async def manifest_digest(self, repository: str, reference: str) -> str | None:
         try:
@@ -142,7 +143,15 @@ class LocalAdapter:
         self, repository: str, digest: str, size: int, chunks: AsyncIterator[bytes]
     ) -> None:
         project = await project_for(self._b.db, repository)
-        await upload_whole(self._b, project, Digest.parse(digest), chunks, size)
+        await upload_whole(
+            self._b,
+            project,
+            repository,
+            Digest.parse(digest),
+            chunks,
+            size,
+            operator=self._operator,
+        )
 
     async def referrers(self, repository: str, digest: str) -> list[str]:
         try:

@@ -707,29 +707,6 @@ async def _delete(
     return ArtifactOutcome(c.digest, c.tags, DELETED)
 
 
-async def apply_retention(
-    b: Backends,
-    policy: Policy,
-    *,
-    dry_run: bool,
-    log: Log = _quiet,
-    should_stop: ShouldStop = _never,
-) -> RetentionResult:
-    """Run the policy over every repository of its project it applies to, one after the
-    other (the job does the same with a task record per repository)."""
-    project = await project_of(b, policy)
-    result = RetentionResult(policy.id, dry_run)
-    for repository in await repositories_in_scope(b, policy):
-        if await should_stop():
-            break
-        result.repositories.append(
-            await apply_to_repository(
-                b, policy, project, repository, dry_run=dry_run, log=log, should_stop=should_stop
-            )
-        )
-    return result
-
-
 # --- managing policies and executions ----------------------------------------------------------
 
 

@@ -25,13 +25,14 @@ from datetime import UTC, datetime, timedelta
 from registry.db import blobs, uploads
 from registry.oci.digest import DEFAULT_ALGORITHM, Digest, StreamHasher
 from registry.rbac import ProjectRef
-from registry.services import lease, quota
+from registry.services import lease, notify, quota
 from registry.services.blob import BlobInfo
 from registry.services.context import Backends
 from registry.services.errors import (
     BlobUploadInvalid,
     BlobUploadUnknown,
     DigestInvalid,
+    QuotaExceeded,
     RangeInvalid,
     SizeInvalid,
 )
@@ -199,7 +200,35 @@ async def _write_chunk(
     return writer, written
 
 
+@contextlib.asynccontextmanager
+async def announcing_quota_refusal(
+    b: Backends, project: ProjectRef, repository: str, operator: str, digest: str = ""
+) -> AsyncIterator[None]:
+    """A push refused for the quota is also a QUOTA_EXCEED event for the project's webhooks."""
+    try:
+        yield
+    except QuotaExceeded as exc:
+        notify.quota_exceeded(b, project, repository, exc.message, operator, digest=digest)
+        raise
+
+
 async def append_chunk(
+    b: Backends,
+    project: ProjectRef,
+    repository: str,
+    upload_id: uuid.UUID,
+    body: AsyncIterator[bytes],
+    content_range: str | None,
+    content_length: int | None,
+    *,
+    operator: str,
+) -> UploadState:
+    """Append a PATCH body. With Content-Range it must start where the upload stands."""
+    async with announcing_quota_refusal(b, project, repository, operator):
+        return await _append_chunk(b, repository, upload_id, body, content_range, content_length)
+
+
+async def _append_chunk(
     b: Backends,
     repository: str,
     upload_id: uuid.UUID,
@@ -207,7 +236,6 @@ async def append_chunk(
     content_range: str | None,
     content_length: int | None,
 ) -> UploadState:
-    """Append a PATCH body. With Content-Range it must start where the upload stands."""
     session = await _session(b, repository, upload_id)
     expected_length = _expected_length(session, content_range, content_length)
     if expected_length is not None:
@@ -239,8 +267,26 @@ async def complete_upload(
     body: AsyncIterator[bytes],
     content_range: str | None = None,
     content_length: int | None = None,
+    *,
+    operator: str,
 ) -> BlobInfo:
     """Write the final PUT's body (may be empty), verify the digest, and store the blob."""
+    async with announcing_quota_refusal(b, project, repository, operator, str(digest)):
+        return await _complete_upload(
+            b, project, repository, upload_id, digest, body, content_range, content_length
+        )
+
+
+async def _complete_upload(
+    b: Backends,
+    project: ProjectRef,
+    repository: str,
+    upload_id: uuid.UUID,
+    digest: Digest,
+    body: AsyncIterator[bytes],
+    content_range: str | None,
+    content_length: int | None,
+) -> BlobInfo:
     session = await _session(b, repository, upload_id)
     expected_length = _expected_length(session, content_range, content_length)
     async with await _exclusive(b, upload_id) as held:
@@ -266,11 +312,25 @@ async def complete_upload(
 async def upload_whole(
     b: Backends,
     project: ProjectRef,
+    repository: str,
+    digest: Digest,
+    body: AsyncIterator[bytes],
+    content_length: int | None,
+    *,
+    operator: str,
+) -> BlobInfo:
+    """A monolithic upload (POST with ``digest``): no session is recorded."""
+    async with announcing_quota_refusal(b, project, repository, operator, str(digest)):
+        return await _upload_whole(b, project, digest, body, content_length)
+
+
+async def _upload_whole(
+    b: Backends,
+    project: ProjectRef,
     digest: Digest,
     body: AsyncIterator[bytes],
     content_length: int | None,
 ) -> BlobInfo:
-    """A monolithic upload (POST with ``digest``): no session is recorded."""
     upload_id = uuid.uuid4()
     path = layout.upload_path(upload_id)
     hasher = StreamHasher(tuple(dict.fromkeys((DEFAULT_ALGORITHM, digest.algorithm))))

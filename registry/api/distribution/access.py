@@ -15,13 +15,14 @@ from starlette.requests import Request
 
 from registry import rbac
 from registry.api.distribution.errors import Denied, TooManyRequests, Unauthorized
+from registry.api.login import THROTTLED, UNAVAILABLE, LoginRefused, log_in
 from registry.auth.basic import parse_basic
 from registry.auth.principal import ANONYMOUS, Principal
 from registry.oci.names import project_of
 from registry.rbac import Action, ProjectRef
 from registry.services import access
 from registry.services.context import Backends
-from registry.services.errors import BackendUnavailable, LoginThrottled, NameInvalid, NameUnknown
+from registry.services.errors import NameInvalid, NameUnknown, ServiceUnavailable
 from registry.services.project import check_repository_name, find_project
 from registry.token import jwt
 
@@ -86,14 +87,13 @@ async def _basic(request: Request, scope: str | None) -> Principal | None:
         return None
     b: Backends = request.state.backends
     try:
-        principal = await b.identity.login(*credentials)
-    except LoginThrottled:
-        raise TooManyRequests("too many failed logins, retry later") from None
-    except BackendUnavailable:
-        raise Challenge("the identity backend is unavailable", scope) from None
-    if principal is None:
-        raise Challenge("invalid credentials", scope)
-    return principal
+        return await log_in(b, *credentials)
+    except LoginRefused as refused:
+        if refused.status == THROTTLED:
+            raise TooManyRequests(refused.message) from None
+        if refused.status == UNAVAILABLE:
+            raise ServiceUnavailable(refused.message) from None
+        raise Challenge(refused.message, scope) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from registry.api.distribution.access import authorize
 from registry.api.distribution.endpoint import oci_endpoint
+from registry.metrics.instruments import counted
 from registry.oci.digest import Digest
 from registry.rbac import Action
 from registry.services import blob as blob_service
@@ -75,7 +76,7 @@ async def get_blob(request: Request) -> Response:
             return RedirectResponse(url, status_code=307, headers=headers)
         headers["Content-Length"] = str(info.size)
         return StreamingResponse(
-            blob_service.read_blob(b, digest),
+            counted(blob_service.read_blob(b, digest), "download"),
             headers=headers,
             media_type="application/octet-stream",
         )
@@ -83,7 +84,7 @@ async def get_blob(request: Request) -> Response:
     headers["Content-Length"] = str(end - start + 1)
     headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
     return StreamingResponse(
-        blob_service.read_blob(b, digest, start, end - start + 1),
+        counted(blob_service.read_blob(b, digest, start, end - start + 1), "download"),
         status_code=206,
         headers=headers,
         media_type="application/octet-stream",

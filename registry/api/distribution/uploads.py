@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
-
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -15,27 +12,14 @@ from registry.api.distribution.access import (
     may_pull,
 )
 from registry.api.distribution.endpoint import content_length, oci_endpoint
+from registry.metrics.instruments import counted
 from registry.rbac import Action, ProjectRef
 from registry.services import blob as blob_service
-from registry.services import notify, proxy_cache
+from registry.services import proxy_cache
 from registry.services import upload as upload_service
 from registry.services.blob import BlobInfo
-from registry.services.errors import DigestInvalid, QuotaExceeded
+from registry.services.errors import DigestInvalid
 from registry.services.upload import UploadState
-
-
-@contextlib.asynccontextmanager
-async def _quota_events(request: Request, project: ProjectRef, name: str) -> AsyncIterator[None]:
-    """A push refused for the quota is also a QUOTA_EXCEED event for the project's webhooks."""
-    try:
-        yield
-    except QuotaExceeded as exc:
-        digest = request.query_params.get("digest") or request.query_params.get("mount") or ""
-        operator = await caller_name(request)
-        notify.quota_exceeded(
-            request.state.backends, project, name, exc.message, operator, digest=digest
-        )
-        raise
 
 
 def _created(name: str, info: BlobInfo) -> Response:
@@ -91,17 +75,25 @@ async def start_upload(request: Request) -> Response:
     project = await authorize(request, name, Action.PUSH)
     b = request.state.backends
     await proxy_cache.refuse_push(b, project)
-    async with _quota_events(request, project, name):
+    operator = await caller_name(request)
+    mount = request.query_params.get("mount") or ""
+    async with upload_service.announcing_quota_refusal(b, project, name, operator, mount):
         mounted = await _try_mount(request, project)
-        if mounted is not None:
-            return _created(name, mounted)
-        digest_text = request.query_params.get("digest")
-        if digest_text is not None:
-            digest = blob_service.parse_digest(digest_text)
-            info = await upload_service.upload_whole(
-                b, project, digest, request.stream(), content_length(request)
-            )
-            return _created(name, info)
+    if mounted is not None:
+        return _created(name, mounted)
+    digest_text = request.query_params.get("digest")
+    if digest_text is not None:
+        digest = blob_service.parse_digest(digest_text)
+        info = await upload_service.upload_whole(
+            b,
+            project,
+            name,
+            digest,
+            counted(request.stream(), "upload"),
+            content_length(request),
+            operator=operator,
+        )
+        return _created(name, info)
     state = await upload_service.start_upload(b, project, name)
     return _in_progress(state)
 
@@ -111,15 +103,16 @@ async def patch_upload(request: Request) -> Response:
     name = request.path_params["name"]
     project = await authorize(request, name, Action.PUSH)
     upload_id = upload_service.parse_upload_id(request.path_params["uuid"])
-    async with _quota_events(request, project, name):
-        state = await upload_service.append_chunk(
-            request.state.backends,
-            name,
-            upload_id,
-            request.stream(),
-            request.headers.get("content-range"),
-            content_length(request),
-        )
+    state = await upload_service.append_chunk(
+        request.state.backends,
+        project,
+        name,
+        upload_id,
+        counted(request.stream(), "upload"),
+        request.headers.get("content-range"),
+        content_length(request),
+        operator=await caller_name(request),
+    )
     return _in_progress(state)
 
 
@@ -132,17 +125,17 @@ async def finish_upload(request: Request) -> Response:
     if not digest_text:
         raise DigestInvalid("the digest query parameter is required")
     digest = blob_service.parse_digest(digest_text)
-    async with _quota_events(request, project, name):
-        info = await upload_service.complete_upload(
-            request.state.backends,
-            project,
-            name,
-            upload_id,
-            digest,
-            request.stream(),
-            request.headers.get("content-range"),
-            content_length(request),
-        )
+    info = await upload_service.complete_upload(
+        request.state.backends,
+        project,
+        name,
+        upload_id,
+        digest,
+        counted(request.stream(), "upload"),
+        request.headers.get("content-range"),
+        content_length(request),
+        operator=await caller_name(request),
+    )
     return _created(name, info)
 
 

@@ -7,6 +7,7 @@ import logging
 
 from starlette.responses import Response
 
+from registry.api import login
 from registry.services import errors
 from registry.services.errors import (
     ArtifactInUse,
@@ -68,6 +69,18 @@ class TooManyRequests(HarborError):
 
 class Unavailable(HarborError):
     status, code = 503, "SERVICE_UNAVAILABLE"
+
+
+_LOGIN_REFUSALS: dict[int, type[HarborError]] = {
+    login.WRONG_CREDENTIALS: Unauthorized,
+    login.THROTTLED: TooManyRequests,
+    login.UNAVAILABLE: Unavailable,
+}
+
+
+def login_refused(refused: login.LoginRefused) -> HarborError:
+    """A refused login in Harbor's envelope."""
+    return _LOGIN_REFUSALS[refused.status](refused.message)
 
 
 _DOMAIN: dict[type[errors.RegistryError], type[HarborError]] = {

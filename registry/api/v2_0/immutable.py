@@ -13,10 +13,9 @@ from registry.api.v2_0.endpoint import (
     created,
     harbor_endpoint,
     int_path,
-    json_response,
     read_object,
 )
-from registry.api.v2_0.listing import list_headers, list_query
+from registry.api.v2_0.listing import paged_list
 from registry.api.v2_0.security import backends, principal_of, project_for
 from registry.rbac import Action
 from registry.services import immutable_rule
@@ -40,9 +39,11 @@ def _to_json(row: asyncpg.Record) -> dict[str, Any]:
 async def list_rules(request: Request) -> Response:
     # Harbor shows the rules to those who may change them (maintainers and up).
     project = await project_for(request, Action.MANAGE_IMMUTABLE_RULES)
-    query = list_query(request)
-    rows, total = await immutable_rule.list_rules(backends(request), project, query)
-    return json_response([_to_json(r) for r in rows], headers=list_headers(request, query, total))
+    return await paged_list(
+        request,
+        lambda query: immutable_rule.list_rules(backends(request), project, query),
+        _to_json,
+    )
 
 
 @harbor_endpoint

@@ -8,14 +8,19 @@ answer a list are rendered.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 from urllib.parse import urlencode
 
 from starlette.requests import Request
+from starlette.responses import Response
 
+from registry.api.v2_0.endpoint import json_response
 from registry.api.v2_0.errors import BadRequest
 from registry.query import ListQuery, parse_filters, parse_sort
+
+Row = TypeVar("Row")
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
@@ -83,3 +88,17 @@ def list_headers(request: Request, page: Paged, total: int) -> dict[str, str]:
     if links:
         headers["Link"] = ", ".join(links)
     return headers
+
+
+async def paged_list(
+    request: Request,
+    fetch: Callable[[ListQuery], Awaitable[tuple[Sequence[Row], int]]],
+    render: Callable[[Row], Any],
+    *,
+    filters: str | None = "q",
+) -> Response:
+    """Answer a list request: the query it asks for, one page of rows rendered, and the
+    headers that say how many there are in all and where the neighbouring pages are."""
+    query = list_query(request, filters)
+    rows, total = await fetch(query)
+    return json_response([render(r) for r in rows], headers=list_headers(request, query, total))

@@ -27,7 +27,7 @@ from registry.api.v2_0.security import (
 from registry.query import Term, parse_filters
 from registry.rbac import ROLE_NAMES, Action, ProjectRef, Role
 from registry.services import access, proxy_cache
-from registry.services import projects as project_service
+from registry.services import project as project_service
 
 
 async def _to_json(request: Request, row: asyncpg.Record) -> dict[str, Any]:

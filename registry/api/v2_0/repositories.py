@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from registry.api.v2_0.endpoint import harbor_endpoint, json_response, read_object
 from registry.api.v2_0.errors import BadRequest
-from registry.api.v2_0.listing import list_headers, list_query
+from registry.api.v2_0.listing import paged_list
 from registry.api.v2_0.security import backends, principal_of, project_for
 from registry.rbac import Action, ProjectRef
 from registry.services import repository
@@ -41,17 +41,21 @@ def to_json(row: asyncpg.Record) -> dict[str, Any]:
 @harbor_endpoint
 async def list_all(request: Request) -> Response:
     principal = await principal_of(request)
-    query = list_query(request)
-    rows, total = await repository.list_repositories(backends(request), principal, query)
-    return json_response([to_json(r) for r in rows], headers=list_headers(request, query, total))
+    return await paged_list(
+        request,
+        lambda query: repository.list_repositories(backends(request), principal, query),
+        to_json,
+    )
 
 
 @harbor_endpoint
 async def list_in_project(request: Request) -> Response:
     project = await project_for(request, Action.READ_PROJECT, "project_name")
-    query = list_query(request)
-    rows, total = await repository.list_in_project(backends(request), project, query)
-    return json_response([to_json(r) for r in rows], headers=list_headers(request, query, total))
+    return await paged_list(
+        request,
+        lambda query: repository.list_in_project(backends(request), project, query),
+        to_json,
+    )
 
 
 async def _repository(request: Request, action: Action) -> tuple[ProjectRef, asyncpg.Record]:

@@ -23,7 +23,7 @@ from registry.api.v2_0.endpoint import (
     read_object,
 )
 from registry.api.v2_0.errors import BadRequest, Conflict, NotFound
-from registry.api.v2_0.listing import list_headers, list_query
+from registry.api.v2_0.listing import list_headers, list_query, paged_list
 from registry.api.v2_0.security import authenticated, backends, require
 from registry.auth.principal import Principal
 from registry.rbac import Action, ProjectRef
@@ -188,10 +188,11 @@ async def trigger_execution(request: Request) -> Response:
 @harbor_endpoint
 async def list_executions(request: Request) -> Response:
     policy, _, _ = await _policy(request, Action.READ_PROJECT)
-    query = list_query(request, filters=None)
-    rows, total = await retention.list_executions(backends(request), policy, query)
-    return json_response(
-        [_execution_json(r) for r in rows], headers=list_headers(request, query, total)
+    return await paged_list(
+        request,
+        lambda query: retention.list_executions(backends(request), policy, query),
+        _execution_json,
+        filters=None,
     )
 
 

@@ -11,13 +11,13 @@ import hmac
 
 from starlette.requests import Request
 
+from registry.api.login import LoginRefused, log_in
 from registry.api.portal_auth import note_session
 from registry.api.v2_0.errors import (
     Forbidden,
     NotFound,
-    TooManyRequests,
     Unauthorized,
-    Unavailable,
+    login_refused,
 )
 from registry.auth import session
 from registry.auth.basic import parse_basic
@@ -25,7 +25,6 @@ from registry.auth.principal import ANONYMOUS, Principal
 from registry.rbac import Action, ProjectRef
 from registry.services import access
 from registry.services.context import Backends
-from registry.services.errors import BackendUnavailable, LoginThrottled
 from registry.services.project import find_project as lookup_project
 
 
@@ -45,14 +44,9 @@ async def principal_of(request: Request) -> Principal:
         if credentials is None:
             raise Unauthorized("unsupported authorization scheme")
         try:
-            found = await backends(request).identity.login(*credentials)
-        except LoginThrottled:
-            raise TooManyRequests("too many failed logins, retry later") from None
-        except BackendUnavailable:
-            raise Unavailable("the identity backend is unavailable") from None
-        if found is None:
-            raise Unauthorized("invalid credentials")
-        principal = found
+            principal = await log_in(backends(request), *credentials)
+        except LoginRefused as refused:
+            raise login_refused(refused) from None
     elif session_id := request.cookies.get(session.COOKIE):
         principal = await _session_principal(request, session_id)
     request.state.api_principal = principal

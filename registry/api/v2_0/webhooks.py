@@ -22,7 +22,7 @@ from registry.api.v2_0.endpoint import (
     read_object,
 )
 from registry.api.v2_0.errors import NotFound
-from registry.api.v2_0.listing import list_headers, list_query
+from registry.api.v2_0.listing import list_headers, list_query, paged_list
 from registry.api.v2_0.security import backends, principal_of, project_for
 from registry.events import EVENT_TYPES, NOTIFY_TYPES, PAYLOAD_FORMATS, SLACK
 from registry.rbac import Action, ProjectRef
@@ -103,10 +103,10 @@ async def _execution(request: Request) -> asyncpg.Record:
 @harbor_endpoint
 async def list_policies(request: Request) -> Response:
     project = await project_for(request, Action.LIST_WEBHOOKS)
-    query = list_query(request)
-    rows, total = await webhook_policy.list_policies(backends(request), project, query)
-    return json_response(
-        [_policy_json(r) for r in rows], headers=list_headers(request, query, total)
+    return await paged_list(
+        request,
+        lambda query: webhook_policy.list_policies(backends(request), project, query),
+        _policy_json,
     )
 
 

@@ -257,9 +257,12 @@ async def test_scope_untagged_and_or_of_rules(berth: Berth) -> None:
     async def log(message: str) -> None:
         lines.append(message)
 
-    dry = await retention.apply_retention(b, loaded, dry_run=True, log=log)
-    assert [r.repository for r in dry.repositories] == ["mixed/app"]  # tmp/** is excluded
-    outcomes = {a.digest: a.outcome for a in dry.repositories[0].artifacts}
+    project = await retention.project_of(b, loaded)
+    in_scope = await retention.repositories_in_scope(b, loaded)
+    assert [r.name for r in in_scope] == ["mixed/app"]  # tmp/** is excluded
+    (repository,) = in_scope
+    dry = await retention.apply_to_repository(b, loaded, project, repository, dry_run=True, log=log)
+    outcomes = {a.digest: a.outcome for a in dry.artifacts}
     assert outcomes == {
         app["release-1"]: retention.RETAINED,
         app["dev-3"]: retention.RETAINED,
@@ -269,8 +272,10 @@ async def test_scope_untagged_and_or_of_rules(berth: Berth) -> None:
     }
     assert any("WOULD DELETE" in line and untagged in line for line in lines)
 
-    real = await retention.apply_retention(b, loaded, dry_run=False, log=log)
-    assert real.as_dict()["deleted"] == 3
+    real = await retention.apply_to_repository(
+        b, loaded, project, repository, dry_run=False, log=log
+    )
+    assert real.deleted == 3
     assert await manifest_status(berth, "mixed/app", untagged) == 404
     assert await manifest_status(berth, "mixed/app", "dev-3") == 200
     assert await manifest_status(berth, "mixed/app", "release-1") == 200
@@ -298,11 +303,14 @@ async def test_a_stopped_run_leaves_the_rest_alone(berth: Berth) -> None:
     b = berth.app.state.backends
     loaded = await retention.load_policy(b, policy_id)
     assert loaded is not None
-    # Once in apply_retention before the repository, then before each deletion.
-    result = await retention.apply_retention(b, loaded, dry_run=False, should_stop=stop_after(3))
+    project = await retention.project_of(b, loaded)
+    (repository,) = await retention.repositories_in_scope(b, loaded)
+    # Asked before each deletion: two go ahead, the third is refused.
+    result = await retention.apply_to_repository(
+        b, loaded, project, repository, dry_run=False, should_stop=stop_after(2)
+    )
     assert result.stopped
-    (repository,) = result.repositories
-    assert [a.outcome for a in repository.artifacts] == [
+    assert [a.outcome for a in result.artifacts] == [
         retention.RETAINED,
         retention.DELETED,
         retention.DELETED,

@@ -26,7 +26,7 @@ from registry.rbac import ProjectRef
 from registry.services import notify, webhook
 from registry.services.secret_storage import WEBHOOK_AUTH_HEADER
 from tests.integration.api.conftest import Berth
-from tests.integration.api.oci import push_image
+from tests.integration.api.oci import digest_of, push_image
 from tests.integration.api.test_identity import PASSWORD, add_member, api, make_project, make_user
 
 Worker = subprocess.Popen[bytes]
@@ -622,6 +622,45 @@ async def test_hooks_report_pulls_and_quota_events(berth: Berth, job_worker: Wor
         "Details": "adding 1.0 KiB … will exceed"
     }
     assert exceeded["event_data"]["repository"]["repo_full_name"] == "nearly/app"
+
+
+async def test_a_push_refused_for_the_quota_sends_quota_exceed(
+    berth: Berth, job_worker: Worker
+) -> None:
+    """Both upload paths (monolithic and chunked) announce the refusal, with the pusher."""
+    await _forget_deliveries(berth)
+    await make_project(berth, "full")
+    async with api(berth) as a:
+        quota = (await a.get("/quotas", params={"reference_id": "full"})).json()[0]
+        assert (await a.put(f"/quotas/{quota['id']}", json={"hard": {"storage": 100}})).is_success
+    big = b"q" * 1000
+    async with receiver() as sink:
+        await create_policy(berth, "full", policy_body("ops", sink.url, ("QUOTA_EXCEED",)))
+        async with berth.client() as c:
+            whole = await c.post(
+                "/v2/full/app/blobs/uploads/", params={"digest": digest_of(big)}, content=big
+            )
+            assert whole.status_code == 403
+            assert whole.json()["errors"][0]["code"] == "DENIED"
+            started = await c.post("/v2/full/app/blobs/uploads/")
+            assert started.status_code == 202
+            chunk = await c.patch(
+                started.headers["location"],
+                content=big,
+                headers={"Content-Range": "0-999", "Content-Type": "application/octet-stream"},
+            )
+            assert chunk.status_code == 403
+        received = await sink.wait_for(2, within=30)
+    payloads = [r.json() for r in received]
+    assert {p["type"] for p in payloads} == {"QUOTA_EXCEED"}
+    assert {p["operator"] for p in payloads} == {"admin"}
+    details = [p["event_data"]["custom_attributes"]["Details"] for p in payloads]
+    assert all("will exceed the configured upper limit of 100 B" in d for d in details)
+    # The monolithic upload named its digest; the chunked one has none yet.
+    named = sorted(
+        (p["event_data"].get("resources") or [] for p in payloads), key=len, reverse=True
+    )
+    assert named == [[{"digest": digest_of(big), "tag": ""}], []]
 
 
 async def test_a_push_through_the_registry_sends_the_webhook(

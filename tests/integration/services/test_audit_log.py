@@ -7,8 +7,7 @@ from registry.query import ListQuery, Match, Term
 from registry.rbac import Role
 from registry.services import audit_log, member, robot, user
 from registry.services.context import Backends
-from registry.services.project import find_by_id
-from registry.services.projects import create_project
+from registry.services.project import create_project, find_by_id
 from tests.integration.services.conftest import login
 
 

@@ -7,7 +7,8 @@ import pytest
 from registry.auth.principal import Principal
 from registry.query import ListQuery, Match, Term
 from registry.rbac import ProjectRef
-from registry.services import immutable_rule, projects
+from registry.services import immutable_rule
+from registry.services import project as project_service
 from registry.services.context import Backends
 from registry.services.errors import InvalidRequest, ResourceExists, RuleUnknown
 from registry.services.project import find_by_id
@@ -23,7 +24,7 @@ RULE = {
 
 async def _project(backends: Backends, admin: Principal, name: str) -> ProjectRef:
     project = await find_by_id(
-        backends.db, await projects.create_project(backends, admin, name, {})
+        backends.db, await project_service.create_project(backends, admin, name, {})
     )
     assert project is not None
     return project

@@ -9,7 +9,7 @@ from registry.query import ListQuery, Match, QueryInvalid, SortKey, Term
 from registry.services import label
 from registry.services.context import Backends
 from registry.services.errors import InvalidRequest, LabelUnknown, ResourceExists
-from registry.services.projects import create_project
+from registry.services.project import create_project
 from tests.integration.services.conftest import audit_lines
 
 

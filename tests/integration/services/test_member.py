@@ -10,8 +10,7 @@ from registry.rbac import ProjectRef, Role
 from registry.services import access, member, user
 from registry.services.context import Backends
 from registry.services.errors import MemberUnknown, ResourceExists, ResourceUnknown
-from registry.services.project import find_by_id
-from registry.services.projects import create_project
+from registry.services.project import create_project, find_by_id
 from tests.integration.services.conftest import audit_lines, login
 
 

@@ -9,7 +9,7 @@ from registry.query import ListQuery, QueryInvalid, SortKey
 from registry.services import quota, user
 from registry.services.context import Backends
 from registry.services.errors import InvalidRequest, NotPermitted, QuotaUnknown
-from registry.services.projects import create_project
+from registry.services.project import create_project
 from tests.integration.services.conftest import audit_lines, login
 
 

@@ -7,7 +7,8 @@ import pytest
 from registry.auth.principal import ANONYMOUS, Principal
 from registry.db import repositories
 from registry.query import ListQuery, Match, QueryInvalid, SortKey, Term
-from registry.services import projects, repository
+from registry.services import project as project_service
+from registry.services import repository
 from registry.services.context import Backends
 from registry.services.errors import RepositoryUnknown
 from registry.services.project import find_by_id
@@ -15,7 +16,7 @@ from tests.integration.services.conftest import audit_lines
 
 
 async def test_list_describe_and_delete(backends: Backends, admin: Principal) -> None:
-    hidden_id = await projects.create_project(backends, admin, "hidden", {})
+    hidden_id = await project_service.create_project(backends, admin, "hidden", {})
     hidden = await find_by_id(backends.db, hidden_id)
     assert hidden is not None
     for name in ("hidden/a", "hidden/b"):

@@ -9,7 +9,7 @@ from registry.query import ListQuery, Match, QueryInvalid, Term
 from registry.services import robot, user
 from registry.services.context import Backends
 from registry.services.errors import InvalidRequest, NotPermitted, ResourceExists, RobotUnknown
-from registry.services.projects import create_project
+from registry.services.project import create_project
 from tests.integration.services.conftest import audit_lines, login
 
 PULL = [{"resource": "repository", "action": "pull"}]

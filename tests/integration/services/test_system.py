@@ -6,7 +6,8 @@ import pytest
 
 from registry.auth.principal import ANONYMOUS, Principal
 from registry.db import repositories
-from registry.services import projects, system, user
+from registry.services import project as project_service
+from registry.services import system, user
 from registry.services.context import Backends
 from registry.services.errors import NotPermitted
 from tests.integration.services.conftest import audit_lines, login
@@ -15,9 +16,9 @@ from tests.integration.services.conftest import audit_lines, login
 async def test_statistics_and_search_cover_what_the_caller_sees(
     backends: Backends, admin: Principal
 ) -> None:
-    hidden = await projects.create_project(backends, admin, "hidden", {})
+    hidden = await project_service.create_project(backends, admin, "hidden", {})
     await repositories.ensure(backends.db, hidden, "hidden/findme")
-    shown = await projects.create_project(backends, admin, "shown", {"public": "true"})
+    shown = await project_service.create_project(backends, admin, "shown", {"public": "true"})
     await repositories.ensure(backends.db, shown, "shown/findme")
 
     everything = await system.statistics(backends, admin)

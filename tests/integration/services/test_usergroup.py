@@ -10,8 +10,7 @@ from registry.rbac import Role
 from registry.services import member, user, usergroup
 from registry.services.context import Backends
 from registry.services.errors import GroupUnknown, InvalidRequest, NotPermitted, ResourceExists
-from registry.services.project import find_by_id
-from registry.services.projects import create_project
+from registry.services.project import create_project, find_by_id
 from tests.integration.services.conftest import audit_lines, login
 
 DN = "cn=devs,ou=groups,dc=example,dc=org"

@@ -6,7 +6,8 @@ import pytest
 
 from registry.auth.principal import Principal
 from registry.query import ListQuery, Match, Term
-from registry.services import projects, webhook_policy
+from registry.services import project as project_service
+from registry.services import webhook_policy
 from registry.services.context import Backends
 from registry.services.errors import InvalidRequest, PolicyUnknown, ResourceExists
 from registry.services.project import find_by_id
@@ -29,7 +30,7 @@ def _policy(name: str) -> dict[str, object]:
 
 async def test_policies_keep_their_auth_header_sealed(backends: Backends, admin: Principal) -> None:
     project = await find_by_id(
-        backends.db, await projects.create_project(backends, admin, "hooks", {})
+        backends.db, await project_service.create_project(backends, admin, "hooks", {})
     )
     assert project is not None
     policy_id = await webhook_policy.create_policy(backends, admin, project, _policy("first"))

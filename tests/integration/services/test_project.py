@@ -1,4 +1,4 @@
-"""Project listing, visibility and counts through registry.services.projects."""
+"""Project listing, visibility and counts through registry.services.project."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from registry.auth.principal import ANONYMOUS, Principal
 from registry.db import repositories
 from registry.query import ListQuery, Match, Term
 from registry.rbac import Role
-from registry.services import member, projects, robot, user
+from registry.services import member, robot, user
+from registry.services import project as project_service
 from registry.services.context import Backends
 from registry.services.errors import NotPermitted
 from registry.services.project import find_by_id
@@ -16,15 +17,15 @@ from tests.integration.services.conftest import login
 
 
 async def _names(b: Backends, actor: Principal, query: ListQuery | None = None) -> list[str]:
-    rows, total = await projects.list_projects(b, actor, query or ListQuery(page_size=100))
+    rows, total = await project_service.list_projects(b, actor, query or ListQuery(page_size=100))
     assert total == len(rows)
     return [r["name"] for r in rows]
 
 
 async def test_who_sees_which_projects(backends: Backends, admin: Principal) -> None:
-    secret = await projects.create_project(backends, admin, "secret", {})
-    team_id = await projects.create_project(backends, admin, "team", {})
-    await projects.create_project(backends, admin, "open", {"public": "true"})
+    secret = await project_service.create_project(backends, admin, "secret", {})
+    team_id = await project_service.create_project(backends, admin, "team", {})
+    await project_service.create_project(backends, admin, "open", {"public": "true"})
     team = await find_by_id(backends.db, team_id)
     assert team is not None
     await user.create_user(backends, admin, "dev", "Passw0rdX")
@@ -54,19 +55,19 @@ async def test_who_sees_which_projects(backends: Backends, admin: Principal) -> 
     assert await _names(backends, ANONYMOUS) == ["library", "open"]
     only_public = ListQuery({"public": Term(Match.EXACT, ("true",))})
     assert await _names(backends, admin, only_public) == ["library", "open"]
-    rows, _ = await projects.list_projects(backends, admin, ListQuery(), name="ea")
+    rows, _ = await project_service.list_projects(backends, admin, ListQuery(), name="ea")
     assert [r["name"] for r in rows] == ["team"]
 
 
 async def test_counts_and_who_may_create(backends: Backends, admin: Principal) -> None:
-    project_id = await projects.create_project(backends, admin, "team", {})
+    project_id = await project_service.create_project(backends, admin, "team", {})
     project = await find_by_id(backends.db, project_id)
     assert project is not None
     await repositories.ensure(backends.db, project_id, "team/app")
-    assert await projects.repositories_held(backends, project) == 1
-    counts = await projects.summary(backends, project)
+    assert await project_service.repositories_held(backends, project) == 1
+    counts = await project_service.summary(backends, project)
     assert (counts["repo_count"], counts["project_admin_count"]) == (1, 1)
-    assert await projects.project_exists(backends, "team")
-    assert not await projects.project_exists(backends, "nothing")
+    assert await project_service.project_exists(backends, "team")
+    assert not await project_service.project_exists(backends, "nothing")
     with pytest.raises(NotPermitted):
-        await projects.create_project(backends, ANONYMOUS, "mine", {})
+        await project_service.create_project(backends, ANONYMOUS, "mine", {})
