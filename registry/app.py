@@ -19,6 +19,7 @@ from registry.api.distribution.routes import unmatched as distribution_unmatched
 from registry.api.host import HostGuardMiddleware
 from registry.api.metrics import MetricsPortGuard
 from registry.api.metrics import routes as metrics_routes
+from registry.api.notifications import routes as notification_routes
 from registry.api.portal_auth import CSRFTokenMiddleware
 from registry.api.portal_auth import routes as portal_auth_routes
 from registry.api.token import routes as token_routes
@@ -86,6 +87,7 @@ def create_app(settings: Settings) -> Starlette:
         *management_routes,
         *portal_auth_routes,
         *chartrepo_routes,
+        *notification_routes,
         *metrics_routes,
         *portal_routes,
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from registry.jobs import gc, purge_audit, retention, scan, webhook
+from registry.jobs import gc, purge_audit, replication, retention, scan, webhook
 from registry.jobs.context import Handler
 
 HANDLERS: dict[str, Handler] = {
@@ -12,4 +12,7 @@ HANDLERS: dict[str, Handler] = {
     webhook.KIND: webhook.run,
     scan.KIND: scan.run,
     scan.ALL_KIND: scan.run_all,
+    replication.KIND: replication.run,
+    replication.TASK_KIND: replication.run_task,
+    replication.HEALTH_KIND: replication.check_health,
 }

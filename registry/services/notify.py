@@ -24,7 +24,7 @@ from registry.events import (
     artifact_resource,
 )
 from registry.rbac import ProjectRef
-from registry.services import webhook
+from registry.services import replication_trigger, webhook
 from registry.services.context import Backends
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,7 @@ def artifact_event(
     """An artifact was pushed (PUSH_ARTIFACT, by tag or by digest with ``tag`` None), pulled
     (PULL_ARTIFACT: GET, not HEAD) or deleted (DELETE_ARTIFACT, ``tag`` its first tag)."""
     _schedule(b, _notify_artifact(b, event_type, project, repository, digest, tag, operator, host))
+    _schedule(b, replication_trigger.on_local_event(b, event_type, repository, digest, tag))
 
 
 async def _notify_quota(

@@ -10,8 +10,12 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from registry.api.distribution.access import authorize
 from registry.api.distribution.endpoint import oci_endpoint
 from registry.metrics.instruments import counted
+from registry.oci.digest import Digest
 from registry.rbac import Action
 from registry.services import blob as blob_service
+from registry.services import proxy_cache
+from registry.services.errors import BlobUnknown
+from registry.services.proxy_cache import UpstreamBlob
 
 _RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")
 
@@ -46,7 +50,13 @@ async def get_blob(request: Request) -> Response:
     project = await authorize(request, name, Action.PULL)
     digest = blob_service.parse_digest(request.path_params["digest"])
     b = request.state.backends
-    info = await blob_service.stat_blob(b, project, digest)
+    try:
+        info = await blob_service.stat_blob(b, project, digest)
+    except BlobUnknown:
+        upstream = await proxy_cache.upstream_blob(b, project, name, digest)
+        if upstream is None:
+            raise
+        return await _relayed(request, digest, upstream)
     headers = {
         "Docker-Content-Digest": str(digest),
         "ETag": f'"{digest}"',
@@ -88,3 +98,14 @@ async def delete_blob(request: Request) -> Response:
     digest = blob_service.parse_digest(request.path_params["digest"])
     await blob_service.unlink_blob(request.state.backends, project, digest)
     return Response(status_code=202, headers={"Content-Length": "0"})
+
+
+async def _relayed(request: Request, digest: Digest, upstream: UpstreamBlob) -> Response:
+    """A proxy project's blob streamed on from upstream while it is being cached."""
+    headers = {"Docker-Content-Digest": str(digest), "Content-Length": str(upstream.size)}
+    if request.method == "HEAD":
+        await upstream.close()
+        return Response(status_code=200, headers=headers, media_type="application/octet-stream")
+    return StreamingResponse(
+        upstream.chunks(), headers=headers, media_type="application/octet-stream"
+    )

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from registry.api.distribution.access import authorize, caller_name, caller_of
 from registry.api.distribution.endpoint import content_length, oci_endpoint
 from registry.rbac import Action, ProjectRef
-from registry.services import access, pull_policy
+from registry.services import access, proxy_cache, pull_policy
 from registry.services import manifest as manifest_service
 from registry.services.errors import ManifestUnknown, TagInvalid
 from registry.services.scan_job import is_scanner_subject
@@ -21,6 +21,11 @@ async def get_manifest(request: Request) -> Response:
     reference = request.path_params["reference"]
     b = request.state.backends
     try:
+        upstream = await proxy_cache.fill_manifest(b, project, name, reference)
+        if upstream is not None:
+            return _manifest_response(
+                request, upstream.digest, upstream.media_type, upstream.content
+            )
         # The scanner's reads are not users' pulls: no pull time, audit record or webhook.
         if request.method == "GET" and not await _by_scanner(request):
             operator = await caller_name(request)
@@ -31,13 +36,17 @@ async def get_manifest(request: Request) -> Response:
         # A malformed tag names nothing that could exist.
         raise ManifestUnknown(detail={"reference": reference}) from None
     await _check_pull_policy(request, project, name, stored.artifact_id)
+    return _manifest_response(request, stored.digest, stored.media_type, stored.content)
+
+
+def _manifest_response(request: Request, digest: str, media_type: str, content: bytes) -> Response:
     headers = {
-        "Docker-Content-Digest": stored.digest,
-        "ETag": f'"{stored.digest}"',
-        "Content-Length": str(len(stored.content)),
+        "Docker-Content-Digest": digest,
+        "ETag": f'"{digest}"',
+        "Content-Length": str(len(content)),
     }
-    body = b"" if request.method == "HEAD" else stored.content
-    return Response(body, media_type=stored.media_type, headers=headers)
+    body = b"" if request.method == "HEAD" else content
+    return Response(body, media_type=media_type, headers=headers)
 
 
 async def _by_scanner(request: Request) -> bool:
@@ -75,6 +84,7 @@ async def put_manifest(request: Request) -> Response:
     name = request.path_params["name"]
     project = await authorize(request, name, Action.PUSH)
     b = request.state.backends
+    await proxy_cache.refuse_push(b, project)
     manifest_service.check_manifest_length(b, content_length(request))
     body = bytearray()
     async for chunk in request.stream():

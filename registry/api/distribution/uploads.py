@@ -15,6 +15,7 @@ from registry.api.distribution.endpoint import content_length, oci_endpoint
 from registry.metrics.instruments import counted
 from registry.rbac import Action, ProjectRef
 from registry.services import blob as blob_service
+from registry.services import proxy_cache
 from registry.services import upload as upload_service
 from registry.services.blob import BlobInfo
 from registry.services.errors import DigestInvalid
@@ -73,6 +74,7 @@ async def start_upload(request: Request) -> Response:
     name = request.path_params["name"]
     project = await authorize(request, name, Action.PUSH)
     b = request.state.backends
+    await proxy_cache.refuse_push(b, project)
     operator = await caller_name(request)
     mount = request.query_params.get("mount") or ""
     async with upload_service.announcing_quota_refusal(b, project, name, operator, mount):

@@ -26,7 +26,7 @@ from registry.api.v2_0.security import (
 )
 from registry.query import Term, parse_filters
 from registry.rbac import ROLE_NAMES, Action, ProjectRef, Role
-from registry.services import access, cve_allowlist
+from registry.services import access, cve_allowlist, proxy_cache
 from registry.services import project as project_service
 
 
@@ -43,7 +43,7 @@ async def _to_json(request: Request, row: asyncpg.Record) -> dict[str, Any]:
         "update_time": row["updated_at"],
         "deleted": False,
         "togglable": True,
-        "registry_id": None,
+        "registry_id": await proxy_cache.registry_of(backends(request), row["id"]),
         "repo_count": row["repo_count"],
         "chart_count": 0,
         "metadata": row["metadata"] or {},
@@ -72,7 +72,12 @@ async def create_project(request: Request) -> Response:
         storage_limit = -1
     if not isinstance(storage_limit, int) or isinstance(storage_limit, bool) or storage_limit < -1:
         raise BadRequest("storage_limit is -1 (unlimited) or a number of bytes")
+    registry_id = body.get("registry_id")
+    if registry_id is not None:
+        registry_id = await proxy_cache.check_may_proxy(b, principal, registry_id)
     project_id = await project_service.create_project(b, principal, name, metadata, storage_limit)
+    if registry_id is not None:
+        await proxy_cache.make_proxy(b, project_id, registry_id)
     return created(f"/api/v2.0/projects/{project_id}")
 
 

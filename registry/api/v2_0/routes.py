@@ -16,6 +16,8 @@ from registry.api.v2_0 import (
     openapi,
     projects,
     quotas,
+    registries,
+    replication,
     repositories,
     retentions,
     robots,
@@ -100,6 +102,8 @@ routes = [
     # Scanning: before the repository routes below, whose :path would take …/scan/… too.
     *scanners.routes,
     *scan.routes,
+    *registries.routes,
+    *replication.routes,
     # Longest paths first: a repository name may itself contain "/artifacts/".
     Route(f"{_A}/tags/{{tag_name}}", artifacts.delete_tag, methods=["DELETE"]),
     Route(f"{_A}/tags", artifacts.list_tags, methods=["GET"]),

@@ -1,0 +1,139 @@
+"""The HTTP side of remote adapters: an httpx client that answers registry challenges.
+
+Distribution-style registries challenge ``/v2/`` requests with ``WWW-Authenticate``: either
+``Basic`` or ``Bearer realm=…,service=…,scope=…`` (Docker's token spec). The auth flow asks
+the realm for a token for exactly the challenged scope, with the registry's credentials as
+Basic (or none, anonymously), and keeps one token per repository, so the next request in the
+same repository goes out with it at once. That matters for streamed blob uploads: a body
+that was already sent cannot be replayed after a late challenge, so the upload's POST (no
+body) meets the challenge and the PUT that streams reuses its token.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import time
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+
+import httpx
+
+from registry.replication.adapter import Unauthorized, Unreachable
+
+_PARAM = re.compile(r'(\w+)="([^"]*)"')
+_REPOSITORY_PATH = re.compile(r"^/v2/(.+?)/(?:blobs|manifests|tags|referrers)/")
+CONNECT_TIMEOUT_SECONDS = 10.0
+READ_TIMEOUT_SECONDS = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    username: str = ""
+    password: str = ""
+
+    @property
+    def basic(self) -> str | None:
+        if not self.username:
+            return None
+        raw = f"{self.username}:{self.password}".encode()
+        return "Basic " + base64.b64encode(raw).decode()
+
+
+def parse_challenge(header: str) -> tuple[str, dict[str, str]]:
+    scheme, _, rest = header.strip().partition(" ")
+    return scheme.lower(), dict(_PARAM.findall(rest))
+
+
+def repository_of(path: str) -> str:
+    """The repository a /v2/ path addresses ("" for /v2/ itself and _catalog)."""
+    match = _REPOSITORY_PATH.match(path)
+    return match.group(1) if match else ""
+
+
+class ChallengeAuth(httpx.Auth):
+    def __init__(self, credential: Credential) -> None:
+        self._credential = credential
+        self._tokens: dict[str, tuple[str, float]] = {}
+        self._basic_ok = False
+
+    def _cached(self, repository: str) -> str | None:
+        entry = self._tokens.get(repository)
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        return entry[0]
+
+    def _apply(self, request: httpx.Request) -> None:
+        if not request.url.path.startswith("/v2/"):
+            # The management API (Harbor's, Berth's) takes the credentials as they are.
+            if self._credential.basic:
+                request.headers["Authorization"] = self._credential.basic
+            return
+        token = self._cached(repository_of(request.url.path))
+        if token is not None:
+            request.headers["Authorization"] = f"Bearer {token}"
+        elif self._basic_ok and self._credential.basic:
+            request.headers["Authorization"] = self._credential.basic
+
+    async def async_auth_flow(
+        self, request: httpx.Request
+    ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        self._apply(request)
+        response = yield request
+        if response.status_code != 401:
+            return
+        scheme, params = parse_challenge(response.headers.get("WWW-Authenticate", ""))
+        if scheme == "basic":
+            if self._credential.basic is None or "Authorization" in request.headers:
+                return
+            self._basic_ok = True
+            request.headers["Authorization"] = self._credential.basic
+            yield request
+            return
+        if scheme != "bearer" or "realm" not in params:
+            return
+        token_request = self._token_request(params)
+        token_response = yield token_request
+        await token_response.aread()
+        if token_response.status_code != 200:
+            raise Unauthorized(
+                f"the token service at {params['realm']} answered {token_response.status_code}"
+            )
+        body = token_response.json()
+        token = body.get("token") or body.get("access_token")
+        if not token:
+            raise Unauthorized(f"the token service at {params['realm']} gave no token")
+        lifetime = float(body.get("expires_in") or 60)
+        # Refreshed a little early so a long copy never sends an expired token.
+        expires = time.monotonic() + max(lifetime - 10, 5)
+        self._tokens[repository_of(request.url.path)] = (str(token), expires)
+        request.headers["Authorization"] = f"Bearer {token}"
+        yield request
+
+    def _token_request(self, params: dict[str, str]) -> httpx.Request:
+        query = {k: v for k, v in params.items() if k in ("service", "scope") and v}
+        headers = {}
+        if self._credential.basic:
+            headers["Authorization"] = self._credential.basic
+        return httpx.Request("GET", params["realm"], params=query, headers=headers)
+
+
+def make_client(base_url: str, credential: Credential, *, insecure: bool) -> httpx.AsyncClient:
+    """An async client for one registry; ``insecure`` skips TLS certificate checks."""
+    return httpx.AsyncClient(
+        base_url=base_url.rstrip("/"),
+        auth=ChallengeAuth(credential),
+        verify=not insecure,
+        follow_redirects=True,
+        timeout=httpx.Timeout(READ_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS),
+        headers={"User-Agent": "berth-replication"},
+    )
+
+
+def check_answer(response: httpx.Response, what: str) -> None:
+    """Raise ``Unreachable`` for answers a later attempt may get past (5xx, 429) and
+    ``Unauthorized`` for 401/403."""
+    if response.status_code >= 500 or response.status_code == 429:
+        raise Unreachable(f"{what}: the registry answered {response.status_code}")
+    if response.status_code in (401, 403):
+        raise Unauthorized(f"{what}: the registry answered {response.status_code}")
