@@ -10,10 +10,13 @@ from registry.api.v2_0 import (
     artifacts,
     audit_logs,
     immutable,
+    jobservice,
     labels,
     ldap,
     members,
     openapi,
+    permissions,
+    project_metadata,
     projects,
     quotas,
     repositories,
@@ -109,6 +112,9 @@ routes = [
     Route(_R, repositories.update_repository, methods=["PUT"]),
     Route(_R, repositories.delete_repository, methods=["DELETE"]),
     *openapi.routes,
+    *jobservice.routes,
+    *project_metadata.routes,
+    *permissions.routes,
 ]
 
 

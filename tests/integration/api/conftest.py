@@ -41,7 +41,7 @@ GC_GRACE_SECONDS = 4
 _TABLES = (
     "tags, artifact_references, artifact_blobs, artifacts, upload_sessions, project_blobs, "
     "blobs, repositories, project_members, robot_permissions, robots, user_group_members, "
-    "user_groups, configurations, audit_logs, jobs, schedules, projects, users"
+    "user_groups, configurations, audit_logs, jobs, schedules, projects, users, job_queue_pauses"
 )
 
 
