@@ -16,8 +16,10 @@ from starlette.routing import BaseRoute
 from registry.api.distribution.routes import routes as distribution_routes
 from registry.api.distribution.routes import unmatched as distribution_unmatched
 from registry.api.host import HostGuardMiddleware
+from registry.api.oidc_login import routes as oidc_login_routes
 from registry.api.portal_auth import CSRFTokenMiddleware
 from registry.api.portal_auth import routes as portal_auth_routes
+from registry.api.read_only import ReadOnlyMiddleware
 from registry.api.token import routes as token_routes
 from registry.api.unavailable import UnavailableMiddleware
 from registry.api.v2_0.routes import no_such_endpoint
@@ -80,6 +82,7 @@ def create_app(settings: Settings) -> Starlette:
         *distribution_routes,
         *management_routes,
         *portal_auth_routes,
+        *oidc_login_routes,
     ]
     return Starlette(
         routes=all_routes,
@@ -88,6 +91,7 @@ def create_app(settings: Settings) -> Starlette:
             Middleware(UnavailableMiddleware),
             Middleware(HostGuardMiddleware, settings=settings),
             Middleware(CSRFTokenMiddleware),
+            Middleware(ReadOnlyMiddleware),
         ],
         exception_handlers={404: _not_found},
     )

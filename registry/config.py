@@ -128,6 +128,11 @@ class Settings(BaseSettings):
     secret_key: SecretStr | None = Field(
         default=None, description="the same key given directly (base64 of 32 bytes)"
     )
+    ca_certificate_path: Path | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the certificate clients see (served at "
+        "/api/v2.0/systeminfo/getcert for clients to trust)",
+    )
 
     @classmethod
     def settings_customise_sources(

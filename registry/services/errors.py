@@ -217,3 +217,7 @@ class WebhookPolicyInvalid(RegistryError):
 class PolicyUnknown(ResourceUnknown):
     def __init__(self, policy_id: int) -> None:
         super().__init__(f"webhook policy {policy_id} not found")
+
+
+class SystemReadOnly(NotPermitted):
+    """The configuration's ``read_only`` is on: nothing may be changed."""

@@ -8,7 +8,9 @@ from starlette.routing import Route
 
 from registry.api.v2_0 import (
     artifacts,
+    audit_log_exts,
     audit_logs,
+    cli_secret,
     immutable,
     jobservice,
     labels,
@@ -23,6 +25,7 @@ from registry.api.v2_0 import (
     retentions,
     robots,
     system,
+    system_info,
     system_jobs,
     usergroups,
     users,
@@ -115,6 +118,9 @@ routes = [
     *jobservice.routes,
     *project_metadata.routes,
     *permissions.routes,
+    *system_info.routes,
+    *audit_log_exts.routes,
+    *cli_secret.routes,
 ]
 
 
