@@ -20,8 +20,10 @@ from registry.api.host import HostGuardMiddleware
 from registry.api.metrics import MetricsPortGuard
 from registry.api.metrics import routes as metrics_routes
 from registry.api.notifications import routes as notification_routes
+from registry.api.oidc_login import routes as oidc_login_routes
 from registry.api.portal_auth import CSRFTokenMiddleware
 from registry.api.portal_auth import routes as portal_auth_routes
+from registry.api.read_only import ReadOnlyMiddleware
 from registry.api.token import routes as token_routes
 from registry.api.unavailable import UnavailableMiddleware
 from registry.api.v2_0.routes import no_such_endpoint
@@ -88,6 +90,7 @@ def create_app(settings: Settings) -> Starlette:
         *portal_auth_routes,
         *chartrepo_routes,
         *notification_routes,
+        *oidc_login_routes,
         *metrics_routes,
         *portal_routes,
     ]
@@ -98,6 +101,7 @@ def create_app(settings: Settings) -> Starlette:
             Middleware(UnavailableMiddleware),
             Middleware(HostGuardMiddleware, settings=settings),
             Middleware(CSRFTokenMiddleware),
+            Middleware(ReadOnlyMiddleware),
             # Innermost: the router notes the matched route in the scope this one sees (the
             # host guard passes a copy of the scope on).
             Middleware(RequestMetricsMiddleware),

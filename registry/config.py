@@ -157,6 +157,11 @@ class Settings(BaseSettings):
         default_factory=ChartLimits,
         description="limits on uploaded charts (BERTH_CHARTS__MAX_UPLOAD_BYTES=…)",
     )
+    ca_certificate_path: Path | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the certificate clients see (served at "
+        "/api/v2.0/systeminfo/getcert for clients to trust)",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -199,3 +199,116 @@ def project_scope(principal: Principal, action: Action) -> ProjectScope:
         # A robot sees the projects its permissions name, whatever they allow there.
         return ProjectScope(public=public, robot_id=principal.robot_id)
     return ProjectScope(public=public)
+
+
+# Harbor's permission vocabulary: the (resource, action) pairs each Berth action stands for,
+# as ``/users/current/permissions`` reports them (the portal and Terraform show or hide what
+# a user may do from these). Every robot item of ``ROBOT_ACCESS`` comes back from the actions
+# it grants.
+HARBOR_PAIRS: dict[Action, tuple[tuple[str, str], ...]] = {
+    Action.PULL: (("repository", "pull"),),
+    Action.PUSH: (("repository", "push"), ("artifact", "create")),
+    Action.DELETE: (("repository", "delete"),),
+    Action.CREATE_TAG: (("tag", "create"),),
+    Action.DELETE_TAG: (("tag", "delete"),),
+    Action.DELETE_ARTIFACT: (("artifact", "delete"),),
+    Action.SCAN: (("scan", "create"), ("scan", "stop")),
+    Action.MANAGE_IMMUTABLE_RULES: tuple(
+        ("immutable-tag", a) for a in ("create", "update", "delete", "list")
+    ),
+    Action.READ_PROJECT: (
+        ("project", "read"),
+        ("metadata", "list"),
+        ("metadata", "read"),
+        ("repository", "list"),
+        ("repository", "read"),
+        ("artifact", "list"),
+        ("artifact", "read"),
+        ("artifact-addition", "read"),
+        ("accessory", "list"),
+        ("tag", "list"),
+        ("quota", "read"),
+    ),
+    Action.READ_MEMBERS: (("member", "read"), ("member", "list")),
+    Action.READ_LOGS: (("log", "list"),),
+    Action.READ_ROBOTS: (("robot", "read"), ("robot", "list")),
+    Action.READ_LABELS: (("label", "read"), ("label", "list")),
+    Action.MANAGE_LABELS: (
+        ("label", "create"),
+        ("label", "update"),
+        ("label", "delete"),
+        ("artifact-label", "create"),
+        ("artifact-label", "delete"),
+    ),
+    Action.LIST_WEBHOOKS: (("notification-policy", "list"), ("notification-policy", "read")),
+    Action.MANAGE_MEMBERS: (("member", "create"), ("member", "update"), ("member", "delete")),
+    Action.MANAGE_ROBOTS: (("robot", "create"), ("robot", "update"), ("robot", "delete")),
+    Action.MANAGE_WEBHOOKS: (
+        ("notification-policy", "create"),
+        ("notification-policy", "update"),
+        ("notification-policy", "delete"),
+    ),
+    Action.MANAGE_PROJECT: (
+        ("project", "update"),
+        ("project", "delete"),
+        ("metadata", "create"),
+        ("metadata", "update"),
+        ("metadata", "delete"),
+        ("tag-retention", "create"),
+        ("tag-retention", "read"),
+        ("tag-retention", "update"),
+        ("tag-retention", "delete"),
+        ("tag-retention", "list"),
+        ("tag-retention", "operate"),
+    ),
+}
+
+# What a system administrator may do outside any project, in the same vocabulary.
+SYSTEM_PAIRS: tuple[tuple[str, str], ...] = (
+    ("audit-log", "list"),
+    ("project", "create"),
+    ("project", "list"),
+    ("user", "create"),
+    ("user", "list"),
+    ("user", "update"),
+    ("user", "delete"),
+    ("user-group", "create"),
+    ("user-group", "list"),
+    ("user-group", "update"),
+    ("user-group", "delete"),
+    ("robot", "create"),
+    ("robot", "list"),
+    ("robot", "update"),
+    ("robot", "delete"),
+    ("label", "create"),
+    ("label", "update"),
+    ("label", "delete"),
+    ("quota", "list"),
+    ("quota", "update"),
+    ("configuration", "read"),
+    ("configuration", "update"),
+    ("ldap-user", "create"),
+    ("ldap-user", "list"),
+    ("garbage-collection", "create"),
+    ("garbage-collection", "list"),
+    ("garbage-collection", "read"),
+    ("garbage-collection", "stop"),
+    ("purge-audit", "create"),
+    ("purge-audit", "list"),
+    ("purge-audit", "read"),
+    ("purge-audit", "stop"),
+    ("jobservice-monitor", "list"),
+    ("jobservice-monitor", "stop"),
+)
+
+
+def harbor_pairs(actions: Iterable[Action]) -> list[tuple[str, str]]:
+    """The Harbor (resource, action) pairs ``actions`` allow, each once, in a stable order."""
+    held = set(actions)
+    return list(dict.fromkeys(pair for a in Action if a in held for pair in HARBOR_PAIRS[a]))
+
+
+def robot_grantable() -> list[tuple[str, str]]:
+    """The project permission items a robot account may be given (those that allow
+    something in Berth)."""
+    return [item for item, grants in ROBOT_ACCESS.items() if grants]

@@ -16,6 +16,7 @@ from registry.config import Settings
 from registry.db.pool import open_pool
 from registry.jobs.queue import CeleryJobQueue
 from registry.services.audit import AuditTrail
+from registry.services.audit_forward import AuditPolicy
 from registry.services.configuration import ConfigurationCache
 from registry.services.context import Backends
 from registry.services.identity import IdentityService
@@ -70,6 +71,7 @@ async def open_backends(
             jobs=CeleryJobQueue(settings),
             secrets=secrets,
         )
+        backends.audit.gate = AuditPolicy(config)
         backends.audit.start()
         try:
             yield backends

@@ -161,6 +161,9 @@ class LdapConfig(BaseModel):
     ldap_group_membership_attribute: str = "memberof"
     # Members of this group (also through nested groups) are system administrators.
     ldap_group_admin_dn: str = ""
+    # Harbor attaches a user's groups in parallel when set; Berth resolves them in one pass
+    # either way, so the setting is accepted and changes nothing.
+    ldap_group_attach_parallel: bool = False
 
     @field_validator("ldap_url")
     @classmethod

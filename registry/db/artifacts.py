@@ -188,6 +188,32 @@ async def list_artifacts(
     )
 
 
+PROJECT_LIST_COLUMNS: ColumnMap = {**LIST_COLUMNS, "repository_name": Column("r.name")}
+
+
+async def list_project_artifacts(
+    db: Executor, project_id: int, query: ListQuery, latest_in_repository: bool = False
+) -> tuple[list[asyncpg.Record], int]:
+    """The artifacts of all the project's repositories, newest push first unless sorted
+    otherwise; with ``latest_in_repository`` only the newest push of each repository."""
+    clauses = Clauses(PROJECT_LIST_COLUMNS)
+    clauses.add(f"r.project_id = {clauses.param(project_id)}")
+    if latest_in_repository:
+        clauses.add(
+            "a.id = (SELECT l.id FROM artifacts l WHERE l.repository_id = a.repository_id "
+            "ORDER BY l.pushed_at DESC, l.id DESC LIMIT 1)"
+        )
+    clauses.filter(query.filters)
+    return await fetch_listed(
+        db,
+        select=_DETAIL_COLUMNS,
+        source=_DETAIL_FROM,
+        clauses=clauses,
+        query=query,
+        default_order="a.pushed_at DESC, a.id DESC",
+    )
+
+
 async def accessories_of(db: Executor, repository_id: int, digest: str) -> list[asyncpg.Record]:
     """Artifacts of the repository whose subject is ``digest`` (signatures, SBOMs, …), and the
     cosign signature stored in tag mode (tag ``sha256-<hex>.sig``, no subject field).

@@ -115,6 +115,9 @@ async def take_undispatched(
         WHERE id IN (
             SELECT id FROM jobs
             WHERE status = 'Pending' AND parent_id IS NULL AND NOT stop_requested
+              -- A paused queue's jobs wait for its resume, which sends them.
+              AND NOT EXISTS (SELECT 1 FROM job_queue_pauses q
+                              WHERE q.job_type = jobs.kind OR q.job_type = 'all')
               AND ((enqueued_at IS NULL AND created_at < now() - make_interval(secs => $1))
                    OR enqueued_at < now() - make_interval(secs => $2))
             ORDER BY id LIMIT $3

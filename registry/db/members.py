@@ -104,3 +104,20 @@ async def remove_entity(db: Executor, entity_type: str, entity_id: int) -> None:
         entity_type,
         entity_id,
     )
+
+
+async def holds_role_anywhere(
+    db: Executor, role: int, user_id: int, group_ids: tuple[int, ...]
+) -> bool:
+    """Whether the user holds ``role`` in some project, directly or through a group."""
+    found: bool = await db.fetchval(
+        """
+        SELECT EXISTS (SELECT 1 FROM project_members WHERE role = $1
+          AND ((entity_type = 'u' AND entity_id = $2)
+               OR (entity_type = 'g' AND entity_id = ANY($3::bigint[]))))
+        """,
+        role,
+        user_id,
+        list(group_ids),
+    )
+    return found

@@ -8,7 +8,7 @@ import asyncpg
 
 from registry.db.pool import Executor, Pool
 
-_COLUMNS = "id, project_id, algorithm, rules, trigger, created_at, updated_at"
+_COLUMNS = "id, project_id, algorithm, rules, trigger, mode, created_at, updated_at"
 _JOB_COLUMNS = (
     "id, kind, trigger, status, parameters, result, attempts, stop_requested, parent_id, "
     "created_at, started_at, ended_at, updated_at"
@@ -17,20 +17,26 @@ EXECUTION_KIND = "RETENTION"
 
 
 async def create(
-    db: Pool, project_id: int, rules: list[dict[str, Any]], trigger: dict[str, Any]
+    db: Pool,
+    project_id: int,
+    rules: list[dict[str, Any]],
+    trigger: dict[str, Any],
+    mode: str = "artifact",
 ) -> int | None:
     """The new policy's id, or None when the project has a policy already. The project's
     ``retention_id`` metadata names it, as in Harbor."""
     async with db.acquire() as conn, conn.transaction():
         policy_id: int | None = await conn.fetchval(
             """
-            INSERT INTO retention_policies (project_id, rules, trigger) VALUES ($1, $2, $3)
+            INSERT INTO retention_policies (project_id, rules, trigger, mode)
+            VALUES ($1, $2, $3, $4)
             ON CONFLICT (project_id) DO NOTHING
             RETURNING id
             """,
             project_id,
             rules,
             trigger,
+            mode,
         )
         if policy_id is not None:
             await conn.execute(
@@ -54,13 +60,19 @@ async def get(db: Executor, policy_id: int) -> asyncpg.Record | None:
 
 
 async def update(
-    db: Executor, policy_id: int, rules: list[dict[str, Any]], trigger: dict[str, Any]
+    db: Executor,
+    policy_id: int,
+    rules: list[dict[str, Any]],
+    trigger: dict[str, Any],
+    mode: str = "artifact",
 ) -> bool:
     status: str = await db.execute(
-        "UPDATE retention_policies SET rules = $2, trigger = $3, updated_at = now() WHERE id = $1",
+        "UPDATE retention_policies SET rules = $2, trigger = $3, mode = $4, updated_at = now() "
+        "WHERE id = $1",
         policy_id,
         rules,
         trigger,
+        mode,
     )
     return status == "UPDATE 1"
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -64,9 +65,20 @@ async def set_permissions(db: Executor, robot_id: int, permissions: list[dict[st
     ``*``), ``project_id`` (None for ``*``) and ``access``."""
     await db.execute("DELETE FROM robot_permissions WHERE robot_id = $1", robot_id)
     await db.executemany(
-        "INSERT INTO robot_permissions (robot_id, kind, namespace, project_id, access) "
-        "VALUES ($1, $2, $3, $4, $5)",
-        [(robot_id, p["kind"], p["namespace"], p["project_id"], p["access"]) for p in permissions],
+        "INSERT INTO robot_permissions "
+        "(robot_id, kind, namespace, project_id, access, repository_pattern) "
+        "VALUES ($1, $2, $3, $4, $5, $6)",
+        [
+            (
+                robot_id,
+                p["kind"],
+                p["namespace"],
+                p["project_id"],
+                p["access"],
+                p.get("repository_pattern"),
+            )
+            for p in permissions
+        ],
     )
 
 
@@ -82,20 +94,30 @@ async def permissions(db: Executor, robot_ids: list[int]) -> dict[int, list[asyn
     return found
 
 
+def _no_pattern(pattern: str) -> bool:
+    return False
+
+
 async def access_in(
-    db: Executor, robot_id: int, project_id: int
+    db: Executor,
+    robot_id: int,
+    project_id: int,
+    pattern_applies: Callable[[str], bool] = _no_pattern,
 ) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """The (resource, action) pairs the robot is allowed, and those it is denied, in the
-    project with this id (its entries for that project and for every project)."""
+    project with this id (its entries for that project and for every project). An entry
+    limited to a repository pattern counts only where ``pattern_applies`` to its pattern."""
     rows = await db.fetch(
-        "SELECT access FROM robot_permissions WHERE robot_id = $1 AND kind = 'project' "
-        "AND (project_id = $2 OR namespace = '*')",
+        "SELECT access, repository_pattern FROM robot_permissions "
+        "WHERE robot_id = $1 AND kind = 'project' AND (project_id = $2 OR namespace = '*')",
         robot_id,
         project_id,
     )
     allow: list[tuple[str, str]] = []
     deny: list[tuple[str, str]] = []
     for row in rows:
+        if row["repository_pattern"] is not None and not pattern_applies(row["repository_pattern"]):
+            continue
         for item in row["access"]:
             pair = (str(item.get("resource")), str(item.get("action")))
             (deny if item.get("effect", "allow") == "deny" else allow).append(pair)

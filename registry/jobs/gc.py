@@ -7,11 +7,14 @@ from typing import Any
 from registry.jobs.context import JobContext
 from registry.metrics.instruments import count_gc_freed
 from registry.services.gc import KIND, collect_garbage
+from registry.services.read_only import refuse_if_read_only
 
 __all__ = ["KIND", "run"]
 
 
 async def run(ctx: JobContext) -> dict[str, Any]:
+    # A run scheduled before the system went read-only does not start while it is.
+    await refuse_if_read_only(ctx.backends)
     params = ctx.parameters
     result = await collect_garbage(
         ctx.backends,

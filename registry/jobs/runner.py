@@ -11,7 +11,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-from registry.db import jobs
+from registry.db import job_queues, jobs
 from registry.jobs import kinds
 from registry.jobs.context import Handler, JobContext
 from registry.metrics.instruments import observe_job
@@ -44,6 +44,10 @@ async def run_job(b: Backends, job_id: int) -> Outcome:
         await jobs.append_log(b.db, job_id, f"no handler for job kind {row['kind']}\n")
         await jobs.finish(b.db, job_id, "Error")
         return Outcome("Error")
+    if await job_queues.is_paused(b.db, row["kind"]):
+        # Left Pending and unsent: resuming the queue sends it again.
+        await jobs.forget_enqueue(b.db, [job_id])
+        return Outcome("Paused")
     worker = f"{socket.gethostname()}:{os.getpid()}"
     if not await jobs.claim(b.db, job_id, worker, LEASE_SECONDS):
         # Finished, stopped, or running on a live worker (a message delivered twice).

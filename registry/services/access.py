@@ -7,6 +7,7 @@ from registry.db import members, robots
 from registry.db.pool import Executor
 from registry.rbac import Action, ProjectRef, Role, allowed, robot_actions, strongest
 from registry.services.errors import NotPermitted
+from registry.services.immutability import doublestar_match
 
 
 async def role_in(db: Executor, principal: Principal, project: ProjectRef) -> Role | None:
@@ -16,17 +17,34 @@ async def role_in(db: Executor, principal: Principal, project: ProjectRef) -> Ro
     return strongest(Role(r) for r in found)
 
 
-async def actions_in(db: Executor, principal: Principal, project: ProjectRef) -> frozenset[Action]:
+async def actions_in(
+    db: Executor, principal: Principal, project: ProjectRef, repository: str | None = None
+) -> frozenset[Action]:
+    """What the principal may do in the project, or in one of its repositories (robot
+    permissions limited to a repository pattern count only there)."""
     if principal.sysadmin:
         return frozenset(Action)
     if principal.kind is PrincipalKind.ROBOT and principal.robot_id is not None:
-        allow, deny = await robots.access_in(db, principal.robot_id, project.id)
+
+        def applies(pattern: str) -> bool:
+            prefix = f"{project.name}/"
+            if repository is None or not repository.startswith(prefix):
+                return False
+            return doublestar_match(pattern, repository[len(prefix) :])
+
+        allow, deny = await robots.access_in(db, principal.robot_id, project.id, applies)
         return allowed(principal, project, None, robot_actions(allow, deny))
     return allowed(principal, project, await role_in(db, principal, project))
 
 
-async def may(db: Executor, principal: Principal, project: ProjectRef, action: Action) -> bool:
-    return action in await actions_in(db, principal, project)
+async def may(
+    db: Executor,
+    principal: Principal,
+    project: ProjectRef,
+    action: Action,
+    repository: str | None = None,
+) -> bool:
+    return action in await actions_in(db, principal, project, repository)
 
 
 async def require(db: Executor, principal: Principal, project: ProjectRef, action: Action) -> None:

@@ -265,6 +265,14 @@ async def list_artifacts(
     return await artifacts.list_artifacts(b.db, repository, query)
 
 
+async def list_project_artifacts(
+    b: Backends, project: ProjectRef, query: ListQuery, latest_in_repository: bool = False
+) -> tuple[list[asyncpg.Record], int]:
+    """The artifacts of every repository of the project (only each repository's latest push,
+    with ``latest_in_repository``)."""
+    return await artifacts.list_project_artifacts(b.db, project.id, query, latest_in_repository)
+
+
 async def artifact_detail(b: Backends, repository: str, reference: str) -> asyncpg.Record:
     """The artifact a tag or digest names, with its size, repository and project."""
     if looks_like_digest(reference):

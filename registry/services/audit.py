@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from typing import Protocol
 
 from registry.db import artifacts, repositories
 from registry.db.pool import Pool
@@ -32,9 +33,17 @@ class AuditEvent:
     project_id: int | None = None
 
 
+class AuditGate(Protocol):
+    async def admit(self, event: AuditEvent) -> bool:
+        """Whether ``event`` is written to the database (it may also be sent elsewhere)."""
+
+
 class AuditTrail:
     def __init__(self, db: Pool, interval_seconds: float = 1.0) -> None:
         self._db = db
+        # What the configuration says about each event (disabled types, forwarding); set by
+        # the composition root once the configuration can be read.
+        self.gate: AuditGate | None = None
         self._interval = interval_seconds
         self._pending: list[tuple[AuditEvent, asyncio.Future[None]]] = []
         self._wake = asyncio.Event()
@@ -46,6 +55,8 @@ class AuditTrail:
 
     async def record(self, event: AuditEvent) -> None:
         """Write ``event``; raises what the database raised if it could not be written."""
+        if self.gate is not None and not await self.gate.admit(event):
+            return
         if self._writer is None or self._writer.done():
             await self._write([event])
             return

@@ -7,11 +7,13 @@ every few seconds.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from registry.db import configurations
 from registry.db.pool import Executor, Pool
+from registry.services.audit_events import check_disabled_types, check_endpoint
 from registry.services.errors import ConfigurationInvalid
 from registry.services.secret_storage import SEALED_CONFIGURATION
 from registry.services.secrets import SecretBox
@@ -23,10 +25,13 @@ class Key:
     kind: type
     secret: bool = False
     choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    # Raises ConfigurationInvalid for a value of the right type that still makes no sense.
+    check: Callable[[Any], None] | None = None
 
 
 KEYS: dict[str, Key] = {
-    "auth_mode": Key("db_auth", str, choices=("db_auth", "ldap_auth")),
+    "auth_mode": Key("db_auth", str, choices=("db_auth", "ldap_auth", "oidc_auth")),
     "project_creation_restriction": Key("everyone", str, choices=("everyone", "adminonly")),
     "self_registration": Key(False, bool),
     "read_only": Key(False, bool),
@@ -48,6 +53,45 @@ KEYS: dict[str, Key] = {
     "ldap_group_search_scope": Key(2, int),
     "ldap_group_membership_attribute": Key("memberof", str),
     "ldap_group_admin_dn": Key("", str),
+    # The rest of Harbor's keys: known, typed and kept. Those Berth acts on are described
+    # in the README; the UAA and HTTP auth-proxy ones are stored for Harbor clients only.
+    "primary_auth_mode": Key(False, bool),
+    "ldap_group_attach_parallel": Key(False, bool),
+    "uaa_client_id": Key("", str),
+    "uaa_client_secret": Key("", str, secret=True),
+    "uaa_endpoint": Key("", str),
+    "uaa_verify_cert": Key(True, bool),
+    "http_authproxy_endpoint": Key("", str),
+    "http_authproxy_tokenreview_endpoint": Key("", str),
+    "http_authproxy_admin_groups": Key("", str),
+    "http_authproxy_admin_usernames": Key("", str),
+    "http_authproxy_verify_cert": Key(True, bool),
+    "http_authproxy_skip_search": Key(False, bool),
+    "http_authproxy_server_certificate": Key("", str),
+    "oidc_name": Key("", str),
+    "oidc_endpoint": Key("", str),
+    "oidc_client_id": Key("", str),
+    "oidc_client_secret": Key("", str, secret=True),
+    "oidc_groups_claim": Key("", str),
+    "oidc_admin_group": Key("", str),
+    "oidc_group_filter": Key("", str),
+    "oidc_scope": Key("openid,offline_access", str),
+    "oidc_user_claim": Key("", str),
+    "oidc_verify_cert": Key(True, bool),
+    "oidc_auto_onboard": Key(False, bool),
+    "oidc_extra_redirect_parms": Key("", str),
+    "oidc_logout": Key(False, bool),
+    "notification_enable": Key(True, bool),
+    "quota_per_project_enable": Key(True, bool),
+    "storage_per_project": Key(-1, int, minimum=-1),  # bytes; -1 is unlimited
+    # host:port of a syslog receiver (TCP), or tcp://host:port, udp://host:port
+    "audit_log_forward_endpoint": Key("", str, check=check_endpoint),
+    "skip_audit_log_database": Key(False, bool),
+    "session_timeout": Key(60, int, minimum=1),  # minutes
+    "scanner_skip_update_pulltime": Key(False, bool),
+    "banner_message": Key("", str),
+    # comma-separated event types (/auditlog-exts/events), or other
+    "disabled_audit_log_event_types": Key("", str, check=check_disabled_types),
 }
 
 
@@ -71,6 +115,10 @@ def validate(values: dict[str, Any]) -> dict[str, Any]:
                 raise ConfigurationInvalid(f"{name} must be an integer") from None
         if key.kind is str and not isinstance(value, str):
             raise ConfigurationInvalid(f"{name} must be a string")
+        if key.minimum is not None and value < key.minimum:
+            raise ConfigurationInvalid(f"{name} must be at least {key.minimum}")
+        if key.check is not None:
+            key.check(value)
         if key.choices and value not in key.choices:
             raise ConfigurationInvalid(f"{name} must be one of {', '.join(key.choices)}")
         clean[name] = value

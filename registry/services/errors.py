@@ -253,3 +253,7 @@ class ChartUnknown(ResourceUnknown):
 
 class ChartTooLarge(ChartInvalid):
     """the upload is larger than the limit"""
+
+
+class SystemReadOnly(NotPermitted):
+    """The configuration's ``read_only`` is on: nothing may be changed."""

@@ -24,7 +24,7 @@ from registry.auth.base import AuthBackendError, Identity
 from registry.auth.ldap import LdapAuthenticator, LdapConfig, find_user
 from registry.auth.password import verify_password
 from registry.auth.principal import Principal, PrincipalKind
-from registry.db import groups, robots, users
+from registry.db import groups, oidc_users, robots, users
 from registry.db.pool import Pool
 from registry.services.configuration import ConfigurationCache
 from registry.services.errors import BackendUnavailable, LoginThrottled
@@ -188,7 +188,20 @@ class IdentityService:
         config = await self._config.get()
         if username == ADMIN or config["auth_mode"] == "db_auth":
             return await self._database_user(username, password), False
+        if config["auth_mode"] == "oidc_auth":
+            return await self._oidc_cli_user(username, password), False
         return await self._ldap_user(username, password, config), True
+
+    async def _oidc_cli_user(self, username: str, secret: str) -> Principal | None:
+        """An OIDC user logging in with their CLI secret (registry clients cannot follow the
+        browser flow)."""
+        row = await users.get_by_username(self._db, username)
+        linked = await oidc_users.get(self._db, row["id"]) if row is not None else None
+        stored = linked["secret_hash"] if linked is not None else None
+        ok = await asyncio.to_thread(verify_password, secret, stored or _DUMMY_HASH)
+        if row is None or stored is None or not ok:
+            return None
+        return await self.principal_for_user(row["id"])
 
     async def _database_user(self, username: str, password: str) -> Principal | None:
         row = await users.get_by_username(self._db, username)
@@ -263,6 +276,10 @@ class IdentityService:
         elif principal.user_id is not None:
             row = await users.get(self._db, principal.user_id)
             material = f"user\0{row['id']}\0{row['password_hash'] or ''}" if row else ""
+            linked = await oidc_users.get(self._db, principal.user_id) if row else None
+            if linked is not None:
+                # A new CLI secret ends the refresh tokens issued for the old one.
+                material += f"\0{linked['secret_hash'] or ''}"
         else:
             material = ""
         return hashlib.sha256(material.encode()).hexdigest()[:32] if material else ""
@@ -278,7 +295,14 @@ class IdentityService:
             if user is None:
                 return None
             config = await self._config.get()
-            if name == ADMIN or config["auth_mode"] == "db_auth":
+            if config["auth_mode"] == "oidc_auth" and name != ADMIN:
+                linked = await oidc_users.get(self._db, user["id"])
+                principal = (
+                    await self.principal_for_user(user["id"])
+                    if linked is not None and linked["secret_hash"] is not None
+                    else None
+                )
+            elif name == ADMIN or config["auth_mode"] == "db_auth":
                 principal = (
                     await self.principal_for_user(user["id"])
                     if user["password_hash"] is not None

@@ -218,3 +218,8 @@ async def repositories_held(b: Backends, project: ProjectRef) -> int:
 
 async def summary(b: Backends, project: ProjectRef) -> dict[str, int]:
     return await projects.summary(b.db, project.id)
+
+
+async def storage_quota(b: Backends, project: ProjectRef) -> tuple[int, int]:
+    """(hard limit, bytes used) of the project's storage quota; -1 is unlimited."""
+    return await quotas.hard_limit(b.db, project.id), await quotas.usage(b.db, project.id)

@@ -30,6 +30,7 @@ import asyncpg
 
 from registry.auth.principal import Principal
 from registry.db import retention as retention_db
+from registry.db import retention_tags
 from registry.query import ListQuery
 from registry.rbac import ProjectRef
 from registry.services import cron
@@ -65,6 +66,13 @@ TRIGGER_KIND = "Schedule"
 MAX_RULES = 15  # Harbor's limit per project
 MAX_PARAMETER = 2**15 - 1  # Harbor refuses a count or a number of days from math.MaxInt16 up
 SELECTOR_KIND = "doublestar"
+# How a policy judges (a Berth extension, "mode" in the policy): Harbor's way, whole artifacts
+# (one no rule retains is deleted with all its tags), or tag by tag (a tag no rule retains is
+# removed; its artifact stays, and goes with garbage collection's delete_untagged if no tag
+# is left).
+ARTIFACT_MODE = "artifact"
+TAG_MODE = "tag"
+MODES = (ARTIFACT_MODE, TAG_MODE)
 
 Log = Callable[[str], Awaitable[None]]
 ShouldStop = Callable[[], Awaitable[bool]]
@@ -285,6 +293,7 @@ class Policy:
     project_id: int
     rules: tuple[Rule, ...]
     cron: str = ""  # "" when the policy runs only on demand
+    mode: str = ARTIFACT_MODE
 
     def applies_to(self, repository_path: str) -> bool:
         return any(rule.applies_to(repository_path) for rule in self.rules)
@@ -296,6 +305,7 @@ class Policy:
             "rules": [rule.to_json() for rule in self.rules],
             "trigger": trigger_json(self.cron),
             "scope": {"level": SCOPE_LEVEL, "ref": self.project_id},
+            "mode": self.mode,
         }
 
 
@@ -360,6 +370,7 @@ class PolicySpec:
     project_id: int | None  # scope.ref; None when the body names no scope
     rules: tuple[Rule, ...]
     cron: str
+    mode: str = ARTIFACT_MODE
 
 
 def _integer(value: object) -> int | None:
@@ -505,7 +516,10 @@ def parse_policy(body: Mapping[str, Any]) -> PolicySpec:
         if key in seen:
             raise RuleConflict(f"rule {rule.id} is the same as rule {seen[key]}")
         seen[key] = rule.id
-    return PolicySpec(project_id, rules, _cron(body.get("trigger")))
+    mode = body.get("mode") or ARTIFACT_MODE
+    if mode not in MODES:
+        raise RetentionPolicyInvalid(f"mode must be one of {', '.join(MODES)}")
+    return PolicySpec(project_id, rules, _cron(body.get("trigger")), mode)
 
 
 # --- the database side -------------------------------------------------------------------------
@@ -518,6 +532,7 @@ def _policy_of(row: asyncpg.Record) -> Policy:
         project_id=row["project_id"],
         rules=tuple(Rule.from_json(r) for r in row["rules"] or ()),
         cron=str((trigger.get("settings") or {}).get("cron") or ""),
+        mode=row["mode"],
     )
 
 
@@ -647,17 +662,29 @@ async def apply_to_repository(
     artifact's outcome goes to ``log`` and into the result. A deletion is skipped when the
     artifact's tags changed since it was judged (a push raced with the run)."""
     result = RepositoryResult(repository.name, dry_run)
-    rows = await retention_db.candidates(b.db, repository.id)
-    candidates = [
-        Candidate(r["id"], r["digest"], tuple(r["tags"]), r["pushed_at"], r["pulled_at"])
-        for r in rows
-    ]
+    # In tag mode each tag is a candidate of its own (its id, its times); what holds it is
+    # remembered so that only an unmoved tag is removed.
+    tag_holders: dict[int, int] = {}
+    if policy.mode == TAG_MODE:
+        tag_rows = await retention_tags.tag_candidates(b.db, repository.id)
+        candidates = [
+            Candidate(r["id"], r["digest"], (r["name"],), r["pushed_at"], r["pulled_at"])
+            for r in tag_rows
+        ]
+        tag_holders = {r["id"]: r["artifact_id"] for r in tag_rows}
+    else:
+        rows = await retention_db.candidates(b.db, repository.id)
+        candidates = [
+            Candidate(r["id"], r["digest"], tuple(r["tags"]), r["pushed_at"], r["pulled_at"])
+            for r in rows
+        ]
     all_tags = {tag for c in candidates for tag in c.tags}
     protected = await immutable_tags(b.db, project.id, repository.name, all_tags)
     rules = {rule.id: rule for rule in policy.rules}
     verdicts = judge(policy.rules, repository.path, candidates, now or datetime.now(UTC), protected)
+    judged = "tags" if policy.mode == TAG_MODE else "artifacts"
     await log(
-        f"repository {repository.name}: {len(verdicts)} artifacts, "
+        f"repository {repository.name}: {len(verdicts)} {judged}, "
         f"rules {[r.id for r in policy.rules if r.applies_to(repository.path)]}, dry_run={dry_run}"
     )
     for verdict in verdicts:
@@ -679,6 +706,8 @@ async def apply_to_repository(
             )
         elif dry_run:
             outcome = ArtifactOutcome(c.digest, c.tags, WOULD_DELETE)
+        elif policy.mode == TAG_MODE:
+            outcome = await _delete_tag(b, project, repository, c, tag_holders[c.id])
         else:
             outcome = await _delete(b, project, repository, c)
         result.artifacts.append(outcome)
@@ -707,6 +736,18 @@ async def _delete(
     return ArtifactOutcome(c.digest, c.tags, DELETED)
 
 
+async def _delete_tag(
+    b: Backends, project: ProjectRef, repository: Repository, c: Candidate, artifact_id: int
+) -> ArtifactOutcome:
+    (name,) = c.tags
+    if not await retention_tags.delete_if_unmoved(b.db, c.id, name, artifact_id):
+        return ArtifactOutcome(c.digest, c.tags, SKIPPED, "changed while the run judged it")
+    await b.audit.record(
+        AuditEvent("delete", "tag", f"{repository.name}:{name}", "retention", project.id)
+    )
+    return ArtifactOutcome(c.digest, c.tags, DELETED, "tag removed; the artifact stays")
+
+
 # --- managing policies and executions ----------------------------------------------------------
 
 
@@ -729,7 +770,7 @@ async def create_policy(
     b: Backends, actor: Principal, project: ProjectRef, spec: PolicySpec
 ) -> int:
     policy_id = await retention_db.create(
-        b.db, project.id, [r.to_json() for r in spec.rules], trigger_json(spec.cron)
+        b.db, project.id, [r.to_json() for r in spec.rules], trigger_json(spec.cron), spec.mode
     )
     if policy_id is None:
         raise PolicyExists(f"project {project.name} already has a retention policy")
@@ -744,7 +785,7 @@ async def update_policy(
     b: Backends, actor: Principal, project: ProjectRef, policy: Policy, spec: PolicySpec
 ) -> None:
     await retention_db.update(
-        b.db, policy.id, [r.to_json() for r in spec.rules], trigger_json(spec.cron)
+        b.db, policy.id, [r.to_json() for r in spec.rules], trigger_json(spec.cron), spec.mode
     )
     if spec.cron != policy.cron:
         await _schedule(b, policy.id, spec.cron)

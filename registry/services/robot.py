@@ -27,6 +27,7 @@ from registry.services.errors import (
     RobotUnknown,
 )
 from registry.services.identity import ROBOT_PREFIX
+from registry.services.immutability import check_pattern
 from registry.services.project import find_by_id, find_project
 from registry.services.user import check_password
 
@@ -131,10 +132,24 @@ async def _resolve_namespaces(
         if namespace == "*":
             resolved.append({**permission, "project_id": None})
             continue
-        project = await find_project(b.db, namespace, by_name=by_name)
+        # "team/app-*": only the repositories of team whose path below it matches app-*.
+        project_part, _, pattern = namespace.partition("/")
+        project = await find_project(b.db, project_part, by_name=by_name)
         if project is None:
-            raise ResourceUnknown(f"project {namespace} not found")
-        resolved.append({**permission, "namespace": project.name, "project_id": project.id})
+            raise ResourceUnknown(f"project {project_part} not found")
+        if pattern:
+            try:
+                check_pattern(pattern)
+            except ValueError as exc:
+                raise InvalidRequest(f"invalid repository pattern {pattern!r}: {exc}") from None
+        resolved.append(
+            {
+                **permission,
+                "namespace": f"{project.name}/{pattern}" if pattern else project.name,
+                "project_id": project.id,
+                "repository_pattern": pattern or None,
+            }
+        )
     return resolved
 
 

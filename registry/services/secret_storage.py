@@ -22,7 +22,11 @@ log = logging.getLogger(__name__)
 LDAP_PASSWORD: Final = "configuration:ldap_search_password"  # noqa: S105 — a purpose label, not a secret
 WEBHOOK_AUTH_HEADER: Final = "webhook:auth_header"
 # Configuration keys whose values are sealed, and the purpose each is sealed for.
-SEALED_CONFIGURATION: Final = {"ldap_search_password": LDAP_PASSWORD}
+SEALED_CONFIGURATION: Final = {
+    "ldap_search_password": LDAP_PASSWORD,
+    "oidc_client_secret": "configuration:oidc_client_secret",
+    "uaa_client_secret": "configuration:uaa_client_secret",
+}
 _CHECK: Final = "secret-key-check"
 _CHECK_TEXT: Final = "berth"
 

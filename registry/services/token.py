@@ -28,21 +28,26 @@ class Grant:
 async def grant(db: Executor, principal: Principal, requested: list[Scope]) -> Grant:
     """What the caller gets of the requested scopes."""
     granted: list[Scope] = []
-    allowed_by_project: dict[str, frozenset[Action]] = {}
+    found: dict[str, ProjectRef | None] = {}
+    allowed_in: dict[str, frozenset[Action]] = {}
     project_ids: dict[str, int] = {}
     for scope in requested:
         if scope.type == "repository" and is_valid_repository(scope.name):
             project_name = project_of(scope.name)
-            if project_name not in project_ids and project_name not in allowed_by_project:
+            if project_name not in found:
                 row = await projects.get_by_name(db, project_name)
+                found[project_name] = (
+                    None if row is None else ProjectRef(row["id"], row["name"], row["public"])
+                )
                 if row is not None:
                     project_ids[project_name] = row["id"]
-                allowed_by_project[project_name] = (
+            project = found[project_name]
+            # Per repository: a robot's permission may hold for some repositories only.
+            if scope.name not in allowed_in:
+                allowed_in[scope.name] = (
                     frozenset()
-                    if row is None
-                    else await actions_in(
-                        db, principal, ProjectRef(row["id"], row["name"], row["public"])
-                    )
+                    if project is None
+                    else await actions_in(db, principal, project, scope.name)
                 )
         actions: set[str] = set()
         if scope.type == "registry" and scope.name == "catalog":
@@ -55,7 +60,7 @@ async def grant(db: Executor, principal: Principal, requested: list[Scope]) -> G
             # instead of an unexplained 401.
             actions = {a for a in scope.actions if a in (*_NEEDS, "*")}
         else:
-            permitted = allowed_by_project[project_of(scope.name)]
+            permitted = allowed_in[scope.name]
             actions = {a for a in scope.actions if a in _NEEDS and _NEEDS[a] in permitted}
             if "*" in scope.actions and set(_NEEDS.values()) <= permitted:
                 actions.add("*")

@@ -158,7 +158,7 @@ async def authorize(request: Request, repository: str, action: Action) -> Projec
                 f"project {project_of(repository)!r} does not exist", {"name": repository}
             )
         raise Denied()
-    if not await access.may(b.db, caller.principal, project, action):
+    if not await access.may(b.db, caller.principal, project, action, repository):
         raise Denied()
     return project
 

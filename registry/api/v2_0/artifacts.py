@@ -19,14 +19,15 @@ from registry.api.v2_0.endpoint import (
 )
 from registry.api.v2_0.errors import BadRequest, NotFound
 from registry.api.v2_0.listing import list_headers, list_query, page_of
-from registry.api.v2_0.repositories import repository_path
-from registry.api.v2_0.security import backends, find_project, principal_of, project_for, require
+from registry.api.v2_0.repositories import repository_for
+from registry.api.v2_0.security import backends, find_project, principal_of, require
 from registry.oci.names import is_valid_repository, project_of
 from registry.rbac import Action, ProjectRef
 from registry.services import artifact as artifact_service
 from registry.services import chart as chart_service
 from registry.services import scan as scan_service
 from registry.services.errors import ManifestUnknown
+from registry.services.icons import icon_for
 from registry.services.immutability import immutable_tags
 
 
@@ -60,7 +61,7 @@ async def _accessories(request: Request, row: asyncpg.Record) -> list[dict[str, 
             "size": r["size"],
             "digest": r["digest"],
             "type": artifact_service.accessory_type(r["artifact_type"]),
-            "icon": "",
+            "icon": icon_for(artifact_service.accessory_type(r["artifact_type"])),
             "creation_time": r["pushed_at"],
         }
         for r in rows
@@ -103,7 +104,7 @@ async def _to_json(
             "repository_name": row["repository_name"],
             "digest": row["digest"],
             "size": row["size"],
-            "icon": "",
+            "icon": icon_for(artifact_service.kind_of(row)),
             "push_time": row["pushed_at"],
             "pull_time": row["pulled_at"],
             "extra_attrs": await artifact_service.extra_attrs(b, row),
@@ -162,8 +163,7 @@ def _addition_links(request: Request, kind: str, row: asyncpg.Record) -> dict[st
 
 async def resolve(request: Request, action: Action) -> tuple[ProjectRef, str, asyncpg.Record]:
     """(project, repository, artifact) named by the path, when the caller may ``action``."""
-    project = await project_for(request, action, "project_name")
-    repository = repository_path(request, project)
+    project, repository = await repository_for(request, action)
     reference = request.path_params["reference"]
     row = await artifact_service.artifact_detail(backends(request), repository, reference)
     return project, repository, row
@@ -171,8 +171,7 @@ async def resolve(request: Request, action: Action) -> tuple[ProjectRef, str, as
 
 @harbor_endpoint
 async def list_artifacts(request: Request) -> Response:
-    project = await project_for(request, Action.READ_PROJECT, "project_name")
-    repository = repository_path(request, project)
+    project, repository = await repository_for(request, Action.READ_PROJECT)
     query = list_query(request)
     rows, total = await artifact_service.list_artifacts(backends(request), repository, query)
     body = await _to_json(request, rows, project, repository)
@@ -195,8 +194,7 @@ async def delete_artifact(request: Request) -> Response:
 
 @harbor_endpoint
 async def copy_artifact(request: Request) -> Response:
-    target = await project_for(request, Action.PUSH, "project_name")
-    repository = repository_path(request, target)
+    target, repository = await repository_for(request, Action.PUSH)
     source_text = request.query_params.get("from")
     if not source_text:
         raise BadRequest("from is required: project/repository@digest or project/repository:tag")
@@ -209,7 +207,7 @@ async def copy_artifact(request: Request) -> Response:
     source_project = await find_project(request, project_of(source_repo))
     if source_project is None:
         raise NotFound(f"project {project_of(source_repo)} not found")
-    await require(request, source_project, Action.PULL)
+    await require(request, source_project, Action.PULL, source_repo)
     actor = await principal_of(request)
     try:
         digest = await artifact_service.copy_artifact(

@@ -28,8 +28,8 @@ from registry.api.v2_0.listing import list_headers, list_query, page_of
 from registry.api.v2_0.security import (
     authenticated,
     backends,
+    find_project,
     principal_of,
-    project_for,
     require,
     sysadmin,
 )
@@ -191,8 +191,11 @@ async def resolve_artifact(
 ) -> tuple[ProjectRef, str, asyncpg.Record]:
     """The project, full repository name and artifact the path names, when the caller may
     ``action`` in the project. ``reference`` is a tag or a digest."""
-    project = await project_for(request, action, "project_name")
+    project = await find_project(request, request.path_params["project_name"])
+    if project is None:
+        raise NotFound(f"project {request.path_params['project_name']} not found")
     repository = _repository_name(request, project)
+    await require(request, project, action, repository)
     row = await find_artifact(backends(request), repository, request.path_params["reference"])
     return project, repository, row
 

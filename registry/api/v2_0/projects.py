@@ -152,7 +152,7 @@ async def deletable(request: Request) -> Response:
     held = await project_service.repositories_held(backends(request), project)
     body: dict[str, Any] = {"deletable": held == 0}
     if held:
-        body["message"] = f"the project still holds {held} repositories"
+        body["message"] = "the project contains repositories, can not be deleted"
     return json_response(body)
 
 
@@ -160,7 +160,9 @@ async def deletable(request: Request) -> Response:
 async def summary(request: Request) -> Response:
     project = await project_for(request, Action.READ_PROJECT)
     counts = await project_service.summary(backends(request), project)
-    return json_response({**counts, "chart_count": 0})
+    hard, used = await project_service.storage_quota(backends(request), project)
+    quota = {"hard": {"storage": hard}, "used": {"storage": used}}
+    return json_response({**counts, "chart_count": 0, "quota": quota})
 
 
 def role_json(role: Role) -> dict[str, Any]:

@@ -10,9 +10,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from registry.api.v2_0.endpoint import harbor_endpoint, json_response, read_object
-from registry.api.v2_0.errors import BadRequest
+from registry.api.v2_0.errors import BadRequest, NotFound
 from registry.api.v2_0.listing import paged_list
-from registry.api.v2_0.security import backends, principal_of, project_for
+from registry.api.v2_0.security import (
+    backends,
+    find_project,
+    principal_of,
+    project_for,
+    require,
+)
 from registry.rbac import Action, ProjectRef
 from registry.services import repository
 
@@ -23,6 +29,18 @@ def repository_path(request: Request, project: ProjectRef) -> str:
     if not name or name.startswith("/") or ".." in name.split("/"):
         raise BadRequest("invalid repository name")
     return f"{project.name}/{name}"
+
+
+async def repository_for(request: Request, action: Action) -> tuple[ProjectRef, str]:
+    """The project and full repository name the path names, when the caller may ``action``
+    on that repository."""
+    name = request.path_params["project_name"]
+    project = await find_project(request, name)
+    if project is None:
+        raise NotFound(f"project {name} not found")
+    repository_name = repository_path(request, project)
+    await require(request, project, action, repository_name)
+    return project, repository_name
 
 
 def to_json(row: asyncpg.Record) -> dict[str, Any]:
@@ -59,8 +77,8 @@ async def list_in_project(request: Request) -> Response:
 
 
 async def _repository(request: Request, action: Action) -> tuple[ProjectRef, asyncpg.Record]:
-    project = await project_for(request, action, "project_name")
-    row = await repository.get_repository(backends(request), repository_path(request, project))
+    project, name = await repository_for(request, action)
+    row = await repository.get_repository(backends(request), name)
     return project, row
 
 

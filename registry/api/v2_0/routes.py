@@ -8,12 +8,17 @@ from starlette.routing import Route
 
 from registry.api.v2_0 import (
     artifacts,
+    audit_log_exts,
     audit_logs,
+    cli_secret,
     immutable,
+    jobservice,
     labels,
     ldap,
     members,
     openapi,
+    permissions,
+    project_metadata,
     projects,
     quotas,
     registries,
@@ -24,6 +29,7 @@ from registry.api.v2_0 import (
     scan,
     scanners,
     system,
+    system_info,
     system_jobs,
     usergroups,
     users,
@@ -118,6 +124,12 @@ routes = [
     Route(_R, repositories.update_repository, methods=["PUT"]),
     Route(_R, repositories.delete_repository, methods=["DELETE"]),
     *openapi.routes,
+    *jobservice.routes,
+    *project_metadata.routes,
+    *permissions.routes,
+    *system_info.routes,
+    *audit_log_exts.routes,
+    *cli_secret.routes,
 ]
 
 

@@ -100,9 +100,13 @@ async def project_for(
     return project
 
 
-async def require(request: Request, project: ProjectRef, action: Action) -> Principal:
+async def require(
+    request: Request, project: ProjectRef, action: Action, repository: str | None = None
+) -> Principal:
+    """The caller, when it may ``action`` in the project (in that one repository, if named:
+    robot permissions may be limited to some repositories)."""
     principal = await principal_of(request)
-    if not await access.may(backends(request).db, principal, project, action):
+    if not await access.may(backends(request).db, principal, project, action, repository):
         if principal.anonymous:
             raise Unauthorized("authentication required")
         raise Forbidden(f"not allowed to {action.value} in project {project.name}")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
@@ -10,11 +12,9 @@ from starlette.responses import PlainTextResponse, Response
 from registry.api.v2_0.endpoint import harbor_endpoint, json_response, read_object
 from registry.api.v2_0.errors import Unauthorized
 from registry.api.v2_0.security import backends, principal_of, sysadmin
-from registry.services import system
+from registry.services import system, system_info
 from registry.services.configuration import for_display
 from registry.services.health import system_health
-
-VERSION = "v2.0.0-berth"
 
 
 async def ping(request: Request) -> Response:
@@ -35,14 +35,24 @@ async def systeminfo(request: Request) -> Response:
     b = backends(request)
     config = await b.config.get()
     principal = await principal_of(request)
+    external_url = b.settings.external_url or f"{request.url.scheme}://{request.url.netloc}"
     body: dict[str, Any] = {
         "auth_mode": config["auth_mode"],
+        "primary_auth_mode": config["primary_auth_mode"],
         "self_registration": config["self_registration"],
-        "harbor_version": VERSION,
-        "registry_url": b.settings.external_url or "",
+        "harbor_version": system_info.harbor_version(),
+        "registry_url": urlsplit(external_url).netloc,
+        "external_url": external_url.rstrip("/"),
         "read_only": config["read_only"],
         "with_chartmuseum": False,
+        "banner_message": config["banner_message"],
+        "current_time": datetime.now(UTC),
+        "notification_enable": config["notification_enable"],
+        "has_ca_root": system_info.ca_certificate_path(b) is not None,
+        "registry_storage_provider_name": b.settings.storage.driver,
     }
+    if config["auth_mode"] == "oidc_auth":
+        body["oidc_provider_name"] = config["oidc_name"]
     if not principal.anonymous:
         body["project_creation_restriction"] = config["project_creation_restriction"]
     return json_response(body)

@@ -21,7 +21,7 @@ from registry.api.v2_0.listing import list_headers, list_query
 from registry.api.v2_0.security import authenticated, backends, principal_of, sysadmin
 from registry.auth.principal import Principal
 from registry.query import Match, Term
-from registry.services import user
+from registry.services import oidc, user
 
 
 def _to_json(row: asyncpg.Record) -> dict[str, Any]:
@@ -94,7 +94,20 @@ async def search_users(request: Request) -> Response:
 @harbor_endpoint
 async def current_user(request: Request) -> Response:
     principal = await authenticated(request)
-    return json_response(_to_json(await user.current_user(backends(request), principal)))
+    b = backends(request)
+    body = _to_json(await user.current_user(b, principal))
+    linked = await oidc.cli_secret_of(b, principal.user_id) if principal.user_id else None
+    if linked is not None:
+        # Harbor shows an OIDC user their CLI secret here.
+        body["oidc_user_meta"] = {
+            "id": linked.user_id,
+            "user_id": linked.user_id,
+            "subiss": linked.subject,
+            "secret": linked.secret,
+            "creation_time": linked.created_at,
+            "update_time": linked.updated_at,
+        }
+    return json_response(body)
 
 
 @harbor_endpoint

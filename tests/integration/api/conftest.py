@@ -42,7 +42,7 @@ _TABLES = (
     "tags, artifact_references, artifact_blobs, artifacts, upload_sessions, project_blobs, "
     "blobs, repositories, project_members, robot_permissions, robots, user_group_members, "
     "user_groups, configurations, audit_logs, jobs, schedules, projects, users, "
-    "replication_registries"
+    "replication_registries, job_queue_pauses"
 )
 
 
