@@ -7,9 +7,10 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from registry.api.portal_auth import _set_cookie, note_session
+from registry.api.portal_auth import note_session
 from registry.api.v2_0.endpoint import harbor_endpoint
 from registry.auth import session
+from registry.browser_session import set_session_cookie
 from registry.services import oidc
 from registry.services.context import Backends
 
@@ -63,7 +64,7 @@ async def callback(request: Request) -> Response:
     session_id, created = await session.create(b.redis, done.principal)
     note_session(request, created.csrf_token)
     response = RedirectResponse(done.redirect_to, status_code=302)
-    _set_cookie(request, response, session_id)
+    set_session_cookie(request, response, session_id)
     response.delete_cookie(STATE_COOKIE, path=_COOKIE_PATH)
     return response
 
