@@ -44,7 +44,8 @@ async def systeminfo(request: Request) -> Response:
         "registry_url": urlsplit(external_url).netloc,
         "external_url": external_url.rstrip("/"),
         "read_only": config["read_only"],
-        "with_chartmuseum": False,
+        # Each project has a ChartMuseum-style chart repository (/chartrepo/{project}).
+        "with_chartmuseum": True,
         "banner_message": config["banner_message"],
         "current_time": datetime.now(UTC),
         "notification_enable": config["notification_enable"],

@@ -111,6 +111,7 @@ async def test_systeminfo_volumes_certificate_and_icons(berth: Berth, tmp_path: 
         assert info.harbor_version.startswith("v2.")
         assert "-berth." in info.harbor_version
         assert info.has_ca_root is False
+        assert info.with_chartmuseum is True  # /chartrepo/{project} exists
         volumes = await client.get_system_volume_info()
         assert volumes.storage is not None
         assert volumes.storage[0].total is not None
