@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message
@@ -20,7 +19,7 @@ from registry.auth.principal import Principal, PrincipalKind
 from registry.config import Settings
 from registry.services.errors import BackendUnavailable, LoginThrottled
 from registry.token.jwt import issue
-from registry.token.keys import KeyRing, key_id
+from registry.token.keys import KeyRing
 
 SERVICE = "berth-registry"
 
@@ -48,13 +47,6 @@ class FakeBackends:
     keys: KeyRing
     identity: Identity = field(default_factory=Identity)
     settings: Settings = field(default_factory=Settings)
-
-
-@pytest.fixture(scope="module")
-def keys() -> KeyRing:
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    kid = key_id(private.public_key())
-    return KeyRing(kid, private, {kid: private.public_key()})
 
 
 def call_scope(b: FakeBackends, method: str, query: str, headers: list[tuple[str, str]]) -> Any:

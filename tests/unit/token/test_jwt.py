@@ -9,7 +9,6 @@ from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 
 from registry.token.jwt import (
     LEEWAY_SECONDS,
@@ -19,27 +18,17 @@ from registry.token.jwt import (
     issue,
     verify,
 )
-from registry.token.keys import KeyRing, key_id
+from registry.token.keys import KeyRing
 from registry.token.scope import Scope
+from tests.unit.signing import new_key_ring
 
 ISSUER = "berth-token-issuer"
 AUDIENCE = "registry.example"
 
 
-def key_ring() -> KeyRing:
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    kid = key_id(private.public_key())
-    return KeyRing(kid, private, {kid: private.public_key()})
-
-
-@pytest.fixture(scope="module")
-def keys() -> KeyRing:
-    return key_ring()
-
-
 @pytest.fixture(scope="module")
 def other_keys() -> KeyRing:
-    return key_ring()
+    return new_key_ring()
 
 
 def pull_push(name: str = "team/app") -> Scope:

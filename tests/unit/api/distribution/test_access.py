@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.requests import Request
 
 from registry.api.distribution.access import (
@@ -29,7 +28,7 @@ from registry.services.errors import (
     ServiceUnavailable,
 )
 from registry.token.jwt import VerifiedTokens, issue
-from registry.token.keys import KeyRing, key_id
+from registry.token.keys import KeyRing
 from registry.token.scope import Scope
 
 DEV = Principal("dev", PrincipalKind.USER, user_id=7)
@@ -53,13 +52,6 @@ class FakeBackends:
     keys: KeyRing
     identity: Identity = field(default_factory=lambda: Identity(DEV))
     verified_tokens: VerifiedTokens = field(default_factory=VerifiedTokens)
-
-
-@pytest.fixture(scope="module")
-def keys() -> KeyRing:
-    private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    kid = key_id(private.public_key())
-    return KeyRing(kid, private, {kid: private.public_key()})
 
 
 def request(b: FakeBackends, *headers: tuple[str, str], scheme: str = "http") -> Request:
