@@ -58,7 +58,9 @@ def create_celery(settings: Settings, open_backends: OpenBackends | None = None)
     )
     app.steps["worker"].add(heartbeat_step(settings))
 
-    @app.task(name=TASK_NAME, bind=True, max_retries=None)  # type: ignore[untyped-decorator]
+    # Not shared (Celery's default): a shared task is added to every app made later in the
+    # process, whose own would then lose to this closure (its settings, its backends).
+    @app.task(name=TASK_NAME, bind=True, max_retries=None, shared=False)  # type: ignore[untyped-decorator]
     def run(self: Task, job_id: int) -> str:
         if open_backends is None:
             raise RuntimeError("this Celery app only sends jobs")

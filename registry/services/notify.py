@@ -38,7 +38,9 @@ _QUOTA_WARNING_REARM_SECONDS = 24 * 3600
 def registry_host(settings: Settings) -> str:
     if settings.external_url:
         return urlsplit(settings.external_url).netloc or settings.external_url
-    return f"{settings.host}:{settings.port}"
+    # An IPv6 address takes brackets before a port (RFC 3986), or the port reads as part of it.
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return f"{host}:{settings.port}"
 
 
 def _schedule(b: Backends, work: Coroutine[Any, Any, None]) -> None:

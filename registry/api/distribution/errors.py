@@ -60,6 +60,40 @@ _CODES[errors.LoginThrottled] = ("TOOMANYREQUESTS", 429)
 _CODES[errors.BackendUnavailable] = ("UNAVAILABLE", 503)
 # Harbor's answer to a pull a project policy refuses (vulnerabilities, content trust).
 _CODES[errors.PolicyViolation] = ("PROJECTPOLICYVIOLATION", 412)
+# The management rules every face shares: Distribution has no codes for them, so /v2/ answers
+# as Harbor's does, with Harbor's code and the status the management API gives them.
+_CODES.update(
+    dict.fromkeys(
+        (
+            errors.InvalidRequest,
+            errors.ConfigurationInvalid,
+            errors.ProjectInvalid,
+            errors.RuleInvalid,
+            errors.ScheduleInvalid,
+            errors.RetentionPolicyInvalid,
+            errors.WebhookPolicyInvalid,
+            errors.PolicyExists,
+            errors.ScannerInvalid,
+            errors.ScannerUnreachable,
+            errors.ChartInvalid,
+        ),
+        ("BAD_REQUEST", 400),
+    )
+)
+_CODES.update(
+    dict.fromkeys(
+        (
+            errors.ResourceExists,
+            errors.TagExists,
+            errors.ProjectExists,
+            errors.RuleConflict,
+            errors.ChartExists,
+        ),
+        ("CONFLICT", 409),
+    )
+)
+_CODES[errors.ProjectNotEmpty] = ("PRECONDITION", 412)
+_CODES[errors.ScanUnavailable] = ("PRECONDITION", 412)
 
 
 def oci_error(

@@ -126,6 +126,8 @@ _DOMAIN: dict[type[errors.RegistryError], type[HarborError]] = {
     errors.ScanUnavailable: PreconditionFailed,
     errors.PolicyViolation: PreconditionFailed,
     errors.ChartInvalid: BadRequest,
+    # ChartMuseum's answer to an upload of a version that is already there.
+    errors.ChartExists: Conflict,
 }
 
 

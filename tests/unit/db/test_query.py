@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from registry.db import robots, users
-from registry.db.query import Clauses, Column
+from registry.db.query import Clauses, Column, coerce
 from registry.query import Match, QueryInvalid, SortKey, Term
 
 COLUMNS = {
@@ -68,3 +68,44 @@ def test_unknown_keys_and_bad_values_are_refused() -> None:
 def test_the_account_lists_accept_harbors_keys() -> None:
     assert set(users.LIST_COLUMNS) == {"username"}
     assert set(robots.LIST_COLUMNS) == {"Level", "ProjectID", "name"}
+
+
+@pytest.mark.parametrize(
+    ("value", "cast", "coerced"),
+    [
+        ("42", "int", 42),
+        ("-7", "bigint", -7),
+        (str(2**63 - 1), "bigint", 2**63 - 1),
+        ("TRUE", "bool", True),
+        ("0", "bool", False),
+        ("2026-12-02T01:02:03Z", "timestamptz", datetime(2026, 12, 2, 1, 2, 3, tzinfo=UTC)),
+        ("anything at all", "text", "anything at all"),
+    ],
+)
+def test_values_are_coerced_to_their_columns_type(value: str, cast: str, coerced: object) -> None:
+    assert coerce(value, cast) == coerced
+
+
+@pytest.mark.parametrize(
+    ("value", "cast"),
+    [
+        ("4.2", "int"),
+        (str(2**63), "bigint"),
+        (str(-(2**63) - 1), "bigint"),
+        ("\u0664\u0662", "int"),  # digits, but not ASCII ones
+        ("yes", "bool"),
+        ("yesterday", "timestamptz"),
+    ],
+)
+def test_values_that_do_not_fit_their_column_are_refused(value: str, cast: str) -> None:
+    with pytest.raises(QueryInvalid, match="invalid value"):
+        coerce(value, cast)
+
+
+def test_a_range_with_one_open_end_bounds_one_side() -> None:
+    columns = {"size": Column("a.size", "bigint")}
+    clauses = Clauses(columns).filter({"size": Term(Match.RANGE, ("", "100"))})
+    assert clauses.conditions == ["a.size <= $1::bigint"]
+    assert clauses.params == [100]
+    both_open = Clauses(columns).filter({"size": Term(Match.RANGE, ("", ""))})
+    assert both_open.where() == ""

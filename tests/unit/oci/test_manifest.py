@@ -161,3 +161,78 @@ def test_unstorable_or_deep_json_is_refused(annotation: str, reason: str) -> Non
     ).encode()
     with pytest.raises(InvalidManifestError, match=reason):
         parse_manifest(body, None)
+
+
+def _with_config(config: object) -> bytes:
+    body = json.loads(_image())
+    body["config"] = config
+    return json.dumps(body).encode()
+
+
+CONFIG = {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": DIGEST, "size": 2}
+
+
+@pytest.mark.parametrize(
+    ("config", "reason"),
+    [
+        ("sha256:abc", r"config is not a descriptor object"),
+        ({**CONFIG, "mediaType": ""}, r"config\.mediaType must be a non-empty string"),
+        ({**CONFIG, "mediaType": 1}, r"config\.mediaType must be a non-empty string"),
+        ({**CONFIG, "digest": 5}, r"config\.digest must be a string"),
+        ({**CONFIG, "platform": "linux/amd64"}, r"config\.platform must be an object"),
+        ({**CONFIG, "urls": "https://x.invalid"}, r"config\.urls must be a list of strings"),
+        ({**CONFIG, "urls": [1]}, r"config\.urls must be a list of strings"),
+        ({**CONFIG, "artifactType": 1}, r"config\.artifactType must be a string"),
+        ({**CONFIG, "annotations": {"k": 1}}, r"config\.annotations must map strings"),
+    ],
+)
+def test_each_descriptor_field_is_checked_and_named(config: object, reason: str) -> None:
+    with pytest.raises(InvalidManifestError, match=reason):
+        parse_manifest(_with_config(config), None)
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        ({"mediaType": 2}, "mediaType must be a string"),
+        ({"artifactType": ["x"]}, "artifactType must be a string"),
+        ({"layers": {}}, "layers must be a list"),
+        ({"layers": [{"mediaType": "x", "digest": DIGEST}]}, r"layers\[0\]\.size"),
+        ({"subject": {"digest": DIGEST, "size": 1}}, r"subject\.mediaType"),
+    ],
+)
+def test_manifest_fields_are_checked_and_named(extra: dict[str, object], reason: str) -> None:
+    with pytest.raises(InvalidManifestError, match=reason):
+        parse_manifest(_image(**extra), None)
+
+
+def test_an_index_child_is_named_by_its_position() -> None:
+    raw = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": mediatypes.OCI_INDEX,
+            "manifests": [{**CONFIG, "mediaType": mediatypes.OCI_MANIFEST}, {"digest": DIGEST}],
+        }
+    ).encode()
+    with pytest.raises(InvalidManifestError, match=r"manifests\[1\]\.mediaType"):
+        parse_manifest(raw, None)
+
+
+def test_content_type_parameters_and_case_do_not_matter() -> None:
+    content_type = "Application/VND.OCI.Image.Manifest.v1+JSON; charset=utf-8"
+    assert parse_manifest(_image(), content_type).media_type == mediatypes.OCI_MANIFEST
+    assert parse_manifest(_image(), "application/octet-stream").media_type == (
+        mediatypes.OCI_MANIFEST
+    )
+
+
+def test_descriptor_details_are_kept() -> None:
+    body = json.loads(_image())
+    body["layers"][0].update(
+        {"annotations": {"org.opencontainers.image.title": "a.txt"}, "artifactType": "x/y"}
+    )
+    m = parse_manifest(json.dumps(body).encode(), None)
+    layer = m.blobs[1]
+    assert (layer.size, layer.artifact_type) == (9, "x/y")
+    assert layer.annotations == {"org.opencontainers.image.title": "a.txt"}
+    assert m.config_media_type == "application/vnd.oci.image.config.v1+json"

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from registry.oci.digest import Digest, InvalidDigestError, StreamHasher
+from registry.oci.digest import Digest, InvalidDigestError, StreamHasher, looks_like_digest
 from registry.oci.names import is_valid_repository, is_valid_tag, project_of
 
 
@@ -80,3 +80,28 @@ def test_names_tags_and_digests_are_matched_in_full(suffix: str) -> None:
     assert not is_valid_tag("latest" + suffix)
     with pytest.raises(InvalidDigestError):
         Digest.parse("sha256:" + "0" * 64 + suffix)
+
+
+def test_a_reference_with_a_colon_is_meant_as_a_digest() -> None:
+    assert looks_like_digest("sha256:" + "0" * 64)
+    # Even a malformed one: it must then be refused as a digest, not looked up as a tag.
+    assert looks_like_digest("sha256:abc")
+    assert not looks_like_digest("latest")
+    assert not looks_like_digest("v1.0")
+
+
+def test_the_digest_of_content() -> None:
+    assert str(Digest.of(b"")) == (
+        "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+    )
+    assert Digest.of(b"", "sha512").hex.startswith("cf83e1357eefb8bdf1542850d66d8007")
+
+
+def test_a_stream_hasher_keeps_only_the_algorithms_asked_for() -> None:
+    default = StreamHasher()
+    assert default.has("sha256")
+    assert not default.has("sha512")
+    default.update(b"abc")
+    assert default.digest() == Digest.of(b"abc")
+    with pytest.raises(KeyError):
+        default.digest("sha512")
