@@ -261,6 +261,13 @@ HARBOR_PAIRS: dict[Action, tuple[tuple[str, str], ...]] = {
         ("tag-retention", "list"),
         ("tag-retention", "operate"),
     ),
+    Action.READ_CHART: (
+        ("helm-chart", "read"),
+        ("helm-chart-version", "read"),
+        ("helm-chart-version", "list"),
+    ),
+    Action.UPLOAD_CHART: (("helm-chart-version", "create"),),
+    Action.DELETE_CHART: (("helm-chart-version", "delete"),),
 }
 
 # What a system administrator may do outside any project, in the same vocabulary.

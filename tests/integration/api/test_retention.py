@@ -26,7 +26,7 @@ TAGS = ["v1", "v2", "v3", "v4", "v5"]
 async def no_jobs(berth: Berth) -> None:
     """Job records and schedules outlive the per-test truncation of the API tables, and policy
     ids start again at 1: clear them, so a policy never sees another test's executions."""
-    await berth.app.state.backends.db.execute("TRUNCATE jobs, schedules")
+    await berth.app.state.backends.db.execute("TRUNCATE jobs, schedules CASCADE")
 
 
 def rule(

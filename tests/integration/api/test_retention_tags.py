@@ -26,7 +26,7 @@ Worker = subprocess.Popen[bytes]
 
 @pytest.fixture(autouse=True)
 async def no_jobs(berth: Berth) -> None:
-    await berth.app.state.backends.db.execute("TRUNCATE jobs, schedules")
+    await berth.app.state.backends.db.execute("TRUNCATE jobs, schedules CASCADE")
 
 
 async def _push(berth: Berth) -> tuple[str, str]:

@@ -35,7 +35,7 @@ def test_values_are_stored_in_their_own_types() -> None:
     ("values", "reason"),
     [
         ({"auth_mod": "db_auth"}, "unknown configuration item 'auth_mod'"),
-        ({"auth_mode": "oidc_auth"}, "auth_mode must be one of db_auth, ldap_auth"),
+        ({"auth_mode": "uaa_auth"}, "auth_mode must be one of db_auth, ldap_auth, oidc_auth"),
         ({"project_creation_restriction": "nobody"}, "must be one of everyone, adminonly"),
         ({"read_only": "yes"}, "read_only must be a boolean"),
         ({"read_only": 1}, "read_only must be a boolean"),
