@@ -20,7 +20,6 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from registry.api.login import LoginRefused, log_in
 from registry.api.v2_0.errors import (
     BadRequest,
     HarborError,
@@ -36,6 +35,7 @@ from registry.browser_session import (
     set_session_cookie,
 )
 from registry.services.context import Backends
+from registry.services.login import LoginRefused, log_in
 
 _MAX_FORM_BYTES = 16 * 1024
 # Set in the request's state once the session cookie has been looked at: the session's CSRF

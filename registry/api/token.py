@@ -11,10 +11,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from registry.api import login
 from registry.auth.basic import parse_basic
 from registry.auth.principal import ANONYMOUS, Principal
 from registry.metrics.instruments import count_token
+from registry.services import login
 from registry.services import token as token_service
 from registry.services.context import Backends
 from registry.services.errors import BackendUnavailable

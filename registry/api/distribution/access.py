@@ -15,7 +15,6 @@ from starlette.requests import Request
 
 from registry import rbac
 from registry.api.distribution.errors import Denied, TooManyRequests, Unauthorized
-from registry.api.login import THROTTLED, UNAVAILABLE, LoginRefused, log_in
 from registry.auth.basic import parse_basic
 from registry.auth.principal import ANONYMOUS, Principal
 from registry.oci.names import project_of
@@ -23,6 +22,7 @@ from registry.rbac import Action, ProjectRef
 from registry.services import access
 from registry.services.context import Backends
 from registry.services.errors import NameInvalid, NameUnknown, ServiceUnavailable
+from registry.services.login import THROTTLED, UNAVAILABLE, LoginRefused, log_in
 from registry.services.project import check_repository_name, find_project
 from registry.token import jwt
 

@@ -7,8 +7,7 @@ import logging
 
 from starlette.responses import Response
 
-from registry.api import login
-from registry.services import errors
+from registry.services import errors, login
 from registry.services.errors import (
     ArtifactInUse,
     ConfigurationInvalid,

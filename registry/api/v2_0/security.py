@@ -11,7 +11,6 @@ import hmac
 
 from starlette.requests import Request
 
-from registry.api.login import LoginRefused, log_in
 from registry.api.portal_auth import note_session
 from registry.api.v2_0.errors import (
     Forbidden,
@@ -25,6 +24,7 @@ from registry.auth.principal import ANONYMOUS, Principal
 from registry.rbac import Action, ProjectRef
 from registry.services import access
 from registry.services.context import Backends
+from registry.services.login import LoginRefused, log_in
 from registry.services.project import find_project as lookup_project
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -17,11 +19,17 @@ from registry.portal.forms import (
 )
 from registry.portal.security import backends, csrf_token, viewer
 from registry.portal.templating import render
-from registry.services.errors import BackendUnavailable, LoginThrottled
+from registry.services.login import THROTTLED, UNAVAILABLE, WRONG_CREDENTIALS, LoginRefused, log_in
 
 HOME = "/projects"
 # One message for every wrong credential: which part was wrong is not for the caller to learn.
 BAD_CREDENTIALS = "Invalid user name or password."
+# What the page says for each kind of refused login.
+_REFUSALS = {
+    WRONG_CREDENTIALS: BAD_CREDENTIALS,
+    THROTTLED: "Too many failed logins for this account. Wait a few minutes and try again.",
+    UNAVAILABLE: "The directory cannot be reached right now. Try again soon.",
+}
 
 
 def _next(target: str) -> str:
@@ -31,16 +39,27 @@ def _next(target: str) -> str:
     return HOME
 
 
-def _login_page(
+async def _login_page(
     request: Request, *, error: str | None = None, status: int = 200, username: str = ""
 ) -> Response:
     token = login_token(request)
+    config = await backends(request).config.get()
+    next_page = _next(request.query_params.get("next", HOME))
+    # With OIDC on, people sign in at their provider; the form stays for local accounts
+    # (the admin) as in Harbor.
+    oidc = None
+    if config["auth_mode"] == "oidc_auth":
+        oidc = {
+            "name": config["oidc_name"] or "your identity provider",
+            "url": "/c/oidc/login?" + urlencode({"redirect_url": next_page}),
+        }
     response = render(
         request,
         "login.html",
         {
             "login_token": token,
-            "next": _next(request.query_params.get("next", HOME)),
+            "next": next_page,
+            "oidc": oidc,
             "username": username,
             "error": error,
         },
@@ -55,7 +74,7 @@ def _login_page(
 async def login_form(request: Request) -> Response:
     if not (await viewer(request)).anonymous:
         return see_other(_next(request.query_params.get("next", HOME)))
-    return _login_page(request)
+    return await _login_page(request)
 
 
 @page
@@ -63,7 +82,7 @@ async def login(request: Request) -> Response:
     form = await read_form(request)
     username = form.get("username")
     if not check_login_token(request, form):
-        return _login_page(
+        return await _login_page(
             request,
             error="The login form expired. Please try again.",
             status=403,
@@ -71,23 +90,10 @@ async def login(request: Request) -> Response:
         )
     b = backends(request)
     try:
-        principal = await b.identity.login(username, form.get("password"))
-    except LoginThrottled:
-        return _login_page(
-            request,
-            error="Too many failed logins for this account. Wait a few minutes and try again.",
-            status=429,
-            username=username,
-        )
-    except BackendUnavailable:
-        return _login_page(
-            request,
-            error="The directory cannot be reached right now. Try again soon.",
-            status=503,
-            username=username,
-        )
-    if principal is None or principal.anonymous:
-        return _login_page(request, error=BAD_CREDENTIALS, status=401, username=username)
+        principal = await log_in(b, username, form.get("password"))
+    except LoginRefused as refused:
+        error, status = _REFUSALS[refused.status], refused.status
+        return await _login_page(request, error=error, status=status, username=username)
     # A fresh session id at every login; the one the browser had is no longer any good.
     await session.destroy(b.redis, request.cookies.get(session.COOKIE))
     session_id, _ = await session.create(b.redis, principal)

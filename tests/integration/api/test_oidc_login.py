@@ -18,6 +18,7 @@ import httpx
 import pytest
 from harborapi.exceptions import Unauthorized
 
+from tests.e2e._browser import DESKTOP, artifacts_dir, chromium
 from tests.e2e._oci import OCI_MANIFEST, build_image, write_layout
 from tests.e2e._tools import Toolbox
 from tests.integration.api.conftest import Berth, create_project
@@ -141,6 +142,30 @@ async def test_browser_sign_in_opens_a_session(berth: Berth, oidc_mode: None) ->
         info = (await a.get("/systeminfo")).json()
         assert info["auth_mode"] == "oidc_auth"
         assert info["oidc_provider_name"] == "test-provider"
+
+
+async def test_the_portal_signs_in_through_the_provider(
+    berth: Berth, oidc_mode: None, tmp_path: Path
+) -> None:
+    """In a real browser: the login page offers the provider, which signs the person in and
+    sends them back to the page they asked for, logged in as themselves."""
+
+    def journey() -> tuple[str, str, str]:
+        with chromium() as browser:
+            page = browser.new_page(viewport=DESKTOP)
+            page.goto(f"{berth.url}/")
+            # The form stays for local accounts such as the administrator.
+            assert page.get_by_label("Username").is_visible()
+            page.get_by_role("link", name="Log in with test-provider").click()
+            page.wait_for_url(f"{berth.url}/projects")
+            page.screenshot(path=str(artifacts_dir(tmp_path) / "oidc-signed-in.png"))
+            return page.url, page.locator(".user").inner_text(), page.content()
+
+    url, user, content = await asyncio.to_thread(journey)
+    assert url == f"{berth.url}/projects"
+    assert user.split()[0] == "alice"
+    assert "admin" in user  # the provider's admin group made alice a system administrator
+    assert "Log out" in content
 
 
 async def test_a_callback_from_another_browser_is_refused(berth: Berth, oidc_mode: None) -> None:

@@ -8,9 +8,8 @@ import logging
 
 import pytest
 
-from registry.api import login
 from registry.api.v2_0.errors import HarborError, NotFound, from_domain, login_refused, render
-from registry.services import errors
+from registry.services import errors, login
 from tests.unit.domain_errors import domain_error_types, raised
 
 # Harbor's code for each status it answers with.

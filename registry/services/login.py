@@ -1,11 +1,11 @@
 """Logging in with a name and a password, for every face (token service, /v2/ Basic, the
-Harbor API's Basic and the portal's login form).
+Harbor API's Basic, /c/login and the portal's login page).
 
 This is the one place that decides what a refused login tells the client: wrong credentials,
 a throttled account and an unreachable identity backend each get one status and one fixed
 message. None of them says which part of the credentials was wrong, and the identity
 backend's own error text (an LDAP server's, say) never reaches the client. Each face only
-renders the refusal in its own wire format.
+renders the refusal in its own format (the portal in words of its own).
 """
 
 from __future__ import annotations

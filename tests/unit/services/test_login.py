@@ -9,10 +9,10 @@ from typing import cast
 
 import pytest
 
-from registry.api.login import LoginRefused, log_in
 from registry.auth.principal import Principal, PrincipalKind
 from registry.services.context import Backends
 from registry.services.errors import BackendUnavailable, LoginThrottled
+from registry.services.login import LoginRefused, log_in
 
 ALICE = Principal("alice", PrincipalKind.USER, user_id=7)
 # What an LDAP server might say; none of it may reach the client.
