@@ -137,6 +137,15 @@ async def metrics(db: Executor, trigger: str | None) -> dict[str, int]:
     return {r["status"]: int(r["n"]) for r in rows}
 
 
+async def unfinished(db: Executor, trigger: str) -> list[asyncpg.Record]:
+    """Reports still Pending or Running that ``trigger`` started (a scan-all's scans)."""
+    return await db.fetch(
+        f"SELECT {_COLUMNS} FROM scan_reports s "  # noqa: S608 — constant columns
+        "WHERE s.trigger = $1 AND s.status IN ('Pending', 'Running') ORDER BY s.id",
+        trigger,
+    )
+
+
 async def image_artifacts(db: Executor) -> list[asyncpg.Record]:
     """Every image in the registry that is not an index (what scan-all scans)."""
     return await db.fetch(

@@ -325,6 +325,29 @@ async def scan_all_now(b: Backends, actor: Principal) -> int:
     return job_id
 
 
+async def stop_scan_all(b: Backends, actor: Principal) -> int:
+    """Stop a running scan-all: its SCAN_ALL job and every scan it started that has not
+    finished (Harbor's ``POST /system/scanAll/stop``). How many scans were asked to stop;
+    InvalidRequest when no scan-all is running."""
+    latest, _ = await job_records.list_kind(b.db, [ALL_KIND], 1, 0)
+    running_job = bool(latest) and latest[0]["status"] not in job_records.FINISHED
+    if running_job:
+        await jobs.stop(b, latest[0]["id"])
+    pending = await scan_reports.unfinished(b.db, SCAN_ALL_TRIGGER)
+    if not running_job and not pending:
+        raise InvalidRequest("no scan all is running")
+    for report in pending:
+        if report["job_id"]:
+            await jobs.stop(b, report["job_id"])
+            job = await job_records.get(b.db, report["job_id"])
+            if job is None or job["status"] != "Stopped":
+                continue  # a running scan closes its own report when it sees the stop
+        # Never started: nothing else will close the report.
+        await scan_reports.finish(b.db, report["id"], "Stopped")
+    await b.audit.record(AuditEvent("stop", "scan_all", "system", actor.name))
+    return len(pending)
+
+
 async def scan_all_metrics(b: Backends, scheduled: bool) -> dict[str, Any]:
     """Harbor's ``/scans/all/metrics`` (or ``/scans/schedule/metrics``): the scans scan-all
     started, by status."""

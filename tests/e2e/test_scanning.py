@@ -599,6 +599,22 @@ def test_scan_all_with_metrics_and_schedule(scanning: Registry) -> None:
         assert metrics["trigger"] == "Manual"
         api.put("/system/scanAll/schedule", json={"schedule": {"type": "None"}})
 
+        # Nothing runs: stopping is refused. A run stopped at once settles, none left going.
+        nothing = api.post("/system/scanAll/stop")
+        assert nothing.status_code == 400, nothing.text
+        assert "no scan all is running" in nothing.json()["errors"][0]["message"]
+        assert api.post(
+            "/system/scanAll/schedule", json={"schedule": {"type": "Manual"}}
+        ).is_success
+        stop = api.post("/system/scanAll/stop")
+        assert stop.status_code == 202, stop.text
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and api.get("/scans/all/metrics").json()["ongoing"]:
+            time.sleep(1)
+        settled = api.get("/scans/all/metrics").json()
+        assert not settled["ongoing"], settled
+        assert set(settled["metrics"]) <= {"Success", "Stopped"}, settled
+
 
 def test_scanner_registrations_and_a_failing_scanner(
     scanning: Registry,

@@ -214,6 +214,13 @@ async def put_scan_all_schedule(request: Request) -> Response:
     return Response(status_code=201 if request.method == "POST" else 200)
 
 
+@harbor_endpoint
+async def stop_scan_all(request: Request) -> Response:
+    actor = await sysadmin(request)
+    await scan.stop_scan_all(backends(request), actor)
+    return Response(status_code=202)
+
+
 def _metrics(scheduled: bool) -> Any:
     @harbor_endpoint
     async def metrics(request: Request) -> Response:
@@ -239,6 +246,7 @@ routes = [
     Route("/api/v2.0/system/CVEAllowlist", put_system_allowlist, methods=["PUT"]),
     Route("/api/v2.0/system/scanAll/schedule", get_scan_all_schedule, methods=["GET"]),
     Route("/api/v2.0/system/scanAll/schedule", put_scan_all_schedule, methods=["POST", "PUT"]),
+    Route("/api/v2.0/system/scanAll/stop", stop_scan_all, methods=["POST"]),
     Route("/api/v2.0/scans/all/metrics", _metrics(False), methods=["GET"]),
     Route("/api/v2.0/scans/schedule/metrics", _metrics(True), methods=["GET"]),
 ]
