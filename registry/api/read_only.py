@@ -18,6 +18,8 @@ _SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _ALLOWED = (
     ("PUT", re.compile(r"^/api/v2\.0/configurations/?$")),
     ("POST", re.compile(r"^/c/(login|logout|log_out|oidc/.*)$")),
+    # The portal's login form and its log-out button.
+    ("POST", re.compile(r"^/(logout)?$")),
     ("POST", re.compile(r"^/service/token")),
 )
 

@@ -4,15 +4,17 @@ certificate and icons, driven by harborapi (and a registry client for pushes).""
 from __future__ import annotations
 
 import base64
+import re
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from harborapi.exceptions import NotFound
 from harborapi.models import Configurations
 
 from registry.services.read_only import MESSAGE
-from tests.integration.api.conftest import Berth, create_project
+from tests.integration.api.conftest import ADMIN_PASSWORD, Berth, create_project
 from tests.integration.api.harbor import harbor
 from tests.integration.api.oci import push_image
 from tests.integration.api.test_identity import api
@@ -49,6 +51,15 @@ async def test_read_only_refuses_changes_and_lets_reads_through(berth: Berth) ->
                 assert r.json()["errors"][0]["message"] == MESSAGE
             r = await a.get("/projects/team/repositories/app/artifacts/v1")
             assert r.status_code == 200
+        # People still log in to the portal (and out) to look around.
+        async with httpx.AsyncClient(base_url=berth.url) as browser:
+            page = await browser.get("/")
+            token = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+            assert token is not None
+            form = {"csrf_token": token.group(1), "username": "admin", "password": ADMIN_PASSWORD}
+            logged_in = await browser.post("/", data=form)
+            assert logged_in.status_code == 303, logged_in.text
+            assert (await browser.get("/projects")).status_code == 200
     finally:
         async with harbor(berth) as client:
             await client.update_config(Configurations(read_only=False))
