@@ -14,17 +14,31 @@ WORKER_KEY_PREFIX = "berth:jobservice:worker:"
 WORKER_TTL_SECONDS = 30
 
 
+# Probes given up on: cancelled, and left to finish in the background. Cancelling a statement
+# on a frozen PostgreSQL waits for the server, and the answer must not wait with it.
+_abandoned: set[asyncio.Future[object]] = set()
+
+
+def _forget(task: asyncio.Future[object]) -> None:
+    _abandoned.discard(task)
+    if not task.cancelled():
+        task.exception()  # retrieved: a late failure of an abandoned probe is not news
+
+
 async def _check(name: str, probe: Awaitable[object]) -> dict[str, Any]:
-    try:
-        async with asyncio.timeout(CHECK_TIMEOUT_SECONDS):
-            await probe
-    except TimeoutError:
+    task = asyncio.ensure_future(probe)
+    done, _ = await asyncio.wait({task}, timeout=CHECK_TIMEOUT_SECONDS)
+    if not done:
+        task.cancel()
+        _abandoned.add(task)
+        task.add_done_callback(_forget)
         return {
             "name": name,
             "status": "unhealthy",
             "error": f"no answer within {CHECK_TIMEOUT_SECONDS:.0f}s",
         }
-    except Exception as exc:
+    exc = task.exception()
+    if exc is not None:
         return {"name": name, "status": "unhealthy", "error": f"{type(exc).__name__}: {exc}"}
     return {"name": name, "status": "healthy"}
 
