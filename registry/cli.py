@@ -11,19 +11,19 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import uvicorn
 from pydantic import SecretStr, ValidationError
 
 from registry.config import Settings, load_settings, masked
-from registry.db.migrate import migrate
-from registry.db.pool import open_pool
 from registry.embedded.supervisor import BerthChild, Supervisor
-from registry.http_protocol import GuardedHttpProtocol
-from registry.metrics import setup as metrics_setup
-from registry.services.bootstrap import ADMIN, bootstrap
+
+if TYPE_CHECKING:
+    pass
+
+# What a command needs is imported by the command: each process Berth starts (the scheduler,
+# the scanner, the job worker) then holds only its own part of Berth in memory.
 
 log = logging.getLogger("berth")
 
@@ -111,6 +111,10 @@ def start_embedded_services(settings: Settings, supervisor: Supervisor) -> Setti
 
 
 async def _prepare_database(settings: Settings, *, with_bootstrap: bool) -> None:
+    from registry.db.migrate import migrate
+    from registry.db.pool import open_pool
+    from registry.services.bootstrap import ADMIN, bootstrap
+
     assert settings.database_url is not None
     # Migrations bound themselves (lock and statement timeouts in the database).
     pool = await open_pool(settings.database_url.get_secret_value(), size=2, command_timeout=None)
@@ -198,19 +202,6 @@ def run_worker(settings: Settings, *, with_scheduler: bool) -> int:
     return 1 if supervisor.gave_up else 0
 
 
-class _Server(uvicorn.Server):
-    """uvicorn's server that says it listens only once it does (socket bound, app started)."""
-
-    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
-        super().__init__(config)
-        self._on_started = on_started
-
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        await super().startup(sockets)
-        if self.started:
-            self._on_started()
-
-
 def serve(settings: Settings, *, job_worker: bool = True) -> int:
     """``berth serve``: embedded services and job processes under one supervisor, then the
     HTTP server. Exits non-zero when a supervised process keeps dying."""
@@ -295,6 +286,7 @@ def _start_scanner(settings: Settings, supervisor: Supervisor) -> None:
 
 
 async def _register_scanner(settings: Settings, url: str, api_key: str) -> None:
+    from registry.db.pool import open_pool
     from registry.services.scanner import register_embedded
     from registry.services.secrets import load_secret_box
 
@@ -307,9 +299,11 @@ async def _register_scanner(settings: Settings, url: str, api_key: str) -> None:
 
 
 def _run_http(ready: Settings, supervisor: Supervisor) -> None:
+    import uvicorn
     from uvicorn.supervisors import Multiprocess
 
     from registry.app import create_app
+    from registry.http_protocol import AnnouncingServer, GuardedHttpProtocol
 
     listening = f"Berth listening on http://{ready.host}:{ready.port}"
     GuardedHttpProtocol.configure(ready)
@@ -332,7 +326,7 @@ def _run_http(ready: Settings, supervisor: Supervisor) -> None:
         sockets.append(_metrics_socket(ready.host, ready.metrics.port))
         listening += f" (metrics on port {ready.metrics.port})"
     if ready.workers == 1:
-        server = _Server(config, on_started=lambda: _announce(listening))
+        server = AnnouncingServer(config, on_started=lambda: _announce(listening))
         supervisor.start(on_give_up=lambda name: setattr(server, "should_exit", True))
         server.run(sockets=sockets)
         return
@@ -360,6 +354,8 @@ def main(argv: list[str] | None = None) -> int:
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     if args.command in ("serve", "worker", "celery-worker", "scheduler"):
+        from registry.metrics import setup as metrics_setup
+
         # Before any instrument exists; serve starts a fresh set (and its children share it).
         metrics_setup.configure(settings.data_dir.resolve(), clean=args.command == "serve")
     if args.command == "serve":

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any, ClassVar
 
+import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from registry.config import Settings
@@ -124,3 +127,16 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._stop_waiting_for_head()
         self._stop_reading_body()
         super().connection_lost(exc)
+
+
+class AnnouncingServer(uvicorn.Server):
+    """uvicorn's server that says it listens only once it does (socket bound, app started)."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._on_started()

@@ -17,7 +17,6 @@ from registry.storage.base import (
 )
 from registry.storage.checked import CheckedDriver
 from registry.storage.filesystem import FilesystemDriver
-from registry.storage.s3 import S3Driver
 from registry.storage.settings import StorageSettings
 
 __all__ = [
@@ -29,7 +28,6 @@ __all__ = [
     "InvalidOffsetError",
     "InvalidPathError",
     "PathNotFoundError",
-    "S3Driver",
     "StorageDriver",
     "StorageError",
     "check_path",
@@ -42,6 +40,9 @@ def _filesystem(settings: StorageSettings, data_dir: Path) -> StorageDriver:
 
 
 def _s3(settings: StorageSettings, data_dir: Path) -> StorageDriver:
+    # Imported when chosen: boto3 costs each process tens of MiB it needs only for S3.
+    from registry.storage.s3 import S3Driver
+
     return S3Driver(settings.s3)
 
 

@@ -55,3 +55,50 @@ async def test_secrets_are_sealed_and_health_is_checked_on_schedule(berth: Berth
     async with api(berth) as a:
         assert (await a.get(f"/registries/{alive}")).json()["status"] == "healthy"
         assert (await a.get(f"/registries/{dead}")).json()["status"] == "unhealthy"
+
+
+async def test_a_policy_with_executions_and_tasks_is_deleted_with_their_jobs(
+    berth: Berth,
+) -> None:
+    async with api(berth) as a:
+        r = await a.post("/registries", json=_body("peer", berth.url, ADMIN_PASSWORD))
+        assert r.status_code == 201, r.text
+        registry_id = int(r.headers["Location"].rsplit("/", 1)[1])
+        r = await a.post(
+            "/replication/policies",
+            json={"name": "to-peer", "dest_registry": {"id": registry_id}},
+        )
+        assert r.status_code == 201, r.text
+        policy_id = int(r.headers["Location"].rsplit("/", 1)[1])
+    db = berth.app.state.backends.db
+    # An execution that ran: its listing job, and a task with a job of its own (finished, as
+    # after a failed run that was retried).
+    listing = await db.fetchval(
+        "INSERT INTO jobs (kind, status) VALUES ('REPLICATION', 'Success') RETURNING id"
+    )
+    task_job = await db.fetchval(
+        "INSERT INTO jobs (kind, status, attempts) VALUES ('REPLICATION_TASK', 'Success', 2) "
+        "RETURNING id"
+    )
+    execution = await db.fetchval(
+        "INSERT INTO replication_executions (policy_id, status, job_id, listed, end_time) "
+        "VALUES ($1, 'Succeed', $2, true, now()) RETURNING id",
+        policy_id,
+        listing,
+    )
+    await db.execute(
+        "INSERT INTO replication_tasks (execution_id, job_id, operation, src_resource, "
+        "dst_resource) VALUES ($1, $2, 'copy', 'lib/app:[v1]', 'lib/app:[v1]')",
+        execution,
+        task_job,
+    )
+    async with api(berth) as a:
+        r = await a.delete(f"/replication/policies/{policy_id}")
+        assert r.status_code == 200, r.text
+        assert (await a.get(f"/replication/policies/{policy_id}")).status_code == 404
+        assert (await a.delete(f"/registries/{registry_id}")).status_code == 200
+    left = await db.fetchval(
+        "SELECT count(*) FROM jobs WHERE id = ANY($1::bigint[])", [listing, task_job]
+    )
+    assert left == 0
+    assert await db.fetchval("SELECT count(*) FROM replication_executions") == 0

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from registry.storage import CheckedDriver, FilesystemDriver, S3Driver, create_driver
+from registry.storage import CheckedDriver, FilesystemDriver, create_driver
+from registry.storage.s3 import S3Driver
 from registry.storage.settings import (
     FilesystemStorageSettings,
     S3StorageSettings,
