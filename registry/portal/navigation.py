@@ -54,6 +54,7 @@ PROJECT_TABS: tuple[tuple[str, str, str], ...] = (
     ("webhooks", "Webhooks", "list-webhooks"),
     ("logs", "Logs", "read-logs"),
     ("configuration", "Configuration", "read-project"),
+    ("charts", "Charts", "read-chart"),
 )
 
 
