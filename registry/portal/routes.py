@@ -15,6 +15,8 @@ from registry.portal.pages import (
     project,
     project_settings,
     projects,
+    replication,
+    scanners,
     system_jobs,
 )
 from registry.portal.static import serve_static
@@ -103,4 +105,6 @@ routes: list[BaseRoute] = [
     Route("/admin/jobs", admin.jobs, methods=["GET"]),
     Route("/dashboard", dashboard.dashboard, methods=["GET"]),
     *system_jobs.routes,
+    *replication.routes,
+    *scanners.routes,
 ]

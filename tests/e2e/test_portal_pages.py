@@ -3,6 +3,9 @@ browser (Chromium through Playwright) against a ``berth serve`` whose built-in s
 the OSV fixture imported: an image scanned from its page with live progress and its CVE list,
 a cosign signature and a generated SBOM shown and downloaded, a chart uploaded, read and
 deleted from the Charts tab; a guest sees none of the buttons and is refused when posting.
+Administration: a Distribution registered with credentials and its connection tested, a
+replication to it whose failing task is retried once the remote answers again, the default
+scanner changed, and scan-all watched to the end.
 
 The tests build on each other (one server, one browser), in file order.
 """
@@ -25,9 +28,10 @@ from playwright.sync_api import Browser, Page, expect
 from tests.e2e._browser import DESKTOP, artifacts_dir, chromium
 from tests.e2e._jobs import state_dir
 from tests.e2e._oci import OCI_MANIFEST, sha256, write_layout
-from tests.e2e._servers import Registry, start_berth
+from tests.e2e._servers import Registry, start_berth, start_distribution
 from tests.e2e._tools import Toolbox
-from tests.e2e.test_portal import log_in
+from tests.e2e.test_portal import log_in, push_image
+from tests.e2e.test_replication import FlakyFront
 from tests.e2e.test_scanning import _push, _simple_signing, _with_osv
 from tests.fixtures.images import debian_image
 
@@ -304,3 +308,132 @@ def test_a_maintainer_action_deletes_the_chart_version(admin: Page) -> None:
     admin.get_by_role("button", name="Delete web 0.3.0").click()
     expect(admin.get_by_text("Chart web 0.3.0 deleted.")).to_be_visible()
     expect(admin.get_by_text("holds no charts")).to_be_visible()
+
+
+@pytest.fixture(scope="module")
+def remote(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, FlakyFront]]:
+    """A Distribution with htpasswd credentials, reached through a front that fails the
+    repositories named ``failing`` until told otherwise."""
+    with state_dir("portal-pages-remote") as root:
+        server, host = start_distribution(
+            root / "dist", username="mirror", password=REMOTE_PASSWORD, name="portal-remote"
+        )
+        front = FlakyFront(f"http://{host}", "failing")
+        try:
+            yield f"http://{host}", front
+        finally:
+            front.close()
+            server.stop()
+
+
+REMOTE_PASSWORD = "Mirror-Passw0rd"
+
+
+def test_admin_registers_a_registry_and_tests_its_connection(
+    admin: Page, remote: tuple[str, FlakyFront], shots: Path
+) -> None:
+    _, front = remote
+    admin.goto("/projects")
+    admin.get_by_role("link", name="Registries").click()
+    admin.get_by_text("New registry").click()
+    admin.get_by_label("Provider").select_option("docker-registry")
+    admin.get_by_label("Name", exact=True).fill("mirror")
+    admin.get_by_label("Endpoint URL").fill(front.url)
+    admin.get_by_label("Access ID").fill("mirror")
+    admin.get_by_label("Access secret").fill("not-the-password")
+    admin.get_by_role("button", name="Test connection").click()
+    expect(admin.get_by_role("alert")).to_contain_text("failed to ping the registry")
+    admin.get_by_label("Access secret").fill(REMOTE_PASSWORD)
+    admin.get_by_role("button", name="Test connection").click()
+    expect(admin.get_by_text(f"Connection to {front.url} succeeded.")).to_be_visible()
+    admin.get_by_label("Access secret").fill(REMOTE_PASSWORD)
+    admin.get_by_role("button", name="Create registry").click()
+    expect(admin.get_by_text("Registry mirror created.")).to_be_visible()
+    row = admin.get_by_role("row").filter(has_text=front.url)
+    expect(row).to_contain_text("docker-registry")
+    # The secret is never shown again.
+    expect(admin.locator("body")).not_to_contain_text(REMOTE_PASSWORD)
+    row.get_by_role("button", name="Test connection to mirror").click()
+    expect(admin.get_by_text("Connection to mirror succeeded.")).to_be_visible()
+    expect(admin.get_by_role("row").filter(has_text=front.url)).to_contain_text("healthy")
+    admin.screenshot(path=shots / "registries.png", full_page=True)
+
+
+def test_a_replication_runs_live_and_its_failed_task_is_retried(
+    admin: Page, berth: Registry, remote: tuple[str, FlakyFront], tmp_path: Path, shots: Path
+) -> None:
+    _, front = remote
+    push_image(berth, tmp_path, f"{PROJECT}/failing", "v1")
+    admin.get_by_role("link", name="Replications").click()
+    admin.get_by_text("New replication rule").click()
+    admin.get_by_label("Name", exact=True).fill("to-mirror")
+    admin.get_by_label("Remote registry").select_option(label=f"mirror ({front.url})")
+    admin.get_by_label("Source resource filter: name").fill(f"{PROJECT}/**")
+    admin.get_by_label("Source resource filter: tag").fill("v1")
+    admin.get_by_role("button", name="Save rule").click()
+    expect(admin.get_by_text("Policy to-mirror created.")).to_be_visible()
+    admin.get_by_role("button", name="Replicate to-mirror").click()
+    expect(admin.get_by_text(re.compile(r"Execution #\d+ of to-mirror started."))).to_be_visible()
+    execution = admin.locator("tr[id^=execution-]").first
+    # The row polls while the execution runs: it ends failed, without a reload.
+    expect(execution).to_have_attribute("data-status", "Failed", timeout=90_000)
+    execution.get_by_role("link").click()
+    failed = admin.locator("tbody tr[data-status=Failed]")
+    expect(failed).to_have_count(1)
+    expect(failed).to_contain_text(f"{PROJECT}/failing")
+    log_url = failed.get_by_role("link", name=re.compile("Log of")).get_attribute("href")
+    assert log_url
+    log = admin.request.get(log_url)
+    assert log.status == 200
+    assert "503" in log.text(), log.text()
+    admin.screenshot(path=shots / "replication-failed.png", full_page=True)
+
+    front.down = False
+    admin.get_by_role("button", name="Retry failed").click()
+    expect(admin.get_by_text("1 tasks retried.")).to_be_visible()
+    expect(admin.locator("#execution-summary")).to_have_attribute(
+        "data-status", "Succeed", timeout=90_000
+    )
+    expect(admin.locator("#execution-progress")).to_contain_text("1 of 1 succeeded, 0 failed")
+
+
+def test_admin_changes_the_default_scanner_and_scans_all(
+    admin: Page, api: httpx.Client, shots: Path
+) -> None:
+    added = api.post("/scanners", json={"name": "offline", "url": "http://127.0.0.1:9"})
+    assert added.status_code == 201, added.text
+    admin.get_by_role("link", name="Scanners").click()
+    offline = admin.get_by_role("row").filter(has_text="offline")
+    expect(offline).to_contain_text("unhealthy")
+    builtin = admin.locator("tr[data-default=true]")
+    expect(builtin).to_contain_text("healthy")
+    builtin_name = builtin.locator("td").first.inner_text()
+    offline.get_by_role("button", name="Set offline as default").click()
+    expect(admin.get_by_text("offline is now the default scanner.")).to_be_visible()
+    expect(admin.locator("tr[data-default=true]")).to_contain_text("offline")
+    admin.get_by_role("button", name=f"Set {builtin_name} as default").click()
+    expect(admin.locator("tr[data-default=true]")).to_contain_text(builtin_name)
+
+    admin.get_by_role("button", name="Scan now").click()
+    expect(admin.get_by_text(re.compile(r"Scan all #\d+ started."))).to_be_visible()
+    panel = admin.locator("#scan-all")
+    # The panel polls until every scan scan-all started has ended.
+    expect(panel).to_have_attribute("data-running", "false", timeout=90_000)
+    expect(admin.locator("#scan-all-status")).to_contain_text("Success")
+    progress = admin.locator("#scan-all-progress")
+    expect(progress).to_have_text(re.compile(r"^(\d+) of \1 scans completed$"))
+    assert not progress.inner_text().startswith("0 ")
+    admin.screenshot(path=shots / "scanners.png", full_page=True)
+
+
+def test_a_guest_cannot_open_or_post_to_the_administration_pages(guest: Page) -> None:
+    for path in ("/admin/registries", "/admin/replications", "/admin/scanners"):
+        opened = guest.goto(path)
+        assert opened is not None
+        assert opened.status == 403, path
+    token = guest.locator("input[name=csrf_token]").first.get_attribute("value")
+    assert token
+    form: dict[str, str | float | bool] = {"csrf_token": token}
+    for path in ("/admin/scanners/scan-all", "/admin/replications/1/run"):
+        posted = guest.request.post(path, form=form, max_redirects=0)
+        assert posted.status == 403, (path, posted.status)
