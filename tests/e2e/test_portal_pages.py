@@ -437,3 +437,36 @@ def test_a_guest_cannot_open_or_post_to_the_administration_pages(guest: Page) ->
     for path in ("/admin/scanners/scan-all", "/admin/replications/1/run"):
         posted = guest.request.post(path, form=form, max_redirects=0)
         assert posted.status == 403, (path, posted.status)
+
+
+def test_admin_deletes_a_rule_and_a_registry(
+    admin: Page, api: httpx.Client, remote: tuple[str, FlakyFront]
+) -> None:
+    url, _ = remote
+    made = api.post(
+        "/registries",
+        json={
+            "name": "spare",
+            "type": "docker-registry",
+            "url": url,
+            "credential": {"type": "basic", "access_key": "mirror", "access_secret": "x"},
+        },
+    )
+    assert made.status_code == 201, made.text
+    spare_id = int(made.headers["location"].rsplit("/", 1)[1])
+    rule = api.post(
+        "/replication/policies",
+        json={"name": "unused", "dest_registry": {"id": spare_id}, "trigger": {"type": "manual"}},
+    )
+    assert rule.status_code == 201, rule.text
+    admin.goto("/admin/replications")
+    admin.once("dialog", lambda dialog: dialog.accept())
+    admin.get_by_role("button", name="Delete rule unused").click()
+    expect(admin.get_by_text("Policy unused deleted.")).to_be_visible()
+    expect(admin.get_by_role("button", name="Delete rule unused")).to_have_count(0)
+    admin.get_by_role("link", name="Registries").click()
+    admin.once("dialog", lambda dialog: dialog.accept())
+    admin.get_by_role("button", name="Delete registry spare").click()
+    expect(admin.get_by_text("Registry spare deleted.")).to_be_visible()
+    expect(admin.get_by_role("button", name="Delete registry spare")).to_have_count(0)
+    expect(admin.get_by_role("button", name="Delete registry mirror")).to_be_visible()
