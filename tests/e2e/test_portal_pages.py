@@ -12,10 +12,13 @@ The tests build on each other (one server, one browser), in file order.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
+import os
 import re
 import secrets
+import subprocess
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -137,6 +140,37 @@ def chart_tgz(name: str, version: str) -> bytes:
     return out.getvalue()
 
 
+def provenance(archive: Path, home: Path) -> bytes:
+    """A provenance file for ``archive``: its Chart.yaml and sha256, clear-signed with a new
+    GnuPG key, as ``helm package --sign`` writes it."""
+    home.mkdir(mode=0o700)
+    env = {**os.environ, "GNUPGHOME": str(home)}
+    signer = "Berth Portal Signer <portal@berth.example>"
+    subprocess.run(
+        ["gpg", "--batch", "--passphrase", "", "--quick-gen-key", signer, "rsa2048", "sign"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    with tarfile.open(archive) as tar:
+        member = tar.extractfile(f"{archive.name.rsplit('-', 1)[0]}/Chart.yaml")
+        assert member is not None
+        chart_yaml = member.read().decode()
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    message = f"{chart_yaml}\n...\nfiles:\n  {archive.name}: sha256:{digest}\n"
+    try:
+        return subprocess.run(
+            ["gpg", "--batch", "--clearsign", "--local-user", signer],
+            input=message.encode(),
+            env=env,
+            check=True,
+            capture_output=True,
+        ).stdout
+    finally:
+        # The agent gpg started for this home is not left running.
+        subprocess.run(["gpgconf", "--kill", "gpg-agent"], env=env, check=False)
+
+
 def test_an_image_is_scanned_from_its_page_and_shows_its_cves(
     admin: Page, berth: Registry, api: httpx.Client, tmp_path: Path, shots: Path
 ) -> None:
@@ -229,7 +263,10 @@ def test_a_chart_is_uploaded_read_and_deleted_on_the_charts_tab(
         f"helm repo add {PROJECT} {berth.url}/chartrepo/{PROJECT}"
     )
     expect(admin.get_by_text("holds no charts")).to_be_visible()
+    prov = tmp_path / "web-0.3.0.tgz.prov"
+    prov.write_bytes(provenance(archive, tmp_path / "gnupg"))
     admin.get_by_label("Chart archive (.tgz)").set_input_files(archive)
+    admin.get_by_label("Provenance file (.prov, optional)").set_input_files(prov)
     admin.get_by_role("button", name="Upload").click()
     expect(admin.get_by_text("Chart web 0.3.0 uploaded.")).to_be_visible()
     versions = admin.get_by_role("table", name="Versions of web")
@@ -245,7 +282,7 @@ def test_a_chart_is_uploaded_read_and_deleted_on_the_charts_tab(
     values = admin.get_by_role("table", name="Values")
     expect(values.get_by_role("row", name="image.tag stable")).to_be_visible()
     expect(values.get_by_role("row", name="replicaCount 2")).to_be_visible()
-    expect(admin.get_by_text("No provenance file")).to_be_visible()
+    expect(admin.get_by_text("web-0.3.0.tgz.prov")).to_be_visible()
 
     # The chart is an OCI artifact too: its page shows the helm pull command.
     admin.goto(f"/projects/{PROJECT}/repositories/web")
