@@ -37,6 +37,9 @@ SECTIONS: tuple[Section, ...] = (
             Entry("Audit-log purge", "/admin/purge-audit"),
             Entry("Jobs", "/admin/jobs"),
             Entry("Configuration", "/admin/configuration"),
+            Entry("Registries", "/admin/registries"),
+            Entry("Replications", "/admin/replications"),
+            Entry("Scanners", "/admin/scanners"),
         ),
         admin_only=True,
     ),
@@ -54,6 +57,7 @@ PROJECT_TABS: tuple[tuple[str, str, str], ...] = (
     ("webhooks", "Webhooks", "list-webhooks"),
     ("logs", "Logs", "read-logs"),
     ("configuration", "Configuration", "read-project"),
+    ("charts", "Charts", "read-chart"),
 )
 
 

@@ -7,12 +7,16 @@ from starlette.routing import BaseRoute, Route
 
 from registry.portal.pages import (
     admin,
+    artifact_view,
     artifacts,
+    charts,
     dashboard,
     login,
     project,
     project_settings,
     projects,
+    replication,
+    scanners,
     system_jobs,
 )
 from registry.portal.static import serve_static
@@ -30,6 +34,12 @@ routes: list[BaseRoute] = [
     Route(f"{_ARTIFACT}/tags/{{tag}}/delete", artifacts.remove_tag, methods=["POST"]),
     Route(f"{_ARTIFACT}/delete", artifacts.delete_artifact, methods=["POST"]),
     Route(f"{_ARTIFACT}/copy", artifacts.copy_artifact, methods=["POST"]),
+    # One artifact's page and its scans: before the repository page, whose :path takes all.
+    Route(f"{_ARTIFACT}/scan", artifact_view.start_scan, methods=["POST"]),
+    Route(f"{_ARTIFACT}/scan-panel", artifact_view.scan_panel, methods=["GET"]),
+    Route(f"{_ARTIFACT}/sbom", artifact_view.generate_sbom, methods=["POST"]),
+    Route(f"{_ARTIFACT}/sbom", artifact_view.download_sbom, methods=["GET"]),
+    Route(_ARTIFACT, artifact_view.artifact_page, methods=["GET"]),
     Route(
         "/projects/{project}/repositories/{repository:path}/delete",
         artifacts.delete_repository,
@@ -70,6 +80,17 @@ routes: list[BaseRoute] = [
         project_settings.delete_robot,
         methods=["POST"],
     ),
+    Route("/projects/{project}/charts/upload", charts.upload_chart, methods=["POST"]),
+    Route(
+        "/projects/{project}/charts/{name}/versions/{version}",
+        charts.version_page,
+        methods=["GET"],
+    ),
+    Route(
+        "/projects/{project}/charts/{name}/versions/{version}/delete",
+        charts.delete_version,
+        methods=["POST"],
+    ),
     Route("/projects/{project}/{tab}", project.project_tab, methods=["GET"]),
     Route("/admin/users", admin.users, methods=["GET"]),
     Route("/admin/users", admin.create_user, methods=["POST"]),
@@ -84,4 +105,6 @@ routes: list[BaseRoute] = [
     Route("/admin/jobs", admin.jobs, methods=["GET"]),
     Route("/dashboard", dashboard.dashboard, methods=["GET"]),
     *system_jobs.routes,
+    *replication.routes,
+    *scanners.routes,
 ]

@@ -25,7 +25,8 @@ from registry.services.project import find_project
 LIST_SIZE = 50
 
 
-def _repository(request: Request, project: ProjectRef) -> str:
+def repository_of_path(request: Request, project: ProjectRef) -> str:
+    """The repository the path names in the project, or a 404 page."""
     short = str(request.path_params["repository"]).strip("/")
     name = f"{project.name}/{short}"
     if not short or not is_valid_repository(name):
@@ -128,12 +129,12 @@ async def _repository_page(
 @page
 async def repository_page(request: Request) -> Response:
     project = await project_page(request)
-    return await _repository_page(request, project, _repository(request, project))
+    return await _repository_page(request, project, repository_of_path(request, project))
 
 
 async def _artifact(request: Request, action: Action) -> tuple[ProjectRef, str, Any]:
     project = await project_page(request, action)
-    repository = _repository(request, project)
+    repository = repository_of_path(request, project)
     row = await artifact_service.artifact_detail(
         backends(request), repository, str(request.path_params["digest"])
     )
@@ -221,7 +222,7 @@ async def copy_artifact(request: Request) -> Response:
 async def delete_repository(request: Request) -> Response:
     await signed_form(request)
     project = await project_page(request, Action.DELETE)
-    repository = _repository(request, project)
+    repository = repository_of_path(request, project)
     row = await repository_service.get_repository(backends(request), repository)
     await repository_service.delete_repository(
         backends(request), await viewer(request), project, row

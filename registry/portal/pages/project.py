@@ -14,6 +14,7 @@ from registry.portal.endpoint import page, see_other
 from registry.portal.errors import PageNotFound, status_of
 from registry.portal.forms import path_id, signed_form, whole_number
 from registry.portal.navigation import PROJECT_TABS
+from registry.portal.pages.chart_tab import charts_tab
 from registry.portal.security import allowed, backends, project_page, viewer
 from registry.portal.templating import render
 from registry.query import ListQuery, SortKey, parse_filters
@@ -207,6 +208,7 @@ TABS: dict[str, Loader] = {
     "webhooks": _webhooks,
     "logs": _logs,
     "configuration": _configuration,
+    "charts": charts_tab,
 }
 _LABELS = {slug: label for slug, label, _ in PROJECT_TABS}
 _NEEDS = {slug: Action(action) for slug, _, action in PROJECT_TABS}
