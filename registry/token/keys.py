@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import hashlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -80,28 +83,47 @@ def _load_public(pem: bytes) -> rsa.RSAPublicKey:
     return key
 
 
-async def load_key_ring(db: Executor, key_file: Path | None = None) -> KeyRing:
-    """The key ring for this process: the configured file, or the database's newest key
-    (generated on first use). Every key in the database verifies."""
-    rows = await db.fetch("SELECT kid, private_pem, public_pem FROM token_keys ORDER BY created_at")
-    if key_file is None and not rows:
-        private = rsa.generate_private_key(public_exponent=65537, key_size=_KEY_BITS)
-        pem = private.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        ).decode()
-        await db.execute(
-            "INSERT INTO token_keys (kid, private_pem, public_pem) VALUES ($1, $2, $3) "
-            "ON CONFLICT DO NOTHING",
+_SELECT_KEYS = "SELECT kid, private_pem, public_pem FROM token_keys ORDER BY created_at"
+# Serialises the first key's generation across every process of every replica.
+_GENERATION_LOCK = 0x6265_7274_6B65_7973 & 0x7FFF_FFFF_FFFF_FFFF
+
+
+async def _generate_once(db: Executor) -> list[Any]:
+    """Make the first key unless another process already has. Without the lock two processes
+    starting together would each store a key and sign with their own, and each would refuse
+    the other's tokens until restarted."""
+    private = rsa.generate_private_key(public_exponent=65537, key_size=_KEY_BITS)
+    pem = private.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    connection = db.acquire() if isinstance(db, asyncpg.Pool) else _borrowed(db)
+    async with connection as conn, conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _GENERATION_LOCK)
+        rows = await conn.fetch(_SELECT_KEYS)
+        if rows:
+            return list(rows)
+        await conn.execute(
+            "INSERT INTO token_keys (kid, private_pem, public_pem) VALUES ($1, $2, $3)",
             key_id(private.public_key()),
             pem,
             _public_pem(private),
         )
-        # Another replica may have won the race: use whatever is stored now.
-        rows = await db.fetch(
-            "SELECT kid, private_pem, public_pem FROM token_keys ORDER BY created_at"
-        )
+        return list(await conn.fetch(_SELECT_KEYS))
+
+
+@contextlib.asynccontextmanager
+async def _borrowed(conn: Any) -> AsyncIterator[Any]:
+    yield conn
+
+
+async def load_key_ring(db: Executor, key_file: Path | None = None) -> KeyRing:
+    """The key ring for this process: the configured file, or the database's newest key
+    (generated on first use). Every key in the database verifies."""
+    rows = list(await db.fetch(_SELECT_KEYS))
+    if key_file is None and not rows:
+        rows = await _generate_once(db)
     public = {r["kid"]: _load_public(r["public_pem"].encode()) for r in rows}
     if key_file is not None:
         private = _load_private(await asyncio.to_thread(key_file.read_bytes))
