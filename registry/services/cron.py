@@ -54,9 +54,22 @@ def parse(expression: str) -> list[frozenset[int]]:
     return [_field(f, lo, hi) for f, (lo, hi) in zip(fields, _RANGES, strict=True)]
 
 
+def _unrestricted(text: str) -> bool:
+    return text in ("*", "?")
+
+
+def _days_either(expression: str) -> bool:
+    """Whether a day matches when either day-of-month or day-of-week does: classic cron's
+    (and Harbor's) rule once both are restricted; otherwise both must match."""
+    fields = expression.split()
+    day, weekday = fields[-3], fields[-1]
+    return not (_unrestricted(day) or _unrestricted(weekday))
+
+
 def next_after(expression: str, after: datetime) -> datetime:
     """The first time strictly after ``after`` (UTC) the expression matches."""
     seconds, minutes, hours, days, months, weekdays = parse(expression)
+    either = _days_either(expression)
     moment = after.astimezone(UTC).replace(microsecond=0) + timedelta(seconds=1)
     limit = moment + timedelta(days=366 * 5)
     while moment < limit:
@@ -66,7 +79,8 @@ def next_after(expression: str, after: datetime) -> datetime:
             ).replace(day=1)
             continue
         cron_weekday = (moment.weekday() + 1) % 7  # Python: Monday 0; cron: Sunday 0
-        if moment.day not in days or cron_weekday not in weekdays:
+        day_ok, weekday_ok = moment.day in days, cron_weekday in weekdays
+        if not ((day_ok or weekday_ok) if either else (day_ok and weekday_ok)):
             moment = moment.replace(hour=0, minute=0, second=0) + timedelta(days=1)
             continue
         if moment.hour not in hours:

@@ -70,6 +70,15 @@ def test_malformed_expressions_say_what_is_wrong(expression: str, reason: str) -
         ("0 0 12 31 * *", "2026-11-30T00:00:00", "2026-12-31T12:00:00"),
         # The 29th of February waits for the next leap year.
         ("0 0 12 29 2 *", "2026-03-01T00:00:00", "2028-02-29T12:00:00"),
+        # Day of month and day of week both restricted: either one fires (the 15th, or a
+        # Sunday, whichever comes first), as classic cron and Harbor do.
+        ("0 0 0 15 * 0", "2026-12-02T00:00:00", "2026-12-06T00:00:00"),
+        ("0 0 0 3 * 0", "2026-12-02T00:00:00", "2026-12-03T00:00:00"),
+        # Only one of them restricted: it alone decides.
+        ("0 0 0 15 * *", "2026-12-02T00:00:00", "2026-12-15T00:00:00"),
+        ("0 0 0 ? * 1", "2026-12-02T00:00:00", "2026-12-07T00:00:00"),
+        # A stepped field is a restriction: the first and third of the month, or a Sunday.
+        ("0 0 0 */2 * 0", "2026-12-01T12:00:00", "2026-12-03T00:00:00"),
     ],
 )
 def test_next_run(expression: str, after: str, expected: str) -> None:
