@@ -26,6 +26,7 @@ from registry.events import (
 from registry.rbac import ProjectRef
 from registry.services import replication_trigger, webhook
 from registry.services.context import Backends
+from registry.services.quota import human_size
 
 log = logging.getLogger(__name__)
 
@@ -142,15 +143,6 @@ def quota_exceeded(
     )
 
 
-def _size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{size} B"
-
-
 async def _warn_quota(
     b: Backends,
     project: ProjectRef,
@@ -172,7 +164,7 @@ async def _warn_quota(
         return
     message = (
         f"quota usage reach {used * 100 // hard}%: resource storage used "
-        f"{_size(used)} of {_size(hard)}"
+        f"{human_size(used)} of {human_size(hard)}"
     )
     await _notify_quota(b, QUOTA_WARNING, project, repository, message, operator, digest, tag)
 

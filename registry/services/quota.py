@@ -23,11 +23,16 @@ if TYPE_CHECKING:
     from registry.services.context import Backends
 
 
-def _human(size: int) -> str:
+_UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
+
+
+def human_size(size: int) -> str:
+    """A byte count as people read it: ``512 B``, ``1.5 GiB`` (quota messages, webhooks,
+    pages)."""
     value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.1f} {unit}" if unit != "B" else f"{int(value)} B"
+    for unit in _UNITS:
+        if abs(value) < 1024 or unit == _UNITS[-1]:
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{size} B"
 
@@ -50,8 +55,8 @@ async def check_room(db: Executor, project_id: int, adding: int) -> None:
     used = await quotas.usage(db, project_id)
     if used + adding > hard:
         raise QuotaExceeded(
-            f"adding {_human(adding)} of storage resource, which when updated to current usage "
-            f"of {_human(used)} will exceed the configured upper limit of {_human(hard)}."
+            f"adding {human_size(adding)} of storage resource, which when updated to current usage "
+            f"of {human_size(used)} will exceed the configured upper limit of {human_size(hard)}."
         )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from registry.config import Settings
-from registry.services.notify import _size, registry_host
+from registry.services.notify import registry_host
 
 
 @pytest.mark.parametrize(
@@ -30,21 +30,3 @@ def test_without_an_external_url_the_listening_address_is_used() -> None:
 def test_an_ipv6_listening_address_is_bracketed() -> None:
     assert registry_host(Settings(host="::1", port=5000)) == "[::1]:5000"
     assert registry_host(Settings(host="2001:db8::7", port=80)) == "[2001:db8::7]:80"
-
-
-@pytest.mark.parametrize(
-    ("size", "shown"),
-    [
-        (0, "0 B"),
-        (1023, "1023 B"),
-        (1024, "1.0 KiB"),
-        (1536, "1.5 KiB"),
-        (10 * 1024**2, "10.0 MiB"),
-        (5 * 1024**3 + 512 * 1024**2, "5.5 GiB"),
-        (3 * 1024**4, "3.0 TiB"),
-        # Tebibytes are the largest unit.
-        (2048 * 1024**4, "2048.0 TiB"),
-    ],
-)
-def test_quota_sizes_are_quoted_in_binary_units(size: int, shown: str) -> None:
-    assert _size(size) == shown
