@@ -8,13 +8,20 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from registry.api.distribution.access import Challenge, authorize, caller_of, may_list_catalog
+from registry.api.distribution.access import (
+    Challenge,
+    authorize,
+    caller_of,
+    catalog_reader,
+    may_list_catalog,
+)
 from registry.api.distribution.endpoint import oci_endpoint
 from registry.api.distribution.errors import Denied
 from registry.oci import mediatypes
 from registry.rbac import Action
 from registry.services import blob as blob_service
 from registry.services import manifest as manifest_service
+from registry.services import repository_visibility
 from registry.services.errors import PaginationInvalid
 
 # Without ?n= a page holds at most this many entries; larger n are clamped to it.
@@ -64,7 +71,12 @@ async def catalog(request: Request) -> Response:
             raise Denied()
         raise Challenge("insufficient scope", "registry:catalog:*", "insufficient_scope")
     limit, last = _page(request)
-    names = await manifest_service.list_repositories(request.state.backends, last, limit + 1)
+    reader = await catalog_reader(request)
+    names = (
+        []
+        if reader is None
+        else await repository_visibility.catalog(request.state.backends, reader, last, limit + 1)
+    )
     headers = {}
     if len(names) > limit:
         names = names[:limit]
