@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -177,6 +178,19 @@ async def test_a_callback_from_another_browser_is_refused(berth: Berth, oidc_mod
         assert "sid" not in r.cookies
 
 
+async def _set_cli_secret(browser: httpx.AsyncClient) -> dict[str, Any]:
+    """The signed-in user sets CLI_SECRET as their CLI secret; the user as the API shows it."""
+    me: dict[str, Any] = (await browser.get("/api/v2.0/users/current")).json()
+    csrf = (await browser.get("/api/v2.0/users/current")).headers["x-harbor-csrf-token"]
+    r = await browser.put(
+        f"/api/v2.0/users/{me['user_id']}/cli_secret",
+        json={"secret": CLI_SECRET},
+        headers={"X-Harbor-CSRF-Token": csrf},
+    )
+    assert r.status_code == 200, r.text
+    return me
+
+
 async def test_cli_secret_logs_skopeo_and_harborapi_in(
     berth: Berth, oidc_mode: None, tmp_path: Path
 ) -> None:
@@ -184,14 +198,7 @@ async def test_cli_secret_logs_skopeo_and_harborapi_in(
     async with httpx.AsyncClient(base_url=berth.url, timeout=30) as browser:
         approved = await _sign_in(browser)
         assert (await browser.get(approved.headers["location"])).status_code == 302
-        me = (await browser.get("/api/v2.0/users/current")).json()
-        csrf = (await browser.get("/api/v2.0/users/current")).headers["x-harbor-csrf-token"]
-        r = await browser.put(
-            f"/api/v2.0/users/{me['user_id']}/cli_secret",
-            json={"secret": CLI_SECRET},
-            headers={"X-Harbor-CSRF-Token": csrf},
-        )
-        assert r.status_code == 200, r.text
+        await _set_cli_secret(browser)
         shown = (await browser.get("/api/v2.0/users/current")).json()
         assert shown["oidc_user_meta"]["secret"] == CLI_SECRET
 
@@ -285,18 +292,14 @@ async def test_an_oidc_group_member_entry_gives_the_group_s_users_its_role(
 
     browser = await _signed_in_browser(berth)
     try:
-        me = (await browser.get("/api/v2.0/users/current")).json()
+        me = await _set_cli_secret(browser)
         # Not in the admin group any more: an ordinary user.
         assert me["sysadmin_flag"] is False
-        csrf = (await browser.get("/api/v2.0/users/current")).headers["x-harbor-csrf-token"]
-        r = await browser.put(
-            f"/api/v2.0/users/{me['user_id']}/cli_secret",
-            json={"secret": CLI_SECRET},
-            headers={"X-Harbor-CSRF-Token": csrf},
-        )
-        assert r.status_code == 200, r.text
-        # The portal session carries the group's role.
+        # The portal session carries the group's role, in the API and on the portal's pages.
         assert (await browser.get("/api/v2.0/projects/squad")).status_code == 200
+        page = await browser.get("/projects/squad/repositories")
+        assert page.status_code == 200, page.text
+        assert "squad" in page.text
     finally:
         await browser.aclose()
     async with api(berth) as a:
@@ -320,7 +323,13 @@ async def test_an_oidc_group_member_entry_gives_the_group_s_users_its_role(
 
         # The provider's administrator takes alice out of devs; her next sign-in says so.
         await _set_provider_groups(provider, [])
-        await (await _signed_in_browser(berth)).aclose()
+        browser = await _signed_in_browser(berth)
+        try:
+            assert (await browser.get("/api/v2.0/projects/squad")).status_code == 403
+            page = await browser.get("/projects/squad/repositories")
+            assert page.status_code in (403, 404), page.text
+        finally:
+            await browser.aclose()
         assert await asyncio.to_thread(_push, box, tmp_path, host, f"{host}/squad/app:v2", 2) != 0
         async with api(berth, ("alice", CLI_SECRET)) as alice:
             r = await alice.get("/projects/squad/repositories")
