@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 OPERATOR = "proxy-cache"
 # How long a client waits for upstream before the cache answers alone.
 UPSTREAM_CHECK_SECONDS = 10.0
+# The most cached tags of one repository merged into an upstream tags list.
+_ALL_TAGS = 100_000
 
 
 async def registry_of(b: Backends, project_id: int) -> int | None:
@@ -161,9 +163,6 @@ async def list_tags(
     # Code-point order is UTF-8 byte order, the order of the local list.
     merged = sorted(set(cached or ()) | set(remote))
     return [tag for tag in merged if last is None or tag > last][:limit]
-
-
-_ALL_TAGS = 100_000
 
 
 async def _upstream_tags(upstream: Adapter, repository: str) -> list[str]:
