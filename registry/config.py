@@ -162,6 +162,12 @@ class Settings(BaseSettings):
         description="PEM file of the CA that signed the certificate clients see (served at "
         "/api/v2.0/systeminfo/getcert for clients to trust)",
     )
+    proxy_mirrors: dict[str, str] = Field(
+        default_factory=dict,
+        description="Berth as a registry mirror: upstream host -> proxy project, e.g. "
+        "docker.io: hub; a mirror client's read of library/alpine is answered by "
+        "hub/library/alpine (requests that do not name their upstream: the first entry)",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -173,7 +173,9 @@ def allowed(
 
 
 def may_list_catalog(principal: Principal) -> bool:
-    return principal.sysadmin
+    """System administrators list every repository; robots (those limited to repository
+    patterns included) the repositories they may read."""
+    return principal.sysadmin or principal.kind is PrincipalKind.ROBOT
 
 
 def roles_with(action: Action) -> frozenset[Role]:

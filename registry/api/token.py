@@ -14,7 +14,7 @@ from starlette.routing import Route
 from registry.auth.basic import parse_basic
 from registry.auth.principal import ANONYMOUS, Principal
 from registry.metrics.instruments import count_token
-from registry.services import login
+from registry.services import login, proxy_mirror
 from registry.services import token as token_service
 from registry.services.context import Backends
 from registry.services.errors import BackendUnavailable
@@ -63,6 +63,7 @@ async def _answer(
 ) -> Response:
     config = await b.config.get()
     ttl = int(config["token_expiration"]) * 60
+    scopes = await proxy_mirror.mirrored_scopes(b, scopes)
     grant = await token_service.grant(b.db, principal, scopes)
     granted = grant.scopes
     settings = b.settings.token

@@ -1,4 +1,5 @@
-"""User groups (LDAP groups by DN), as Harbor's /usergroups keeps them."""
+"""User groups (LDAP groups by DN, OIDC and HTTP groups by name), as Harbor's /usergroups
+keeps them."""
 
 from __future__ import annotations
 
@@ -15,6 +16,28 @@ async def ids_for_dns(db: Executor, dns: list[str]) -> list[int]:
     rows = await db.fetch(
         "SELECT id FROM user_groups WHERE lower(ldap_group_dn) = ANY($1::text[])",
         [dn.lower() for dn in dns],
+    )
+    return [r["id"] for r in rows]
+
+
+async def ensure_named(db: Executor, group_type: int, names: list[str]) -> list[int]:
+    """The ids of the groups of this type with these names (groups known by name, not DN),
+    making those that do not exist yet."""
+    if not names:
+        return []
+    await db.execute(
+        """
+        INSERT INTO user_groups (group_name, group_type)
+        SELECT DISTINCT unnest($2::text[]), $1::integer ON CONFLICT DO NOTHING
+        """,
+        group_type,
+        names,
+    )
+    rows = await db.fetch(
+        "SELECT id FROM user_groups WHERE group_type = $1 AND ldap_group_dn IS NULL "
+        "AND group_name = ANY($2::text[])",
+        group_type,
+        names,
     )
     return [r["id"] for r in rows]
 

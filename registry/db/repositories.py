@@ -44,6 +44,21 @@ async def list_names(db: Executor, last: str | None, limit: int) -> list[str]:
     return [r["name"] for r in rows]
 
 
+async def names_with_projects(db: Executor, project_ids: list[int] | None) -> list[asyncpg.Record]:
+    """The repositories (``name``) of these projects (None: of every project) with their
+    project (``project_id``, ``project_name``, ``public``), in byte-wise lexical order."""
+    rows: list[asyncpg.Record] = await db.fetch(
+        """
+        SELECT r.name, p.id AS project_id, p.name AS project_name, p.public
+        FROM repositories r JOIN projects p ON p.id = r.project_id
+        WHERE $1::bigint[] IS NULL OR r.project_id = ANY($1::bigint[])
+        ORDER BY r.name COLLATE "C"
+        """,
+        project_ids,
+    )
+    return rows
+
+
 _DETAIL_COLUMNS = """
     r.id, r.project_id, r.name, r.description, r.pull_count, r.created_at, r.updated_at,
     (SELECT count(*) FROM artifacts a WHERE a.repository_id = r.id) AS artifact_count
@@ -66,12 +81,19 @@ LIST_COLUMNS: ColumnMap = {
 
 
 async def list_repositories(
-    db: Executor, query: ListQuery, scope: ProjectScope, project_id: int | None = None
+    db: Executor,
+    query: ListQuery,
+    scope: ProjectScope,
+    project_id: int | None = None,
+    names: list[str] | None = None,
 ) -> tuple[list[asyncpg.Record], int]:
-    """Repositories of projects in scope (of ``project_id`` only, when given)."""
+    """Repositories of projects in scope (of ``project_id`` only, when given; of these
+    ``names`` only, when given)."""
     clauses = Clauses(LIST_COLUMNS)
     if project_id is not None:
         clauses.add(f"r.project_id = {clauses.param(project_id)}")
+    if names is not None:
+        clauses.add(f"r.name = ANY({clauses.param(names)}::text[])")
     add_project_scope(clauses, scope, "p.id")
     clauses.filter(query.filters)
     return await fetch_listed(

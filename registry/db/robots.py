@@ -107,12 +107,24 @@ async def access_in(
     """The (resource, action) pairs the robot is allowed, and those it is denied, in the
     project with this id (its entries for that project and for every project). An entry
     limited to a repository pattern counts only where ``pattern_applies`` to its pattern."""
-    rows = await db.fetch(
+    return access_of(await permission_rows(db, robot_id, project_id), pattern_applies)
+
+
+async def permission_rows(db: Executor, robot_id: int, project_id: int) -> list[asyncpg.Record]:
+    """The robot's entries for the project with this id and for every project."""
+    rows: list[asyncpg.Record] = await db.fetch(
         "SELECT access, repository_pattern FROM robot_permissions "
         "WHERE robot_id = $1 AND kind = 'project' AND (project_id = $2 OR namespace = '*')",
         robot_id,
         project_id,
     )
+    return rows
+
+
+def access_of(
+    rows: list[asyncpg.Record], pattern_applies: Callable[[str], bool] = _no_pattern
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The allowed and the denied (resource, action) pairs of ``permission_rows``."""
     allow: list[tuple[str, str]] = []
     deny: list[tuple[str, str]] = []
     for row in rows:
@@ -122,6 +134,18 @@ async def access_in(
             pair = (str(item.get("resource")), str(item.get("action")))
             (deny if item.get("effect", "allow") == "deny" else allow).append(pair)
     return allow, deny
+
+
+async def project_ids_of(db: Executor, robot_id: int) -> list[int] | None:
+    """The projects the robot holds project permissions in (None: every project)."""
+    rows = await db.fetch(
+        "SELECT DISTINCT project_id, namespace FROM robot_permissions "
+        "WHERE robot_id = $1 AND kind = 'project'",
+        robot_id,
+    )
+    if any(r["namespace"] == "*" for r in rows):
+        return None
+    return sorted(r["project_id"] for r in rows if r["project_id"] is not None)
 
 
 # The q keys a robot list accepts, with Harbor's names; a name matches as a substring.

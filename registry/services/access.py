@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncpg
+
 from registry.auth.principal import Principal, PrincipalKind
 from registry.db import members, robots
 from registry.db.pool import Executor
@@ -25,16 +27,33 @@ async def actions_in(
     if principal.sysadmin:
         return frozenset(Action)
     if principal.kind is PrincipalKind.ROBOT and principal.robot_id is not None:
-
-        def applies(pattern: str) -> bool:
-            prefix = f"{project.name}/"
-            if repository is None or not repository.startswith(prefix):
-                return False
-            return doublestar_match(pattern, repository[len(prefix) :])
-
-        allow, deny = await robots.access_in(db, principal.robot_id, project.id, applies)
-        return allowed(principal, project, None, robot_actions(allow, deny))
+        rows = await robots.permission_rows(db, principal.robot_id, project.id)
+        return _robot_actions_in(rows, principal, project, repository)
     return allowed(principal, project, await role_in(db, principal, project))
+
+
+def _robot_actions_in(
+    rows: list[asyncpg.Record], robot: Principal, project: ProjectRef, repository: str | None
+) -> frozenset[Action]:
+    def applies(pattern: str) -> bool:
+        prefix = f"{project.name}/"
+        if repository is None or not repository.startswith(prefix):
+            return False
+        return doublestar_match(pattern, repository[len(prefix) :])
+
+    allow, deny = robots.access_of(rows, applies)
+    return allowed(robot, project, None, robot_actions(allow, deny))
+
+
+async def repositories_allowing(
+    db: Executor, principal: Principal, project: ProjectRef, action: Action, names: list[str]
+) -> list[str]:
+    """Those of the project's repositories ``names`` in which the principal may ``action``
+    (for a robot, its permissions limited to repository patterns count where they match)."""
+    if principal.kind is PrincipalKind.ROBOT and principal.robot_id is not None:
+        rows = await robots.permission_rows(db, principal.robot_id, project.id)
+        return [n for n in names if action in _robot_actions_in(rows, principal, project, n)]
+    return names if await may(db, principal, project, action) else []
 
 
 async def may(

@@ -26,7 +26,8 @@ class UserMember:
 
 @dataclass(frozen=True, slots=True)
 class GroupMember:
-    """A group by id, or by DN (made on first use, as Harbor does)."""
+    """A group by id, by DN, or (OIDC and HTTP groups) by name and type; made on first use,
+    as Harbor does."""
 
     group_id: int | None = None
     ldap_group_dn: str | None = None
@@ -78,6 +79,12 @@ async def _import_ldap_user(b: Backends, username: str) -> asyncpg.Record | None
 async def _group(b: Backends, wanted: GroupMember) -> tuple[str, int, str]:
     if wanted.group_id is not None:
         row = await groups.get(b.db, wanted.group_id)
+    elif wanted.ldap_group_dn is None:
+        if wanted.group_type not in (HTTP, OIDC) or not wanted.group_name:
+            raise InvalidRequest("member_group needs id, ldap_group_dn, or group_name and type")
+        assert isinstance(wanted.group_type, int)
+        ids = await groups.ensure_named(b.db, wanted.group_type, [wanted.group_name])
+        row = await groups.get(b.db, ids[0])
     else:
         dn = wanted.ldap_group_dn
         assert dn is not None

@@ -7,7 +7,10 @@ fresh ``state``, ``nonce`` and PKCE challenge, kept in Redis for ``STATE_TTL_SEC
 bound to the browser by a cookie. ``finish_login`` takes the code back (once: the state is
 consumed), redeems it with the PKCE verifier and the client secret, verifies the ID token
 (signature against the provider's JWKS, issuer, audience, expiry, nonce) and signs the user
-in, onboarding them at the first login when ``oidc_auto_onboard`` allows it.
+in, onboarding them at the first login when ``oidc_auto_onboard`` allows it. The groups the
+ID token names (``oidc_groups_claim``) become OIDC user groups (made on first sight) and the
+user's memberships, so a group's project roles apply to its users everywhere, the CLI secret
+included, until a later login says otherwise.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import jwt
 
 from registry.auth.password import hash_password
 from registry.auth.principal import Principal
+from registry.db import groups as groups_db
 from registry.db import oidc_users, users
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
@@ -38,6 +42,7 @@ from registry.services.errors import (
     ResourceUnknown,
 )
 from registry.services.user import check_password
+from registry.services.usergroup import OIDC
 
 log = logging.getLogger(__name__)
 
@@ -243,6 +248,10 @@ async def _sign_in(b: Backends, config: dict[str, Any], claims: dict[str, Any]) 
         admin_group = str(config["oidc_admin_group"] or "")
         if admin_group:
             await users.set_sysadmin(conn, user_id, admin_group in groups)
+        # As Harbor: the claim's groups become OIDC user groups, and the user's memberships
+        # are what the provider said at this login (a group it no longer names is left).
+        group_ids = await groups_db.ensure_named(conn, OIDC, groups)
+        await users.set_groups(conn, user_id, group_ids)
     await b.identity.changed()
     principal = await b.identity.principal_for_user(user_id)
     if principal is None:

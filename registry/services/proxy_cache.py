@@ -9,7 +9,8 @@ those already held, then the manifest by digest and its tag); a blob the client 
 before it is cached is streamed to it from upstream meanwhile, so no client waits for a whole
 image to be cached. An upstream that is down, refuses, or answers 5xx/429 leaves the cache
 to answer alone; an upstream 404 is a 404, as in Harbor. Clients cannot push into such a
-project.
+project. Its tags list is the union of the cached and the upstream tags (the cached ones
+alone while upstream cannot answer).
 """
 
 from __future__ import annotations
@@ -26,9 +27,16 @@ from registry.oci.digest import Digest, looks_like_digest
 from registry.rbac import ProjectRef
 from registry.replication.adapter import Adapter, AdapterError, Manifest
 from registry.replication.copy import Copier
-from registry.services import replication_registry
+from registry.replication.distribution import DistributionAdapter
+from registry.services import manifest as manifest_service
+from registry.services import replication_registry, retention
 from registry.services.context import Backends
-from registry.services.errors import InvalidRequest, ManifestUnknown, NotPermitted
+from registry.services.errors import (
+    InvalidRequest,
+    ManifestUnknown,
+    NameUnknown,
+    NotPermitted,
+)
 from registry.services.replication_local import LocalAdapter
 
 log = logging.getLogger(__name__)
@@ -36,6 +44,8 @@ log = logging.getLogger(__name__)
 OPERATOR = "proxy-cache"
 # How long a client waits for upstream before the cache answers alone.
 UPSTREAM_CHECK_SECONDS = 10.0
+# The most cached tags of one repository merged into an upstream tags list.
+_ALL_TAGS = 100_000
 
 
 async def registry_of(b: Backends, project_id: int) -> int | None:
@@ -53,8 +63,29 @@ async def check_may_proxy(b: Backends, actor: Principal, registry_id: object) ->
     return registry_id
 
 
-async def make_proxy(b: Backends, project_id: int, registry_id: int) -> None:
-    await registries_db.set_proxied(b.db, project_id, registry_id)
+# Harbor's policy for what a proxy project caches: keep what was pulled in the last 7 days.
+DEFAULT_RETENTION = {
+    "algorithm": "or",
+    "rules": [
+        {
+            "action": "retain",
+            "template": "nDaysSinceLastPull",
+            "params": {"nDaysSinceLastPull": 7},
+            "tag_selectors": [{"kind": "doublestar", "decoration": "matches", "pattern": "**"}],
+            "scope_selectors": {
+                "repository": [{"kind": "doublestar", "decoration": "repoMatches", "pattern": "**"}]
+            },
+        }
+    ],
+    "trigger": {"kind": "Schedule", "settings": {"cron": "0 0 0 * * *"}},
+}
+
+
+async def make_proxy(b: Backends, actor: Principal, project: ProjectRef, registry_id: int) -> None:
+    """Make the project a cache of the registry, with Harbor's default retention."""
+    await registries_db.set_proxied(b.db, project.id, registry_id)
+    spec = retention.parse_policy(DEFAULT_RETENTION)
+    await retention.create_policy(b, actor, project, spec)
 
 
 async def refuse_push(b: Backends, project: ProjectRef) -> None:
@@ -102,6 +133,42 @@ async def fill_manifest(
         f"caching {repository}@{current}",
     )
     return manifest
+
+
+async def list_tags(
+    b: Backends, project: ProjectRef, repository: str, last: str | None, limit: int
+) -> list[str] | None:
+    """tags/list of a proxy project: the cached tags and upstream's, in lexical order after
+    ``last`` (None for an ordinary project). ``NameUnknown`` when neither side knows the
+    repository."""
+    registry_id = await registries_db.proxied_by(b.db, project.id)
+    if registry_id is None:
+        return None
+    try:
+        cached = await manifest_service.list_tags(b, repository, None, _ALL_TAGS)
+    except NameUnknown:
+        cached = None
+    row = await replication_registry.get_registry(b, registry_id)
+    upstream = replication_registry.adapter_of(b, row)
+    try:
+        async with asyncio.timeout(UPSTREAM_CHECK_SECONDS):
+            remote = await _upstream_tags(upstream, _upstream_name(project, repository))
+    except (AdapterError, TimeoutError) as exc:
+        log.info("upstream of %s unavailable (%s); listing the cached tags", repository, exc)
+        remote = []
+    finally:
+        await upstream.close()
+    if cached is None and not remote:
+        raise NameUnknown(detail={"name": repository})
+    # Code-point order is UTF-8 byte order, the order of the local list.
+    merged = sorted(set(cached or ()) | set(remote))
+    return [tag for tag in merged if last is None or tag > last][:limit]
+
+
+async def _upstream_tags(upstream: Adapter, repository: str) -> list[str]:
+    if isinstance(upstream, DistributionAdapter):
+        return await upstream.list_tags(repository)
+    return [tag for artifact in await upstream.list_artifacts(repository) for tag in artifact.tags]
 
 
 async def _cache(

@@ -5,6 +5,10 @@ allowlists aside, and no image that was not scanned).
 
 Exempt, as in Harbor: the scanner's own pulls, pulls of signatures and other accessories, and
 for content trust the signing clients (cosign, notation) of callers who may push.
+
+A proxy project's first pull of an artifact (served from upstream while it is cached) meets
+the same policies: the cache holds no scan report or signature for it yet, so an image is
+refused where the policies ask for one.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from registry.oci import mediatypes
 from registry.rbac import ProjectRef
 from registry.scanners import cvss
 from registry.services import cve_allowlist, scanner, signature
-from registry.services.artifact import ACCESSORY_TYPES
+from registry.services.artifact import ACCESSORY_TYPES, IMAGE_CONFIGS
 from registry.services.context import Backends
 from registry.services.errors import PolicyViolation
 from registry.services.scan import VULNERABILITY, scannable
@@ -52,6 +56,76 @@ async def check_pull(
             raise PolicyViolation("The image is not signed by notation.")
     if metadata.get("prevent_vul") == "true":
         await _check_vulnerabilities(b, project, artifact, metadata)
+
+
+async def check_uncached_pull(
+    b: Backends,
+    project: ProjectRef,
+    media_type: str,
+    content: bytes,
+    *,
+    scanner_pull: bool,
+    signing_client: bool,
+) -> None:
+    """``check_pull`` for a manifest the project does not hold yet (a proxy project's first
+    pull of it): nothing vouches for it, so an image is refused wherever a policy asks for a
+    signature or a scan."""
+    metadata = await projects.metadata_of(b.db, project.id)
+    if not any(metadata.get(key) == "true" for key in _POLICY_KEYS) or scanner_pull:
+        return
+    try:
+        manifest = json.loads(content)
+    except ValueError:
+        manifest = None
+    if not isinstance(manifest, dict) or _is_accessory_manifest(manifest):
+        return
+    config = manifest.get("config")
+    config_type = config.get("mediaType") if isinstance(config, dict) else None
+    image = media_type in mediatypes.INDEXES or config_type in IMAGE_CONFIGS
+    if not image:
+        return  # not an image: nothing a signature or a scanner is asked to vouch for
+    if not signing_client:
+        if metadata.get("enable_content_trust_cosign") == "true":
+            raise PolicyViolation("The image is not signed by cosign.")
+        if metadata.get("enable_content_trust") == "true":
+            raise PolicyViolation("The image is not signed by notation.")
+    if metadata.get("prevent_vul") == "true":
+        raise PolicyViolation(_unscanned_message(metadata))
+
+
+def _is_accessory_manifest(manifest: dict[str, object]) -> bool:
+    config = manifest.get("config")
+    config_type = config.get("mediaType") if isinstance(config, dict) else None
+    layers = manifest.get("layers")
+    signing_layers = (
+        isinstance(layers, list)
+        and bool(layers)
+        and all(
+            isinstance(layer, dict) and layer.get("mediaType") == signature.SIMPLE_SIGNING
+            for layer in layers
+        )
+    )
+    return (
+        manifest.get("subject") is not None
+        or manifest.get("artifactType") in ACCESSORY_TYPES
+        or config_type in ACCESSORY_TYPES
+        or signing_layers
+    )
+
+
+def _policy_text(metadata: dict[str, str]) -> str:
+    threshold = (metadata.get("severity") or "low").capitalize()
+    return (
+        "due to configured policy in 'Prevent images with vulnerability severity of "
+        f'"{threshold}" or higher from running.\''
+    )
+
+
+def _unscanned_message(metadata: dict[str, str]) -> str:
+    return (
+        f"current image without vulnerability scanning cannot be pulled {_policy_text(metadata)} "
+        "To continue with pull, scan it first or contact your project administrator."
+    )
 
 
 def _is_accessory(artifact: asyncpg.Record) -> bool:
@@ -91,10 +165,7 @@ async def _check_vulnerabilities(
     b: Backends, project: ProjectRef, artifact: asyncpg.Record, metadata: dict[str, str]
 ) -> None:
     threshold = (metadata.get("severity") or "low").capitalize()
-    policy = (
-        "due to configured policy in 'Prevent images with vulnerability severity of "
-        f'"{threshold}" or higher from running.\''
-    )
+    policy = _policy_text(metadata)
     images = await _images_of(b, artifact)
     if not images:
         return  # not an image: nothing a scanner could vouch for
@@ -111,10 +182,7 @@ async def _check_vulnerabilities(
     for image in images:
         row = reports.get(image["id"])
         if row is None or row["status"] != "Success":
-            raise PolicyViolation(
-                f"current image without vulnerability scanning cannot be pulled {policy} "
-                "To continue with pull, scan it first or contact your project administrator."
-            )
+            raise PolicyViolation(_unscanned_message(metadata))
         report = await scan_reports.report_of(b.db, row["id"]) or {}
         for vulnerability in report.get("vulnerabilities") or []:
             ids = {str(vulnerability.get("id"))}

@@ -26,11 +26,12 @@ async def list_repositories(
 
 
 async def list_in_project(
-    b: Backends, project: ProjectRef, query: ListQuery
+    b: Backends, project: ProjectRef, query: ListQuery, names: list[str] | None = None
 ) -> tuple[list[asyncpg.Record], int]:
-    """The repositories of one project, for a caller already allowed to read it."""
+    """The repositories of one project (only these ``names``, when given), for a caller
+    already allowed to read them."""
     return await repositories.list_repositories(
-        b.db, query, ProjectScope(everything=True), project.id
+        b.db, query, ProjectScope(everything=True), project.id, names
     )
 
 

@@ -5,7 +5,8 @@ document, JWKS, authorization and token endpoints, and userinfo.
 It knows one client (given on the command line) and one person, who has already signed in:
 the authorization endpoint approves at once, as a provider does for a user with a live
 session. ``python -m tests.integration.oidc_provider --port P --client-id … --secret …
---redirect-uri … --user alice --email … --groups a,b``.
+--redirect-uri … --user alice --email … --groups a,b``; ``PUT /groups`` with a JSON list
+changes the person's groups, as the provider's administrator would.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oidc.core import UserInfo
 from authlib.oidc.core.grants import OpenIDCode
 from flask import Flask, jsonify
+from flask import request as http_request
 from joserfc.jwk import RSAKey
 
 KEY = RSAKey.generate_key(2048, parameters={"kid": secrets.token_hex(8), "use": "sig"})
@@ -250,6 +252,13 @@ def create_app(args: argparse.Namespace) -> Flask:
         from authlib.integrations.flask_oauth2 import current_token
 
         return jsonify(dict(user_info(current_token.user, current_token.scope)))
+
+    @app.put("/groups")
+    def set_groups() -> Any:
+        # What the provider's administrator would change in its directory: the groups the
+        # person is in from the next sign-in on.
+        person.groups = [str(g) for g in http_request.get_json(force=True)]
+        return jsonify(groups=person.groups)
 
     @app.get("/health")
     def health() -> Any:

@@ -121,3 +121,8 @@ def test_a_system_administrator_may_do_everything_everywhere() -> None:
     assert may_list_catalog(admin)
     assert not may_list_catalog(DEV)
     assert not may_list_catalog(ANONYMOUS)
+
+
+def test_robots_list_the_catalog_of_what_they_may_read() -> None:
+    robot = Principal("robot$ci", PrincipalKind.ROBOT, robot_id=7)
+    assert may_list_catalog(robot)

@@ -215,6 +215,16 @@ async def may_list_catalog(request: Request) -> bool:
     return caller.principal is not None and rbac.may_list_catalog(caller.principal)
 
 
+async def catalog_reader(request: Request) -> Principal | None:
+    """Who lists the catalog (the account a token was issued to), for what it may see."""
+    caller = await caller_of(request)
+    if caller.claims is None:
+        return caller.principal
+    b: Backends = request.state.backends
+    subject = caller.claims.subject
+    return await b.identity.principal_by_name(subject) if subject else None
+
+
 async def caller_name(request: Request) -> str:
     """Who to name in the audit log."""
     caller = await caller_of(request)

@@ -9,6 +9,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from registry.api.distribution.access import authorize
 from registry.api.distribution.endpoint import oci_endpoint
+from registry.api.distribution.mirror import read_name
 from registry.metrics.instruments import counted
 from registry.oci.digest import Digest
 from registry.rbac import Action
@@ -46,7 +47,7 @@ class _UnsatisfiableRangeError(Exception):
 
 @oci_endpoint
 async def get_blob(request: Request) -> Response:
-    name = request.path_params["name"]
+    name = await read_name(request)
     project = await authorize(request, name, Action.PULL)
     digest = blob_service.parse_digest(request.path_params["digest"])
     b = request.state.backends

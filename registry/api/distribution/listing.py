@@ -8,13 +8,21 @@ from urllib.parse import urlencode
 from starlette.requests import Request
 from starlette.responses import Response
 
-from registry.api.distribution.access import Challenge, authorize, caller_of, may_list_catalog
+from registry.api.distribution.access import (
+    Challenge,
+    authorize,
+    caller_of,
+    catalog_reader,
+    may_list_catalog,
+)
 from registry.api.distribution.endpoint import oci_endpoint
 from registry.api.distribution.errors import Denied
+from registry.api.distribution.mirror import read_name
 from registry.oci import mediatypes
 from registry.rbac import Action
 from registry.services import blob as blob_service
 from registry.services import manifest as manifest_service
+from registry.services import proxy_cache, repository_visibility
 from registry.services.errors import PaginationInvalid
 
 # Without ?n= a page holds at most this many entries; larger n are clamped to it.
@@ -46,15 +54,20 @@ def _next_link(path: str, limit: int, last: str) -> dict[str, str]:
 
 @oci_endpoint
 async def list_tags(request: Request) -> Response:
-    name = request.path_params["name"]
-    await authorize(request, name, Action.PULL)
+    requested = request.path_params["name"]
+    name = await read_name(request)
+    project = await authorize(request, name, Action.PULL)
     limit, last = _page(request)
-    names = await manifest_service.list_tags(request.state.backends, name, last, limit + 1)
+    b = request.state.backends
+    names = await proxy_cache.list_tags(b, project, name, last, limit + 1)
+    if names is None:
+        names = await manifest_service.list_tags(b, name, last, limit + 1)
     headers = {}
     if len(names) > limit:
         names = names[:limit]
         headers = _next_link(request.url.path, limit, names[-1])
-    return _json({"name": name, "tags": names}, headers)
+    # The name the client asked for, also when the mirror's proxy project answered.
+    return _json({"name": requested, "tags": names}, headers)
 
 
 @oci_endpoint
@@ -64,7 +77,12 @@ async def catalog(request: Request) -> Response:
             raise Denied()
         raise Challenge("insufficient scope", "registry:catalog:*", "insufficient_scope")
     limit, last = _page(request)
-    names = await manifest_service.list_repositories(request.state.backends, last, limit + 1)
+    reader = await catalog_reader(request)
+    names = (
+        []
+        if reader is None
+        else await repository_visibility.catalog(request.state.backends, reader, last, limit + 1)
+    )
     headers = {}
     if len(names) > limit:
         names = names[:limit]

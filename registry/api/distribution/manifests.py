@@ -7,7 +7,9 @@ from starlette.responses import Response
 
 from registry.api.distribution.access import authorize, caller_name, caller_of
 from registry.api.distribution.endpoint import content_length, oci_endpoint
+from registry.api.distribution.mirror import read_name
 from registry.rbac import Action, ProjectRef
+from registry.replication.adapter import Manifest
 from registry.services import access, proxy_cache, pull_policy
 from registry.services import manifest as manifest_service
 from registry.services.errors import ManifestUnknown, TagInvalid
@@ -16,13 +18,15 @@ from registry.services.scan_job import is_scanner_subject
 
 @oci_endpoint
 async def get_manifest(request: Request) -> Response:
-    name = request.path_params["name"]
+    name = await read_name(request)
     project = await authorize(request, name, Action.PULL)
     reference = request.path_params["reference"]
     b = request.state.backends
     try:
         upstream = await proxy_cache.fill_manifest(b, project, name, reference)
         if upstream is not None:
+            # Served from upstream while it is cached: the project's policies still decide.
+            await _check_pull_policy(request, project, name, upstream=upstream)
             return _manifest_response(
                 request, upstream.digest, upstream.media_type, upstream.content
             )
@@ -35,7 +39,7 @@ async def get_manifest(request: Request) -> Response:
     except TagInvalid:
         # A malformed tag names nothing that could exist.
         raise ManifestUnknown(detail={"reference": reference}) from None
-    await _check_pull_policy(request, project, name, stored.artifact_id)
+    await _check_pull_policy(request, project, name, artifact_id=stored.artifact_id)
     return _manifest_response(request, stored.digest, stored.media_type, stored.content)
 
 
@@ -55,7 +59,12 @@ async def _by_scanner(request: Request) -> bool:
 
 
 async def _check_pull_policy(
-    request: Request, project: ProjectRef, repository: str, artifact_id: int
+    request: Request,
+    project: ProjectRef,
+    repository: str,
+    *,
+    artifact_id: int | None = None,
+    upstream: Manifest | None = None,
 ) -> None:
     """Vulnerability and content-trust policies; the scanner's pulls are exempt, and for
     content trust so are signing clients that may push (they read what they sign)."""
@@ -70,12 +79,20 @@ async def _check_pull_policy(
             signing_client = await access.may(
                 request.state.backends.db, caller.principal, project, Action.PUSH
             )
+    b = request.state.backends
+    if upstream is not None:
+        await pull_policy.check_uncached_pull(
+            b,
+            project,
+            upstream.media_type,
+            upstream.content,
+            scanner_pull=scanner_pull,
+            signing_client=signing_client,
+        )
+        return
+    assert artifact_id is not None
     await pull_policy.check_pull(
-        request.state.backends,
-        project,
-        artifact_id,
-        scanner_pull=scanner_pull,
-        signing_client=signing_client,
+        b, project, artifact_id, scanner_pull=scanner_pull, signing_client=signing_client
     )
 
 

@@ -71,9 +71,16 @@ def _member(body: dict[str, Any]) -> member.UserMember | member.GroupMember:
         if user.get("user_id"):
             return member.UserMember(user_id=_id(user["user_id"], "member_user.user_id"))
         return member.UserMember(username=str(user["username"]))
-    if isinstance(group, dict) and (group.get("id") or group.get("ldap_group_dn")):
+    if isinstance(group, dict) and (
+        group.get("id") or group.get("ldap_group_dn") or group.get("group_name")
+    ):
         if group.get("id"):
             return member.GroupMember(group_id=_id(group["id"], "member_group.id"))
+        if not group.get("ldap_group_dn"):
+            # OIDC and HTTP groups are known by name.
+            return member.GroupMember(
+                group_name=str(group["group_name"]), group_type=group.get("group_type")
+            )
         return member.GroupMember(
             ldap_group_dn=str(group["ldap_group_dn"]),
             group_name=str(group["group_name"]) if group.get("group_name") else None,

@@ -77,7 +77,8 @@ async def create_project(request: Request) -> Response:
         registry_id = await proxy_cache.check_may_proxy(b, principal, registry_id)
     project_id = await project_service.create_project(b, principal, name, metadata, storage_limit)
     if registry_id is not None:
-        await proxy_cache.make_proxy(b, project_id, registry_id)
+        project = ProjectRef(project_id, name, metadata.get("public") in (True, "true"))
+        await proxy_cache.make_proxy(b, principal, project, registry_id)
     return created(f"/api/v2.0/projects/{project_id}")
 
 

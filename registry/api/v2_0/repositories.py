@@ -16,11 +16,10 @@ from registry.api.v2_0.security import (
     backends,
     find_project,
     principal_of,
-    project_for,
     require,
 )
 from registry.rbac import Action, ProjectRef
-from registry.services import repository
+from registry.services import repository, repository_visibility
 
 
 def repository_path(request: Request, project: ProjectRef) -> str:
@@ -68,10 +67,18 @@ async def list_all(request: Request) -> Response:
 
 @harbor_endpoint
 async def list_in_project(request: Request) -> Response:
-    project = await project_for(request, Action.READ_PROJECT, "project_name")
+    name = request.path_params["project_name"]
+    project = await find_project(request, name)
+    if project is None:
+        raise NotFound(f"project {name} not found")
+    principal = await principal_of(request)
+    # A robot limited to some repositories lists those.
+    names = await repository_visibility.readable_in_project(backends(request), principal, project)
+    if names == []:
+        await require(request, project, Action.READ_PROJECT)
     return await paged_list(
         request,
-        lambda query: repository.list_in_project(backends(request), project, query),
+        lambda query: repository.list_in_project(backends(request), project, query, names),
         to_json,
     )
 

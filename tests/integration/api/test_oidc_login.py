@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -177,6 +178,19 @@ async def test_a_callback_from_another_browser_is_refused(berth: Berth, oidc_mod
         assert "sid" not in r.cookies
 
 
+async def _set_cli_secret(browser: httpx.AsyncClient) -> dict[str, Any]:
+    """The signed-in user sets CLI_SECRET as their CLI secret; the user as the API shows it."""
+    me: dict[str, Any] = (await browser.get("/api/v2.0/users/current")).json()
+    csrf = (await browser.get("/api/v2.0/users/current")).headers["x-harbor-csrf-token"]
+    r = await browser.put(
+        f"/api/v2.0/users/{me['user_id']}/cli_secret",
+        json={"secret": CLI_SECRET},
+        headers={"X-Harbor-CSRF-Token": csrf},
+    )
+    assert r.status_code == 200, r.text
+    return me
+
+
 async def test_cli_secret_logs_skopeo_and_harborapi_in(
     berth: Berth, oidc_mode: None, tmp_path: Path
 ) -> None:
@@ -184,14 +198,7 @@ async def test_cli_secret_logs_skopeo_and_harborapi_in(
     async with httpx.AsyncClient(base_url=berth.url, timeout=30) as browser:
         approved = await _sign_in(browser)
         assert (await browser.get(approved.headers["location"])).status_code == 302
-        me = (await browser.get("/api/v2.0/users/current")).json()
-        csrf = (await browser.get("/api/v2.0/users/current")).headers["x-harbor-csrf-token"]
-        r = await browser.put(
-            f"/api/v2.0/users/{me['user_id']}/cli_secret",
-            json={"secret": CLI_SECRET},
-            headers={"X-Harbor-CSRF-Token": csrf},
-        )
-        assert r.status_code == 200, r.text
+        await _set_cli_secret(browser)
         shown = (await browser.get("/api/v2.0/users/current")).json()
         assert shown["oidc_user_meta"]["secret"] == CLI_SECRET
 
@@ -238,5 +245,94 @@ async def test_cli_secret_logs_skopeo_and_harborapi_in(
             ["skopeo", "inspect", "--raw", "--tls-verify=false", f"docker://{host}/team/app:v1"],
         )
         assert raw.stdout == image.manifest
+    finally:
+        box.close()
+
+
+async def _set_provider_groups(provider: str, groups: list[str]) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        assert (await client.put(f"{provider}/groups", json=groups)).status_code == 200
+
+
+async def _signed_in_browser(berth: Berth) -> httpx.AsyncClient:
+    browser = httpx.AsyncClient(base_url=berth.url, timeout=30)
+    approved = await _sign_in(browser)
+    assert (await browser.get(approved.headers["location"])).status_code == 302
+    return browser
+
+
+def _push(box: Toolbox, tmp_path: Path, host: str, target: str, seed: int) -> int:
+    image = build_image("amd64", seed)
+    layout = tmp_path / f"layout-{seed}"
+    write_layout(
+        layout, {**image.blobs, image.digest: image.manifest}, image.manifest, OCI_MANIFEST, "v1"
+    )
+    pushed = box.run(
+        ["skopeo", "copy", "--dest-tls-verify=false", f"oci:{layout}:v1", f"docker://{target}"],
+        check=False,
+    )
+    return pushed.returncode
+
+
+async def test_an_oidc_group_member_entry_gives_the_group_s_users_its_role(
+    berth: Berth, oidc_mode: None, provider: str, tmp_path: Path
+) -> None:
+    """The groups claim makes OIDC user groups; a project member entry of one gives its users
+    the role through the CLI secret (skopeo), the API and the portal session, until the
+    provider drops them from the group and they sign in again."""
+    await create_project(berth, "squad")
+    async with api(berth) as a:
+        # Added by name before anyone of the group has signed in, as Harbor allows.
+        r = await a.post(
+            "/projects/squad/members",
+            json={"role_id": 2, "member_group": {"group_name": "devs", "group_type": 3}},
+        )
+        assert r.status_code == 201, r.text
+    await _set_provider_groups(provider, ["devs"])
+
+    browser = await _signed_in_browser(berth)
+    try:
+        me = await _set_cli_secret(browser)
+        # Not in the admin group any more: an ordinary user.
+        assert me["sysadmin_flag"] is False
+        # The portal session carries the group's role, in the API and on the portal's pages.
+        assert (await browser.get("/api/v2.0/projects/squad")).status_code == 200
+        page = await browser.get("/projects/squad/repositories")
+        assert page.status_code == 200, page.text
+        assert "squad" in page.text
+    finally:
+        await browser.aclose()
+    async with api(berth) as a:
+        found = (await a.get("/usergroups")).json()
+        devs = [g for g in found if g["group_name"] == "devs"]
+        assert len(devs) == 1, found
+        assert devs[0]["group_type"] == 3
+
+    host = berth.url.removeprefix("http://")
+    box = Toolbox(tmp_path / "tools")
+    try:
+        await asyncio.to_thread(
+            box.run,
+            ["skopeo", "login", "--tls-verify=false", "-u", "alice", "-p", CLI_SECRET, host],
+        )
+        assert await asyncio.to_thread(_push, box, tmp_path, host, f"{host}/squad/app:v1", 1) == 0
+        async with api(berth, ("alice", CLI_SECRET)) as alice:
+            r = await alice.get("/projects/squad/repositories")
+            assert r.status_code == 200, r.text
+            assert [repo["name"] for repo in r.json()] == ["squad/app"]
+
+        # The provider's administrator takes alice out of devs; her next sign-in says so.
+        await _set_provider_groups(provider, [])
+        browser = await _signed_in_browser(berth)
+        try:
+            assert (await browser.get("/api/v2.0/projects/squad")).status_code == 403
+            page = await browser.get("/projects/squad/repositories")
+            assert page.status_code in (403, 404), page.text
+        finally:
+            await browser.aclose()
+        assert await asyncio.to_thread(_push, box, tmp_path, host, f"{host}/squad/app:v2", 2) != 0
+        async with api(berth, ("alice", CLI_SECRET)) as alice:
+            r = await alice.get("/projects/squad/repositories")
+            assert r.status_code == 403, r.text
     finally:
         box.close()

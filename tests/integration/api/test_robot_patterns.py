@@ -138,3 +138,35 @@ async def test_a_malformed_pattern_is_refused(berth: Berth) -> None:
             },
         )
         assert r.status_code == 400, r.text
+
+
+async def test_the_robot_lists_the_repositories_its_pattern_matches(berth: Berth) -> None:
+    await create_project(berth, "team")
+    await create_project(berth, "other")
+    async with berth.client() as admin:
+        for repository in ("team/app-web", "team/app-api", "team/db", "other/app-x"):
+            await push_image(admin, repository, "v1", seed=repository)
+    name, secret = await _pattern_robot(berth)
+
+    async with api(berth, (name, secret)) as a:
+        r = await a.get("/projects/team/repositories")
+        assert r.status_code == 200, r.text
+        assert sorted(repo["name"] for repo in r.json()) == ["team/app-api", "team/app-web"]
+        assert r.headers["x-total-count"] == "2"
+        r = await a.get("/projects/team/repositories", params={"page_size": 1})
+        assert len(r.json()) == 1
+        assert r.headers["x-total-count"] == "2"
+        # Nothing of a project it holds no permission in.
+        r = await a.get("/projects/other/repositories")
+        assert r.status_code == 403, r.text
+
+    # The catalog, through the token service as docker and oras ask for it.
+    async with berth.client((name, secret)) as registry:
+        r = await registry.get("/v2/_catalog")
+        assert r.status_code == 200, r.text
+        assert r.json() == {"repositories": ["team/app-api", "team/app-web"]}
+        r = await registry.get("/v2/_catalog", params={"n": 1})
+        assert r.json() == {"repositories": ["team/app-api"]}
+        assert 'rel="next"' in r.headers["Link"]
+        r = await registry.get("/v2/_catalog", params={"n": 5, "last": "team/app-api"})
+        assert r.json() == {"repositories": ["team/app-web"]}
