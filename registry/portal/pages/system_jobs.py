@@ -104,6 +104,7 @@ async def _page(
             "history": [_row(job, r) for r in rows],
             "schedule": schedule,
             "schedule_types": SCHEDULE_TYPES,
+            "schedule_action": f"/admin/{job.slug}/schedule",
             "error": error,
         },
         status=status,
