@@ -293,7 +293,9 @@ def test_project_labels_rules_and_a_robot_that_pulls(
         made = api.post("/retentions", json=keep_ten)
         assert made.status_code == 201, made.text
     admin.goto(f"/projects/{PROJECT}/retention")
-    expect(admin.get_by_role("cell", name="latestPushedK")).to_be_visible()
+    expect(
+        admin.get_by_role("cell", name="Retain the most recently pushed 10 artifacts")
+    ).to_be_visible()
     admin.get_by_role("button", name="Dry run").click()
     expect(admin.get_by_role("status")).to_contain_text("Dry run #")
     latest = admin.locator("tbody tr[data-status]").first
