@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.e2e._browser import DESKTOP, PHONE, artifacts_dir, chromium
+from tests.e2e._browser import DESKTOP, PHONE, artifacts_dir, chromium, log_in
 from tests.e2e._jobs import state_dir
 from tests.e2e._oci import (
     OCI_INDEX,
@@ -81,13 +81,6 @@ def admin(browser: Browser, berth: Registry) -> Iterator[Page]:
     page = context.new_page()
     yield page
     context.close()
-
-
-def log_in(page: Page, username: str, password: str) -> None:
-    page.goto("/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
 
 
 def push_image(berth: Registry, workdir: Path, repository: str, tag: str) -> Image:

@@ -22,10 +22,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e._browser import DESKTOP, artifacts_dir, chromium
+from tests.e2e._browser import artifacts_dir, chromium, signed_in_page
 from tests.e2e._jobs import WebhookSink, state_dir
 from tests.e2e._servers import Registry, start_berth, start_distribution
-from tests.e2e.test_portal import log_in, push_image
+from tests.e2e.test_portal import push_image
 from tests.e2e.test_replication import FlakyFront
 
 pytestmark = pytest.mark.e2e
@@ -80,12 +80,8 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def admin(browser: Browser, berth: Registry, api: httpx.Client) -> Iterator[Page]:
     created = api.post("/projects", json={"project_name": PROJECT, "metadata": {}})
     assert created.status_code == 201, created.text
-    context = browser.new_context(viewport=DESKTOP, base_url=berth.url)
-    page = context.new_page()
-    log_in(page, berth.username, berth.password)
-    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
-    yield page
-    context.close()
+    with signed_in_page(browser, berth.url, berth.username, berth.password) as page:
+        yield page
 
 
 @pytest.fixture(scope="module")
@@ -439,11 +435,7 @@ def test_a_guest_sees_none_of_the_buttons_and_is_refused_when_posting(
     label_id = artifact["labels"][0]["id"]
     artifact_path = f"/projects/{PROJECT}/repositories/app/artifacts/{artifact['digest']}"
 
-    context = browser.new_context(viewport=DESKTOP, base_url=berth.url)
-    try:
-        page = context.new_page()
-        log_in(page, GUEST, GUEST_PASSWORD)
-        expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+    with signed_in_page(browser, berth.url, GUEST, GUEST_PASSWORD) as page:
         # A guest may not even list the webhooks: no tab, and the page is refused.
         page.goto(f"/projects/{PROJECT}/repositories")
         tabs = page.get_by_role("navigation", name="Project")
@@ -493,8 +485,6 @@ def test_a_guest_sees_none_of_the_buttons_and_is_refused_when_posting(
             opened = page.goto(path)
             assert opened is not None, path
             assert opened.status == 403, path
-    finally:
-        context.close()
     # Nothing the guest posted changed anything.
     assert api.get(f"/projects/{PROJECT}/webhook/policies/{hook_id}").json()["enabled"] is True
     assert api.get(f"/registries/{registry_id}").json()["name"] == "mirror"

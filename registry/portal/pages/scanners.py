@@ -15,7 +15,7 @@ from registry.auth.principal import Principal
 from registry.portal.admin_form import admin_form, with_notice
 from registry.portal.endpoint import page
 from registry.portal.forms import Form
-from registry.portal.pages.system_jobs import SCHEDULE_TYPES
+from registry.portal.pages.system_jobs import SCHEDULE_TYPES, save_schedule
 from registry.portal.security import backends, sysadmin
 from registry.portal.templating import render
 from registry.query import ListQuery
@@ -138,14 +138,7 @@ async def scan_all(request: Request, principal: Principal, form: Form) -> str | 
 
 @admin_form(_on_list)
 async def schedule(request: Request, principal: Principal, form: Form) -> str | Response:
-    await system_job.set_schedule(
-        backends(request),
-        principal,
-        scan.ALL_KIND,
-        form.get("schedule_type", "None"),
-        form.get("cron") or None,
-        {},
-    )
+    await save_schedule(request, principal, scan.ALL_KIND, form, {})
     return with_notice(BASE, "Scan-all schedule saved.")
 
 
