@@ -346,13 +346,20 @@ def test_a_registry_and_a_rule_are_edited_and_a_running_execution_is_stopped(
     expect(tasks.get_by_role("row").filter(has_text=f"{PROJECT}/halt")).to_have_count(1)
     expect(tasks).to_have_attribute("data-running", "true")
     admin.screenshot(path=shots / "replication-running.png", full_page=True)
-    admin.once("dialog", lambda dialog: dialog.accept())
-    admin.get_by_role("button", name=re.compile(r"Stop execution #\d+")).click()
-    expect(admin.get_by_role("status")).to_have_text("Stopping the execution.")
+    # Stopped from the Replications list in another tab: the execution page, not reloaded,
+    # sees the execution end and its task list stop refreshing.
+    listing = admin.context.new_page()
+    listing.goto("/admin/replications")
+    listing.once("dialog", lambda dialog: dialog.accept())
+    running = listing.locator("tr[id^=execution-]").first
+    running.get_by_role("button", name=re.compile(r"Stop execution #\d+")).click()
+    expect(listing.get_by_role("status")).to_have_text("Stopping the execution.")
+    listing.close()
     expect(admin.locator("#execution-summary")).to_have_attribute(
         "data-status", "Stopped", timeout=60_000
     )
     expect(tasks).to_have_attribute("data-running", "false", timeout=10_000)
+    expect(admin.get_by_role("status")).to_have_count(0)
     execution = api.get(f"/replication/executions?policy_id={policy_id}").json()[0]
     assert execution["status"] == "Stopped", execution
 
