@@ -7,6 +7,7 @@ from starlette.routing import BaseRoute, Route
 
 from registry.portal.pages import (
     admin,
+    artifact_labels,
     artifact_view,
     artifacts,
     charts,
@@ -15,13 +16,16 @@ from registry.portal.pages import (
     project,
     project_settings,
     projects,
+    registries,
     replication,
+    retention_rules,
     scanners,
     system_jobs,
+    webhooks,
 )
 from registry.portal.static import serve_static
 
-_ARTIFACT = "/projects/{project}/repositories/{repository:path}/artifacts/{digest}"
+_ARTIFACT = artifact_view.ARTIFACT
 
 routes: list[BaseRoute] = [
     Route("/", login.login_form, methods=["GET"]),
@@ -40,6 +44,7 @@ routes: list[BaseRoute] = [
     Route(f"{_ARTIFACT}/sbom", artifact_view.generate_sbom, methods=["POST"]),
     Route(f"{_ARTIFACT}/sbom", artifact_view.download_sbom, methods=["GET"]),
     Route(_ARTIFACT, artifact_view.artifact_page, methods=["GET"]),
+    *artifact_labels.routes,
     Route(
         "/projects/{project}/repositories/{repository:path}/delete",
         artifacts.delete_repository,
@@ -107,4 +112,7 @@ routes: list[BaseRoute] = [
     *system_jobs.routes,
     *replication.routes,
     *scanners.routes,
+    *webhooks.routes,
+    *retention_rules.routes,
+    *registries.routes,
 ]

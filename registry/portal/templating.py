@@ -62,7 +62,9 @@ def render(
         "sections": sections_for(sysadmin),
         "path": request.url.path,
         "error": None,
-        "notice": request.query_params.get("notice", ""),
+        # A page answering a form itself (no redirect) sets its notice on the request.
+        "notice": getattr(request.state, "portal_notice", "")
+        or request.query_params.get("notice", ""),
     }
     values.update(context or {})
     body = environment().get_template(template).render(values)

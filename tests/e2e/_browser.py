@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from playwright.sync_api import Browser, ViewportSize, sync_playwright
+from playwright.sync_api import Browser, Page, ViewportSize, expect, sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -41,3 +41,23 @@ def artifacts_dir(fallback: Path) -> Path:
     path = Path(root) / "portal" if root else fallback
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def log_in(page: Page, username: str, password: str) -> None:
+    page.goto("/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+@contextmanager
+def signed_in_page(browser: Browser, base_url: str, username: str, password: str) -> Iterator[Page]:
+    """A page of a new browser context (desktop size), logged in on the Projects page."""
+    context = browser.new_context(viewport=DESKTOP, base_url=base_url)
+    try:
+        page = context.new_page()
+        log_in(page, username, password)
+        expect(page.get_by_role("heading", name="Projects")).to_be_visible()
+        yield page
+    finally:
+        context.close()

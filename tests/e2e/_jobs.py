@@ -234,6 +234,7 @@ class WebhookSink:
     hang_first: int = 0
     hang_seconds: float = 0.0
     received: list[dict[str, Any]] = field(default_factory=list)
+    authorizations: list[str] = field(default_factory=list)  # each POST's Authorization
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _seen: int = 0
     _port: int = 0
@@ -261,6 +262,7 @@ class WebhookSink:
                     return
                 with sink._lock:
                     sink.received.append(json.loads(body or b"{}"))
+                    sink.authorizations.append(self.headers.get("Authorization", ""))
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

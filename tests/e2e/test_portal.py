@@ -16,7 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
-from tests.e2e._browser import DESKTOP, PHONE, artifacts_dir, chromium
+from tests.e2e._browser import DESKTOP, PHONE, artifacts_dir, chromium, log_in
 from tests.e2e._jobs import state_dir
 from tests.e2e._oci import (
     OCI_INDEX,
@@ -81,13 +81,6 @@ def admin(browser: Browser, berth: Registry) -> Iterator[Page]:
     page = context.new_page()
     yield page
     context.close()
-
-
-def log_in(page: Page, username: str, password: str) -> None:
-    page.goto("/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Log in").click()
 
 
 def push_image(berth: Registry, workdir: Path, repository: str, tag: str) -> Image:
@@ -293,7 +286,9 @@ def test_project_labels_rules_and_a_robot_that_pulls(
         made = api.post("/retentions", json=keep_ten)
         assert made.status_code == 201, made.text
     admin.goto(f"/projects/{PROJECT}/retention")
-    expect(admin.get_by_role("cell", name="latestPushedK")).to_be_visible()
+    expect(
+        admin.get_by_role("cell", name="Retain the most recently pushed 10 artifacts")
+    ).to_be_visible()
     admin.get_by_role("button", name="Dry run").click()
     expect(admin.get_by_role("status")).to_contain_text("Dry run #")
     latest = admin.locator("tbody tr[data-status]").first

@@ -28,12 +28,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 from playwright.sync_api import Browser, Page, expect
 
-from tests.e2e._browser import DESKTOP, artifacts_dir, chromium
+from tests.e2e._browser import artifacts_dir, chromium, signed_in_page
 from tests.e2e._jobs import state_dir
 from tests.e2e._oci import OCI_MANIFEST, sha256, write_layout
 from tests.e2e._servers import Registry, start_berth, start_distribution
 from tests.e2e._tools import Toolbox
-from tests.e2e.test_portal import log_in, push_image
+from tests.e2e.test_portal import push_image
 from tests.e2e.test_replication import FlakyFront
 from tests.e2e.test_scanning import _push, _simple_signing, _with_osv
 from tests.fixtures.images import debian_image
@@ -85,12 +85,8 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def admin(browser: Browser, berth: Registry) -> Iterator[Page]:
-    context = browser.new_context(viewport=DESKTOP, base_url=berth.url)
-    page = context.new_page()
-    log_in(page, berth.username, berth.password)
-    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
-    yield page
-    context.close()
+    with signed_in_page(browser, berth.url, berth.username, berth.password) as page:
+        yield page
 
 
 @pytest.fixture(scope="module")
@@ -110,12 +106,8 @@ def guest(browser: Browser, berth: Registry, api: httpx.Client) -> Iterator[Page
         json={"role_id": 3, "member_user": {"username": GUEST}},
     )
     assert member.status_code == 201, member.text
-    context = browser.new_context(viewport=DESKTOP, base_url=berth.url)
-    page = context.new_page()
-    log_in(page, GUEST, GUEST_PASSWORD)
-    expect(page.get_by_role("heading", name="Projects")).to_be_visible()
-    yield page
-    context.close()
+    with signed_in_page(browser, berth.url, GUEST, GUEST_PASSWORD) as page:
+        yield page
 
 
 def _artifact_path(repository: str, digest: str) -> str:

@@ -17,13 +17,17 @@ from registry.portal.forms import signed_form
 from registry.portal.pages.artifacts import registry_host, repository_of_path
 from registry.portal.security import allowed, backends, project_page, viewer
 from registry.portal.templating import PAGE_HEADERS, render
+from registry.query import ListQuery
 from registry.rbac import Action, ProjectRef
 from registry.services import artifact as artifact_service
+from registry.services import label as label_service
 from registry.services import scan as scan_service
 from registry.services import signature
 from registry.services.errors import RegistryError
 
+ARTIFACT = "/projects/{project}/repositories/{repository:path}/artifacts/{digest}"
 RUNNING = ("Pending", "Running")
+LABEL_LIST_SIZE = 100
 SEVERITIES = ("Critical", "High", "Medium", "Low", "Negligible", "Unknown")
 
 
@@ -33,13 +37,30 @@ def artifact_url(repository: str, digest: str, notice: str = "") -> str:
     return url + ("?notice=" + quote(notice) if notice else "")
 
 
-async def _resolve(request: Request, action: Action) -> tuple[ProjectRef, str, Any]:
+async def resolve(request: Request, action: Action) -> tuple[ProjectRef, str, Any]:
     project = await project_page(request, action)
     repository = repository_of_path(request, project)
     row = await artifact_service.artifact_detail(
         backends(request), repository, str(request.path_params["digest"])
     )
     return project, repository, row
+
+
+async def _labels(request: Request, project: ProjectRef, row: Any) -> dict[str, Any]:
+    """The artifact's labels, and the project's and global ones not on it that it may get."""
+    b = backends(request)
+    on = (await artifact_service.labels_of(b, [row["id"]]))[row["id"]]
+    attached = {r["id"] for r in on}
+    choices = []
+    for group, scope, project_id in (
+        ("Project labels", "p", project.id),
+        ("Global labels", "g", None),
+    ):
+        rows, _ = await label_service.list_labels(
+            b, scope, project_id, None, ListQuery(page_size=LABEL_LIST_SIZE)
+        )
+        choices.append((group, [r for r in rows if r["id"] not in attached]))
+    return {"labels": on, "label_choices": choices}
 
 
 async def _scan(request: Request, project: ProjectRef, row: Any) -> dict[str, Any]:
@@ -114,18 +135,22 @@ async def _context(request: Request, project: ProjectRef, repository: str, row: 
         "pulls": _pull_commands(request, repository, row, tags),
         "can": await allowed(request, project),
         "url": artifact_url(repository, row["digest"]),
+        **await _labels(request, project, row),
     }
 
 
-async def _page(
+async def show_page(
     request: Request,
     project: ProjectRef,
     repository: str,
     row: Any,
-    *,
-    error: str | None = None,
+    error: str | RegistryError | None = None,
     status: int = 200,
 ) -> Response:
+    """The artifact's page, with what went wrong on one of its forms (a domain error sets
+    the status)."""
+    if isinstance(error, RegistryError):
+        status, error = status_of(error), error.message
     context = await _context(request, project, repository, row)
     context["error"] = error
     return render(
@@ -135,14 +160,14 @@ async def _page(
 
 @page
 async def artifact_page(request: Request) -> Response:
-    project, repository, row = await _resolve(request, Action.READ_PROJECT)
-    return await _page(request, project, repository, row)
+    project, repository, row = await resolve(request, Action.READ_PROJECT)
+    return await show_page(request, project, repository, row)
 
 
 @page
 async def scan_panel(request: Request) -> Response:
     """The vulnerability panel alone: htmx swaps it in while a scan runs."""
-    project, repository, row = await _resolve(request, Action.READ_PROJECT)
+    project, repository, row = await resolve(request, Action.READ_PROJECT)
     context = await _context(request, project, repository, row)
     return render(request, "artifact/_scan.html", context)
 
@@ -151,7 +176,7 @@ def _scan_handler(scan_type: str, done: str) -> Any:
     @page
     async def start(request: Request) -> Response:
         await signed_form(request)
-        project, repository, row = await _resolve(request, Action.SCAN)
+        project, repository, row = await resolve(request, Action.SCAN)
         try:
             await scan_service.start_scan(
                 backends(request),
@@ -162,9 +187,7 @@ def _scan_handler(scan_type: str, done: str) -> Any:
                 scan_type=scan_type,
             )
         except RegistryError as exc:
-            return await _page(
-                request, project, repository, row, error=exc.message, status=status_of(exc)
-            )
+            return await show_page(request, project, repository, row, exc)
         return see_other(artifact_url(repository, row["digest"], done))
 
     return start
@@ -176,7 +199,7 @@ generate_sbom = _scan_handler(scan_service.SBOM, "SBOM generation started.")
 
 @page
 async def download_sbom(request: Request) -> Response:
-    _, repository, row = await _resolve(request, Action.READ_PROJECT)
+    _, repository, row = await resolve(request, Action.READ_PROJECT)
     document = await scan_service.sbom_document(backends(request), row)
     if document is None:
         raise PageNotFound("This artifact has no SBOM yet.")

@@ -12,9 +12,11 @@ from starlette.responses import Response
 
 from registry.portal.endpoint import page, see_other
 from registry.portal.errors import PageNotFound, status_of
-from registry.portal.forms import path_id, signed_form, whole_number
+from registry.portal.forms import Form, path_id, signed_form, whole_number
 from registry.portal.navigation import PROJECT_TABS
 from registry.portal.pages.chart_tab import charts_tab
+from registry.portal.pages.retention_tab import retention_tab
+from registry.portal.pages.webhook_tab import webhooks_tab
 from registry.portal.security import allowed, backends, project_page, viewer
 from registry.portal.templating import render
 from registry.query import ListQuery, SortKey, parse_filters
@@ -24,9 +26,7 @@ from registry.services import (
     immutable_rule,
     label,
     member,
-    retention,
     robot,
-    webhook_policy,
 )
 from registry.services import project as project_service
 from registry.services import quota as quota_service
@@ -126,58 +126,6 @@ async def _immutability(request: Request, project: ProjectRef) -> dict[str, Any]
     return {"rules": rules, "total": total}
 
 
-async def retention_policy(request: Request, project: ProjectRef) -> retention.Policy | None:
-    """The project's retention policy (its id is kept in the project's metadata), if any."""
-    detail = await project_service.project_detail(backends(request), project)
-    policy_id = (detail["metadata"] or {}).get("retention_id", "")
-    number = whole_number(policy_id) if isinstance(policy_id, str) else None
-    if number is None:
-        return None
-    return await retention.load_policy(backends(request), number)
-
-
-def execution_row(row: Any) -> dict[str, Any]:
-    parameters = row["parameters"] or {}
-    return {
-        "id": row["id"],
-        "status": row["status"],
-        "dry_run": bool(parameters.get("dry_run")),
-        "trigger": row["trigger"],
-        "started": row["started_at"] or row["created_at"],
-        "ended": row["ended_at"],
-        "running": row["status"] in ("Pending", "Running"),
-    }
-
-
-async def _retention(request: Request, project: ProjectRef) -> dict[str, Any]:
-    policy = await retention_policy(request, project)
-    executions: list[Any] = []
-    if policy is not None:
-        rows, _ = await retention.list_executions(
-            backends(request), policy, ListQuery(page_size=10)
-        )
-        executions = [execution_row(r) for r in rows]
-    return {"policy": policy, "executions": executions}
-
-
-async def _webhooks(request: Request, project: ProjectRef) -> dict[str, Any]:
-    rows, total = await webhook_policy.list_policies(
-        backends(request), project, ListQuery(page_size=LIST_SIZE)
-    )
-    policies = [
-        {
-            "name": r["name"],
-            "enabled": r["enabled"],
-            "events": ", ".join(r["event_types"] or []),
-            "targets": ", ".join(
-                str(t.get("address", "")) for t in (r["targets"] or []) if isinstance(t, dict)
-            ),
-        }
-        for r in rows
-    ]
-    return {"policies": policies, "total": total}
-
-
 async def _logs(request: Request, project: ProjectRef) -> dict[str, Any]:
     rows, total = await audit_log.list_project_logs(
         backends(request), project, ListQuery(page_size=50)
@@ -204,8 +152,8 @@ TABS: dict[str, Loader] = {
     "robots": _robots,
     "labels": _labels,
     "immutability": _immutability,
-    "retention": _retention,
-    "webhooks": _webhooks,
+    "retention": retention_tab,
+    "webhooks": webhooks_tab,
     "logs": _logs,
     "configuration": _configuration,
     "charts": charts_tab,
@@ -221,8 +169,10 @@ async def tab_page(
     *,
     error: str | RegistryError | None = None,
     status: int = 200,
+    form: Form | None = None,
 ) -> Response:
-    """A tab, with what went wrong on its form (a domain error sets the status)."""
+    """A tab, with what went wrong on its form (a domain error sets the status) and the
+    form as it was posted, to fill in again."""
     if isinstance(error, RegistryError):
         status, error = status_of(error), error.message
     context = await TABS[tab](request, project)
@@ -234,6 +184,7 @@ async def tab_page(
             "error": error,
         }
     )
+    context["form"] = form or context.get("form") or Form({})
     return render(
         request,
         f"project/{tab}.html",

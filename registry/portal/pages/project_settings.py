@@ -10,7 +10,8 @@ from starlette.responses import Response
 from registry.portal.endpoint import page, see_other
 from registry.portal.errors import PageNotFound
 from registry.portal.forms import Form, path_id, signed_form, whole_number
-from registry.portal.pages.project import execution_row, retention_policy, tab_page
+from registry.portal.pages.project import tab_page
+from registry.portal.pages.retention_tab import execution_row, retention_policy
 from registry.portal.security import backends, project_page, viewer
 from registry.portal.templating import render
 from registry.rbac import Action, ProjectRef

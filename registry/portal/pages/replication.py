@@ -1,134 +1,39 @@
-"""Administration of replication: the remote registries (create with credentials, test the
-connection, delete), the policies (create, run, delete), and their executions with live
-progress (htmx polls the rows still running), each task's log and "Retry failed"."""
+"""Administration → Replications: the policies (create, edit in a form filled with the stored
+rule, run, delete) and their executions with live progress (htmx polls the rows and the task
+list while the execution runs), "Stop" for a running one, each task's log and "Retry failed".
+The remote registries are in ``registries.py``."""
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from registry.portal.endpoint import page, see_other
-from registry.portal.errors import status_of
-from registry.portal.forms import Form, path_id, signed_form
+from registry.auth.principal import Principal
+from registry.portal.admin_form import admin_form, with_notice
+from registry.portal.endpoint import page
+from registry.portal.forms import Form, path_id
 from registry.portal.security import backends, sysadmin
 from registry.portal.templating import PAGE_HEADERS, render
 from registry.query import ListQuery, SortKey
 from registry.services import replication, replication_policy, replication_registry
 from registry.services import replication_trigger as trigger_service
-from registry.services.errors import RegistryError
 
-REGISTRIES = "/admin/registries"
 REPLICATIONS = "/admin/replications"
 LIST_SIZE = 100
-CREDENTIAL_TYPES = replication_registry.CREDENTIAL_TYPES
+TRIGGERS = ("manual", "scheduled", "event_based")
 # A task's job status as Harbor names a replication task's.
 TASK_STATUS = {"Running": "InProgress", "Success": "Succeed", "Error": "Failed"}
-
-
-def _notice(url: str, text: str) -> str:
-    return f"{url}?notice={quote(text)}"
-
-
-# ---------------------------------------------------------------------------- registries
-
-
-def _registry_body(form: Form) -> dict[str, Any]:
-    return {
-        "name": form.get("name"),
-        "description": form.get("description"),
-        "type": form.get("type"),
-        "url": form.get("url"),
-        "insecure": form.flag("insecure"),
-        "credential": {
-            "type": form.get("credential_type", "basic") or "basic",
-            "access_key": form.get("access_key"),
-            "access_secret": form.get("access_secret"),
-        },
-    }
-
-
-async def _registries_page(
-    request: Request,
-    *,
-    error: str | None = None,
-    status: int = 200,
-    form: Form | None = None,
-    notice: str = "",
-) -> Response:
-    rows, total = await replication_registry.list_registries(
-        backends(request), ListQuery(page_size=LIST_SIZE)
-    )
-    values = {
-        "registries": rows,
-        "total": total,
-        "types": replication_registry.adapter_types(),
-        "credential_types": CREDENTIAL_TYPES,
-        "error": error,
-        "form": form or Form({}),
-    }
-    if notice:
-        values["notice"] = notice
-    return render(request, "admin/registries.html", values, status=status, title="Registries")
-
-
-@page
-async def registries(request: Request) -> Response:
-    await sysadmin(request)
-    return await _registries_page(request)
-
-
-@page
-async def create_registry(request: Request) -> Response:
-    form = await signed_form(request)
-    principal = await sysadmin(request)
-    body = _registry_body(form)
-    try:
-        if form.get("action") == "test":
-            await replication_registry.ping(backends(request), body)
-            return await _registries_page(
-                request, form=form, notice=f"Connection to {body['url']} succeeded."
-            )
-        await replication_registry.create_registry(backends(request), principal, body)
-    except RegistryError as exc:
-        return await _registries_page(request, error=exc.message, status=status_of(exc), form=form)
-    return see_other(_notice(REGISTRIES, f"Registry {body['name']} created."))
-
-
-@page
-async def ping_registry(request: Request) -> Response:
-    await signed_form(request)
-    await sysadmin(request)
-    registry_id = path_id(request, "registry_id")
-    row = await replication_registry.get_registry(backends(request), registry_id)
-    try:
-        await replication_registry.ping(backends(request), {"id": registry_id})
-    except RegistryError as exc:
-        return await _registries_page(request, error=exc.message, status=status_of(exc))
-    return see_other(_notice(REGISTRIES, f"Connection to {row['name']} succeeded."))
-
-
-@page
-async def delete_registry(request: Request) -> Response:
-    await signed_form(request)
-    principal = await sysadmin(request)
-    registry_id = path_id(request, "registry_id")
-    row = await replication_registry.get_registry(backends(request), registry_id)
-    try:
-        await replication_registry.delete_registry(backends(request), principal, registry_id)
-    except RegistryError as exc:
-        return await _registries_page(request, error=exc.message, status=status_of(exc))
-    return see_other(_notice(REGISTRIES, f"Registry {row['name']} deleted."))
 
 
 # ---------------------------------------------------------------------------- policies
 
 
-def _policy_body(form: Form) -> dict[str, Any]:
-    registry = {"id": int(form.get("registry") or 0)} if form.get("registry").isdigit() else None
+def policy_body(form: Form) -> dict[str, Any]:
+    """The REST API's body for the rule the form describes (it replaces the whole rule)."""
+    registry = {"id": int(form.get("registry"))} if form.get("registry").isdigit() else None
     pull = form.get("direction") == "pull"
     filters: list[dict[str, Any]] = []
     if form.get("name_filter"):
@@ -145,11 +50,37 @@ def _policy_body(form: Form) -> dict[str, Any]:
         "trigger": {"type": form.get("trigger", "manual") or "manual"},
         "override": form.flag("override"),
         "replicate_deletion": form.flag("replicate_deletion"),
-        "enabled": True,
+        "enabled": form.flag("enabled"),
     }
     if body["trigger"]["type"] == "scheduled":
         body["trigger"]["trigger_settings"] = {"cron": form.get("cron")}
     return body
+
+
+def policy_form(row: Any) -> Form:
+    """The rule form filled with a stored rule."""
+    filters = {f.get("type"): f.get("value") for f in row["filters"] or [] if isinstance(f, dict)}
+    trigger = row["trigger"] if isinstance(row["trigger"], dict) else {}
+    fields = {
+        "name": row["name"],
+        "description": row["description"],
+        "direction": "pull" if row["src_registry_id"] else "push",
+        "registry": str(row["src_registry_id"] or row["dest_registry_id"] or ""),
+        "name_filter": filters.get("name") if isinstance(filters.get("name"), str) else "",
+        "tag_filter": filters.get("tag") if isinstance(filters.get("tag"), str) else "",
+        "dest_namespace": row["dest_namespace"],
+        "trigger": trigger.get("type", "manual"),
+        "cron": (trigger.get("trigger_settings") or {}).get("cron", ""),
+    }
+    found = {key: [str(value or "")] for key, value in fields.items()}
+    for flag in ("override", "replicate_deletion", "enabled"):
+        if row[flag]:
+            found[flag] = ["on"]
+    return Form(found)
+
+
+# A new rule starts as Harbor's form does: enabled, overriding what the destination has.
+NEW_RULE = Form({"override": ["on"], "enabled": ["on"]})
 
 
 def execution_row(row: Any, policy_names: dict[int, str]) -> dict[str, Any]:
@@ -177,15 +108,20 @@ async def _policy_names(request: Request) -> tuple[list[Any], dict[int, str]]:
     return rows, {r["id"]: r["name"] for r in rows}
 
 
+async def _registries(request: Request) -> list[Any]:
+    rows, _ = await replication_registry.list_registries(
+        backends(request), ListQuery(page_size=LIST_SIZE)
+    )
+    return rows
+
+
 async def _replications_page(
-    request: Request, *, error: str | None = None, status: int = 200, form: Form | None = None
+    request: Request, error: str | None = None, status: int = 200, form: Form | None = None
 ) -> Response:
-    b = backends(request)
     policies, names = await _policy_names(request)
-    registry_rows, _ = await replication_registry.list_registries(b, ListQuery(page_size=100))
-    registry_names = {r["id"]: r["name"] for r in registry_rows}
+    registry_rows = await _registries(request)
     executions, _ = await replication.list_executions(
-        b, ListQuery({}, (SortKey("id", True),), 1, 20), None, None, None
+        backends(request), ListQuery({}, (SortKey("id", True),), 1, 20), None, None, None
     )
     return render(
         request,
@@ -193,13 +129,34 @@ async def _replications_page(
         {
             "policies": policies,
             "registries": registry_rows,
-            "registry_names": registry_names,
+            "registry_names": {r["id"]: r["name"] for r in registry_rows},
             "executions": [execution_row(r, names) for r in executions],
+            "triggers": TRIGGERS,
             "error": error,
-            "form": form or Form({}),
+            "form": form or NEW_RULE,
+            "editing": None,
         },
         status=status,
         title="Replications",
+    )
+
+
+async def _edit_page(
+    request: Request, error: str | None = None, status: int = 200, form: Form | None = None
+) -> Response:
+    row = await replication_policy.get_policy(backends(request), path_id(request, "policy_id"))
+    return render(
+        request,
+        "admin/replication_edit.html",
+        {
+            "registries": await _registries(request),
+            "triggers": TRIGGERS,
+            "error": error,
+            "form": form or policy_form(row),
+            "editing": row,
+        },
+        status=status,
+        title=f"Edit replication rule {row['name']}",
     )
 
 
@@ -210,43 +167,43 @@ async def replications(request: Request) -> Response:
 
 
 @page
-async def create_policy(request: Request) -> Response:
-    form = await signed_form(request)
-    principal = await sysadmin(request)
-    try:
-        body = _policy_body(form)
-        await replication_policy.create_policy(backends(request), principal, body)
-    except RegistryError as exc:
-        return await _replications_page(
-            request, error=exc.message, status=status_of(exc), form=form
-        )
-    return see_other(_notice(REPLICATIONS, f"Policy {body['name']} created."))
-
-
-@page
-async def run_policy(request: Request) -> Response:
-    await signed_form(request)
+async def edit_form(request: Request) -> Response:
     await sysadmin(request)
-    policy = await replication_policy.get_policy(backends(request), path_id(request, "policy_id"))
-    try:
-        execution_id = await trigger_service.start_execution(backends(request), policy["id"])
-    except RegistryError as exc:
-        return await _replications_page(request, error=exc.message, status=status_of(exc))
-    return see_other(
-        _notice(REPLICATIONS, f"Execution #{execution_id} of {policy['name']} started.")
-    )
+    return await _edit_page(request)
 
 
-@page
-async def delete_policy(request: Request) -> Response:
-    await signed_form(request)
-    principal = await sysadmin(request)
+@admin_form(_replications_page)
+async def create_policy(request: Request, principal: Principal, form: Form) -> str | Response:
+    body = policy_body(form)
+    await replication_policy.create_policy(backends(request), principal, body)
+    return with_notice(REPLICATIONS, f"Policy {body['name']} created.")
+
+
+@admin_form(_edit_page)
+async def update_policy(request: Request, principal: Principal, form: Form) -> str | Response:
+    body = policy_body(form)
+    policy_id = path_id(request, "policy_id")
+    await replication_policy.update_policy(backends(request), principal, policy_id, body)
+    return with_notice(REPLICATIONS, f"Policy {body['name']} saved.")
+
+
+async def _on_list(request: Request, error: str, status: int, form: Form) -> Response:
+    """A row's button failed: the list again, with the message (not the row's form)."""
+    return await _replications_page(request, error, status)
+
+
+@admin_form(_on_list)
+async def run_policy(request: Request, principal: Principal, form: Form) -> str | Response:
     policy = await replication_policy.get_policy(backends(request), path_id(request, "policy_id"))
-    try:
-        await replication_policy.delete_policy(backends(request), principal, policy["id"])
-    except RegistryError as exc:
-        return await _replications_page(request, error=exc.message, status=status_of(exc))
-    return see_other(_notice(REPLICATIONS, f"Policy {policy['name']} deleted."))
+    execution_id = await trigger_service.start_execution(backends(request), policy["id"])
+    return with_notice(REPLICATIONS, f"Execution #{execution_id} of {policy['name']} started.")
+
+
+@admin_form(_on_list)
+async def delete_policy(request: Request, principal: Principal, form: Form) -> str | Response:
+    policy = await replication_policy.get_policy(backends(request), path_id(request, "policy_id"))
+    await replication_policy.delete_policy(backends(request), principal, policy["id"])
+    return with_notice(REPLICATIONS, f"Policy {policy['name']} deleted.")
 
 
 # ---------------------------------------------------------------------------- executions
@@ -259,14 +216,11 @@ async def _execution(request: Request) -> dict[str, Any]:
     return execution_row(row, names)
 
 
-async def _execution_page(
-    request: Request, *, error: str | None = None, status: int = 200
-) -> Response:
-    execution = await _execution(request)
+async def _tasks(request: Request, execution_id: int) -> list[dict[str, Any]]:
     tasks, _ = await replication.list_tasks(
-        backends(request), execution["id"], ListQuery(page_size=LIST_SIZE)
+        backends(request), execution_id, ListQuery(page_size=LIST_SIZE)
     )
-    shown = [
+    return [
         {
             "id": t["id"],
             "src_resource": t["src_resource"],
@@ -279,10 +233,16 @@ async def _execution_page(
         }
         for t in tasks
     ]
+
+
+async def _execution_page(
+    request: Request, error: str | None = None, status: int = 200, form: Form | None = None
+) -> Response:
+    execution = await _execution(request)
     return render(
         request,
         "admin/replication_execution.html",
-        {"execution": execution, "tasks": shown, "error": error},
+        {"execution": execution, "tasks": await _tasks(request, execution["id"]), "error": error},
         status=status,
         title=f"Replication execution #{execution['id']}",
     )
@@ -295,26 +255,32 @@ async def execution_page(request: Request) -> Response:
 
 @page
 async def execution_status(request: Request) -> Response:
-    """An execution's row (``?view=summary`` its summary card): htmx swaps it in while the
-    execution runs."""
+    """An execution's row (``?view=summary`` its summary card, ``?view=tasks`` its task
+    list): htmx swaps it in while the execution runs."""
     execution = await _execution(request)
-    template = "admin/_execution_summary.html"
-    if request.query_params.get("view") != "summary":
-        template = "admin/_execution_row.html"
+    view = request.query_params.get("view")
+    if view == "tasks":
+        tasks = await _tasks(request, execution["id"])
+        return render(
+            request, "admin/_execution_tasks.html", {"execution": execution, "tasks": tasks}
+        )
+    template = "admin/_execution_summary.html" if view == "summary" else "admin/_execution_row.html"
     return render(request, template, {"execution": execution})
 
 
-@page
-async def retry_execution(request: Request) -> Response:
-    await signed_form(request)
-    await sysadmin(request)
+@admin_form(_execution_page)
+async def stop_execution(request: Request, principal: Principal, form: Form) -> str | Response:
     execution_id = path_id(request, "execution_id")
-    try:
-        retried = await replication.retry_failed_tasks(backends(request), execution_id)
-    except RegistryError as exc:
-        return await _execution_page(request, error=exc.message, status=status_of(exc))
-    return see_other(
-        _notice(f"{REPLICATIONS}/executions/{execution_id}", f"{len(retried)} tasks retried.")
+    await replication.stop_execution(backends(request), execution_id)
+    return with_notice(f"{REPLICATIONS}/executions/{execution_id}", "Stopping the execution.")
+
+
+@admin_form(_execution_page)
+async def retry_execution(request: Request, principal: Principal, form: Form) -> str | Response:
+    execution_id = path_id(request, "execution_id")
+    retried = await replication.retry_failed_tasks(backends(request), execution_id)
+    return with_notice(
+        f"{REPLICATIONS}/executions/{execution_id}", f"{len(retried)} tasks retried."
     )
 
 
@@ -327,19 +293,19 @@ async def task_log(request: Request) -> Response:
     return PlainTextResponse(text, headers=PAGE_HEADERS)
 
 
+_P = f"{REPLICATIONS}/{{policy_id}}"
 _E = f"{REPLICATIONS}/executions/{{execution_id}}"
 
 routes = [
-    Route(REGISTRIES, registries, methods=["GET"]),
-    Route(REGISTRIES, create_registry, methods=["POST"]),
-    Route(f"{REGISTRIES}/{{registry_id}}/ping", ping_registry, methods=["POST"]),
-    Route(f"{REGISTRIES}/{{registry_id}}/delete", delete_registry, methods=["POST"]),
     Route(REPLICATIONS, replications, methods=["GET"]),
     Route(REPLICATIONS, create_policy, methods=["POST"]),
-    Route(f"{REPLICATIONS}/{{policy_id}}/run", run_policy, methods=["POST"]),
-    Route(f"{REPLICATIONS}/{{policy_id}}/delete", delete_policy, methods=["POST"]),
+    Route(f"{_P}/edit", edit_form, methods=["GET"]),
+    Route(_P, update_policy, methods=["POST"]),
+    Route(f"{_P}/run", run_policy, methods=["POST"]),
+    Route(f"{_P}/delete", delete_policy, methods=["POST"]),
     Route(_E, execution_page, methods=["GET"]),
     Route(f"{_E}/status", execution_status, methods=["GET"]),
+    Route(f"{_E}/stop", stop_execution, methods=["POST"]),
     Route(f"{_E}/retry", retry_execution, methods=["POST"]),
     Route(f"{_E}/tasks/{{task_id}}/log", task_log, methods=["GET"]),
 ]

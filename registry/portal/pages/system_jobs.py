@@ -11,16 +11,16 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from registry.portal.endpoint import page, see_other
-from registry.portal.errors import status_of
+from registry.auth.principal import Principal
+from registry.portal.admin_form import admin_form, with_notice
+from registry.portal.endpoint import page
 from registry.portal.formatting import human_size
-from registry.portal.forms import Form, path_id, signed_form, whole_number
+from registry.portal.forms import Form, path_id, whole_number
 from registry.portal.security import backends, sysadmin
 from registry.portal.templating import PAGE_HEADERS, render
 from registry.query import ListQuery
 from registry.services import audit, gc, system_job
 from registry.services import jobs as job_service
-from registry.services.errors import RegistryError
 
 SCHEDULE_TYPES = ("None", "Hourly", "Daily", "Weekly", "Custom")
 RUNNING = ("Pending", "Running")
@@ -104,10 +104,25 @@ async def _page(
             "history": [_row(job, r) for r in rows],
             "schedule": schedule,
             "schedule_types": SCHEDULE_TYPES,
+            "schedule_action": f"/admin/{job.slug}/schedule",
             "error": error,
         },
         status=status,
         title=job.title,
+    )
+
+
+async def save_schedule(
+    request: Request, principal: Principal, kind: str, form: Form, parameters: dict[str, Any]
+) -> None:
+    """Set the schedule of a system job kind from the schedule form (``_schedule.html``)."""
+    await system_job.set_schedule(
+        backends(request),
+        principal,
+        kind,
+        form.get("schedule_type", "None"),
+        form.get("cron") or None,
+        parameters,
     )
 
 
@@ -119,34 +134,20 @@ def _routes(job: SystemJob) -> list[Route]:
         await sysadmin(request)
         return await _page(request, job)
 
-    @page
-    async def run(request: Request) -> Response:
-        form = await signed_form(request)
-        principal = await sysadmin(request)
-        try:
-            parameters = job.parameters(form)
-            job_id = await system_job.run_now(backends(request), principal, job.kind, parameters)
-        except RegistryError as exc:
-            return await _page(request, job, error=exc.message, status=status_of(exc))
-        kind = "Dry run" if parameters.get("dry_run") else "Run"
-        return see_other(f"{base}?notice={kind}%20%23{job_id}%20started.")
+    async def again(request: Request, error: str, status: int, form: Form) -> Response:
+        return await _page(request, job, error=error, status=status)
 
-    @page
-    async def schedule(request: Request) -> Response:
-        form = await signed_form(request)
-        principal = await sysadmin(request)
-        try:
-            await system_job.set_schedule(
-                backends(request),
-                principal,
-                job.kind,
-                form.get("schedule_type", "None"),
-                form.get("cron") or None,
-                job.parameters(form),
-            )
-        except RegistryError as exc:
-            return await _page(request, job, error=exc.message, status=status_of(exc))
-        return see_other(f"{base}?notice=Schedule%20saved.")
+    @admin_form(again)
+    async def run(request: Request, principal: Principal, form: Form) -> str | Response:
+        parameters = job.parameters(form)
+        job_id = await system_job.run_now(backends(request), principal, job.kind, parameters)
+        kind = "Dry run" if parameters.get("dry_run") else "Run"
+        return with_notice(base, f"{kind} #{job_id} started.")
+
+    @admin_form(again)
+    async def schedule(request: Request, principal: Principal, form: Form) -> str | Response:
+        await save_schedule(request, principal, job.kind, form, job.parameters(form))
+        return with_notice(base, "Schedule saved.")
 
     async def _job(request: Request) -> Any:
         await sysadmin(request)
