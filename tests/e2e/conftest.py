@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import tempfile
 from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
@@ -136,15 +137,19 @@ def berth_pair(target: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     storage.mkdir()
     servers: list[ServerProcess] = []
     hosts: list[str] = []
-    cleanups = []
+    cleanups: list[Callable[[], object]] = []
     try:
         if target == "berth":
             from registry.embedded import EmbeddedPostgres, EmbeddedRedis
 
-            postgres = EmbeddedPostgres(workdir / "postgres")
+            # Outside pytest's tmp tree, which a starting session resets to mode 0700 (see
+            # _jobs.state_dir): PostgreSQL runs as its own account.
+            services = Path(tempfile.mkdtemp(prefix="berth-pair-services-"))
+            cleanups.append(lambda: shutil.rmtree(services, ignore_errors=True))
+            postgres = EmbeddedPostgres(services / "postgres")
             dsn = postgres.start()
             cleanups.append(postgres.stop)
-            redis = EmbeddedRedis(workdir / "redis")
+            redis = EmbeddedRedis(services / "redis")
             redis_url = redis.start()
             cleanups.append(redis.stop)
             shared = {
