@@ -276,6 +276,8 @@ def _start_scanner(settings: Settings, supervisor: Supervisor) -> None:
         str(port),
         "--api-key-file",
         str(key_file),
+        "--engine",
+        settings.scanner_engine,
     ]
     supervisor.adopt(
         BerthChild("scanner", args, log_path=settings.data_dir / "scanner.log").start()
@@ -283,7 +285,10 @@ def _start_scanner(settings: Settings, supervisor: Supervisor) -> None:
     asyncio.run(
         _register_scanner(settings, f"http://127.0.0.1:{port}", key_file.read_text().strip())
     )
-    _announce(f"started the scanner on 127.0.0.1:{port} (OSV database {database})")
+    _announce(
+        f"started the scanner on 127.0.0.1:{port} "
+        f"(OSV database {database}, {settings.scanner_engine} engine)"
+    )
 
 
 async def _register_scanner(settings: Settings, url: str, api_key: str) -> None:

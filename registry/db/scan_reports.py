@@ -6,6 +6,7 @@ from typing import Any
 
 import asyncpg
 
+from registry.db.artifacts import ACCESSORY_TAG_PATTERN
 from registry.db.pool import Executor
 
 _COLUMNS = (
@@ -147,7 +148,8 @@ async def unfinished(db: Executor, trigger: str) -> list[asyncpg.Record]:
 
 
 async def image_artifacts(db: Executor) -> list[asyncpg.Record]:
-    """Every image in the registry that is not an index (what scan-all scans)."""
+    """Every image in the registry that is not an index nor an accessory (what scan-all
+    scans)."""
     return await db.fetch(
         """
         SELECT a.id, a.digest, a.media_type, r.name AS repository, r.project_id
@@ -155,6 +157,9 @@ async def image_artifacts(db: Executor) -> list[asyncpg.Record]:
         WHERE a.artifact_kind = 'IMAGE' AND a.subject_digest IS NULL
           AND a.media_type IN ('application/vnd.oci.image.manifest.v1+json',
                                'application/vnd.docker.distribution.manifest.v2+json')
+          AND NOT EXISTS (SELECT 1 FROM tags t WHERE t.artifact_id = a.id
+                          AND t.name ~ $1)
         ORDER BY a.id
-        """
+        """,
+        ACCESSORY_TAG_PATTERN,
     )

@@ -47,6 +47,9 @@ ACCESSORY_TYPES = {
     "application/vnd.goharbor.harbor.sbom.v1": "harbor.sbom",
     # cosign v3 signs in OCI 1.1 mode with a sigstore bundle (Harbor reads it as unsigned).
     "application/vnd.dev.sigstore.bundle.v0.3+json": "signature.cosign",
+    # cosign's tag-mode attestations (``sha256-<hex>.att``) and SBOMs (``.sbom``).
+    artifacts.TAG_MODE_TYPES["att"]: "attestation.cosign",
+    artifacts.TAG_MODE_TYPES["sbom"]: "sbom.cosign",
 }
 
 
@@ -246,8 +249,10 @@ def accessory_type(artifact_type: str | None) -> str:
 
 async def remove_artifacts(b: Backends, project: ProjectRef, artifact_ids: list[int]) -> None:
     """Delete artifacts and release the project's hold on blobs nothing else there uses; the
-    bytes themselves go at garbage collection."""
+    bytes themselves go at garbage collection. Their accessories (signatures, attestations,
+    SBOMs, by subject or cosign tag) go with them, as in Harbor."""
     async with b.db.acquire() as conn, conn.transaction():
+        artifact_ids = [*artifact_ids, *await artifacts.accessory_ids(conn, artifact_ids)]
         blob_ids = [
             r["blob_id"]
             for r in await conn.fetch(

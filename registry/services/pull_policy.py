@@ -137,7 +137,10 @@ def _is_accessory(artifact: asyncpg.Record) -> bool:
 
 
 async def _is_tag_mode_signature(b: Backends, artifact: asyncpg.Record) -> bool:
-    """cosign's tag-mode signatures are plain image manifests of simple-signing layers."""
+    """cosign's tag-mode signatures, attestations and SBOMs: tagged ``sha256-<hex>.sig``
+    (``.att``, ``.sbom``), or plain image manifests of simple-signing layers."""
+    if await artifacts.has_accessory_tag(b.db, artifact["id"]):
+        return True
     raw = await artifacts.manifest_of(b.db, artifact["id"])
     try:
         layers = json.loads(raw or "{}").get("layers") or []

@@ -291,6 +291,8 @@ async def scan_on_push(b: Backends, project: ProjectRef, repository: str, digest
     detail = await artifacts.get_detail_by_id(b.db, row["id"])
     if detail is None or not (scannable(detail) or detail["media_type"] in mediatypes.INDEXES):
         return
+    if await artifacts.has_accessory_tag(b.db, row["id"]):
+        return
     try:
         await start_scan(b, None, project, repository, detail, trigger="EVENT")
     except ScanUnavailable:

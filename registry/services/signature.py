@@ -1,6 +1,7 @@
 """Signatures of artifacts: cosign (tag mode ``sha256-<hex>.sig`` and OCI 1.1 subject mode,
 the sigstore bundle v0.3 included) and notation, and the optional check of cosign signatures
-against a project's public keys (ECDSA P-256 over the simple-signing payload)."""
+against a project's public keys (ECDSA P-256 over the simple-signing payload, or over what a
+sigstore bundle signs)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from registry.auth.principal import Principal
 from registry.db import artifacts, cosign_keys
 from registry.oci.digest import Digest
 from registry.rbac import ProjectRef
+from registry.services import sigstore_bundle
 from registry.services.artifact import accessory_type
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
@@ -31,6 +33,8 @@ SIMPLE_SIGNING = "application/vnd.dev.cosign.simplesigning.v1+json"
 SIGNATURE_ANNOTATION = "dev.cosignproject.cosign/signature"
 # Payloads are a few hundred bytes; anything much bigger is not one.
 _MAX_PAYLOAD_BYTES = 64 * 1024
+# A bundle holds a certificate chain and log entries besides the signature: a few KiB.
+_MAX_BUNDLE_BYTES = 1024 * 1024
 
 
 def tag_mode_name(digest: str) -> str:
@@ -66,37 +70,63 @@ def _payload_names(payload: bytes, subject_digest: str) -> bool:
         return False
 
 
+async def _blob(b: Backends, layer: dict[str, Any], limit: int) -> bytes | None:
+    try:
+        if int(layer.get("size", 0)) > limit:
+            return None
+        content: bytes = await b.storage.get_content(
+            layout.blob_path(Digest.parse(str(layer["digest"])))
+        )
+    except (ValueError, KeyError, TypeError, OSError):
+        return None
+    return content
+
+
+def _simple_signing_verifies(
+    layer: dict[str, Any],
+    payload: bytes,
+    subject_digest: str,
+    keys: list[ec.EllipticCurvePublicKey],
+) -> bool:
+    encoded = (layer.get("annotations") or {}).get(SIGNATURE_ANNOTATION)
+    if not isinstance(encoded, str) or not _payload_names(payload, subject_digest):
+        return False
+    try:
+        signature = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        return False
+    for key in keys:
+        try:
+            key.verify(signature, payload, ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            continue
+        return True
+    return False
+
+
 async def _verifies(
     b: Backends, signature_id: int, subject_digest: str, keys: list[ec.EllipticCurvePublicKey]
 ) -> bool:
-    """Whether one simple-signing layer of the signature artifact names the subject and is
-    signed by one of ``keys``."""
+    """Whether one layer of the signature artifact (a simple-signing payload, or a sigstore
+    bundle) names the subject and is signed by one of ``keys``."""
     raw = await artifacts.manifest_of(b.db, signature_id)
     try:
         manifest: dict[str, Any] = json.loads(raw or "{}")
     except ValueError:
         return False
     for layer in manifest.get("layers") or []:
-        if not isinstance(layer, dict) or layer.get("mediaType") != SIMPLE_SIGNING:
+        if not isinstance(layer, dict):
             continue
-        encoded = (layer.get("annotations") or {}).get(SIGNATURE_ANNOTATION)
-        if not isinstance(encoded, str) or int(layer.get("size", 0)) > _MAX_PAYLOAD_BYTES:
-            continue
-        try:
-            signature = base64.b64decode(encoded, validate=True)
-            payload = await b.storage.get_content(
-                layout.blob_path(Digest.parse(str(layer["digest"])))
-            )
-        except (binascii.Error, ValueError, KeyError, OSError):
-            continue
-        if not _payload_names(payload, subject_digest):
-            continue
-        for key in keys:
-            try:
-                key.verify(signature, payload, ec.ECDSA(hashes.SHA256()))
-            except InvalidSignature:
-                continue
-            return True
+        if layer.get("mediaType") == SIMPLE_SIGNING:
+            payload = await _blob(b, layer, _MAX_PAYLOAD_BYTES)
+            if payload is not None and _simple_signing_verifies(
+                layer, payload, subject_digest, keys
+            ):
+                return True
+        elif layer.get("mediaType") == sigstore_bundle.BUNDLE_V03:
+            bundle = await _blob(b, layer, _MAX_BUNDLE_BYTES)
+            if bundle is not None and sigstore_bundle.verifies(bundle, subject_digest, keys):
+                return True
     return False
 
 
@@ -116,6 +146,14 @@ async def is_signed(
         if await _verifies(b, row["id"], artifact["digest"], keys):
             return True
     return False
+
+
+async def signed(b: Backends, project: ProjectRef, artifact: asyncpg.Record) -> bool:
+    """Harbor's ``is_signed``: a notation signature, or a cosign one (that verifies against
+    the project's keys, when it holds any)."""
+    return await is_signed(b, project, artifact, NOTATION) or await is_signed(
+        b, project, artifact, COSIGN
+    )
 
 
 async def list_keys(b: Backends, project: ProjectRef) -> list[asyncpg.Record]:

