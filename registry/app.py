@@ -89,7 +89,7 @@ def create_app(settings: Settings) -> Starlette:
         *management_routes,
         *portal_auth_routes,
         *chartrepo_routes,
-        *notification_routes,
+        *notification_routes(settings.notifications_path),
         *oidc_login_routes,
         *metrics_routes,
         *portal_routes,

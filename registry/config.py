@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -174,6 +174,22 @@ class Settings(BaseSettings):
         "docker.io: hub; a mirror client's read of library/alpine is answered by "
         "hub/library/alpine (requests that do not name their upstream: the first entry)",
     )
+    notifications_path: str = Field(
+        default="/service/notifications",
+        pattern=r"^(/[A-Za-z0-9._~-]+)+$",
+        description="where remote registries POST their push/delete notifications (the URL "
+        "a Distribution registry's notifications.endpoints names); outside /v2/, /api/, "
+        "/chartrepo/ and /service/token",
+    )
+
+    @field_validator("notifications_path")
+    @classmethod
+    def _notifications_path_free(cls, value: str) -> str:
+        # Matched before the portal's pages, and must not shadow another face's routes.
+        for taken in ("/v2", "/api", "/chartrepo", "/service/token", "/metrics"):
+            if value == taken or value.startswith(taken + "/"):
+                raise ValueError(f"{value} is under {taken}, which Berth serves already")
+        return value
 
     @classmethod
     def settings_customise_sources(

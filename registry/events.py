@@ -37,6 +37,10 @@ TAG_RETENTION = "TAG_RETENTION"
 UPLOAD_CHART = "UPLOAD_CHART"
 DOWNLOAD_CHART = "DOWNLOAD_CHART"
 DELETE_CHART = "DELETE_CHART"
+# A tag made or removed on its own, the artifact staying (Harbor's internal topics): they
+# drive event-based replication only, no webhook policy subscribes to them.
+CREATE_TAG = "CREATE_TAG"
+DELETE_TAG = "DELETE_TAG"
 
 # Everything a policy may subscribe to, in the order Harbor lists them.
 EVENT_TYPES: tuple[str, ...] = (

@@ -1,5 +1,5 @@
-"""``/service/notifications``: where remote registries report pushes and deletes (see
-:mod:`registry.services.replication_inbound`)."""
+"""``/service/notifications`` (the ``notifications_path`` setting): where remote registries
+report pushes and deletes (see :mod:`registry.services.replication_inbound`)."""
 
 from __future__ import annotations
 
@@ -48,4 +48,6 @@ async def notifications(request: Request) -> Response:
     )
 
 
-routes = [Route("/service/notifications", notifications, methods=["POST"])]
+def routes(path: str) -> list[Route]:
+    """The inbound route, at ``path``."""
+    return [Route(path, notifications, methods=["POST"])]

@@ -20,16 +20,18 @@ async def point(db: Executor, repository_id: int, name: str, artifact_id: int) -
     )
 
 
-async def delete(db: Executor, repository: str, name: str) -> bool:
-    status: str = await db.execute(
+async def delete(db: Executor, repository: str, name: str) -> str | None:
+    """Remove the tag; the digest of the artifact it named, or None when there was no tag."""
+    digest: str | None = await db.fetchval(
         """
-        DELETE FROM tags t USING repositories r
-        WHERE t.repository_id = r.id AND r.name = $1 AND t.name = $2
+        DELETE FROM tags t USING repositories r, artifacts a
+        WHERE t.repository_id = r.id AND r.name = $1 AND t.name = $2 AND a.id = t.artifact_id
+        RETURNING a.digest
         """,
         repository,
         name,
     )
-    return status != "DELETE 0"
+    return digest
 
 
 async def list_names(db: Executor, repository_id: int, last: str | None, limit: int) -> list[str]:

@@ -20,6 +20,7 @@ from registry.replication.adapter import (
     Unreachable,
 )
 from registry.replication.client import Credential, check_answer, make_client
+from registry.replication.untag import untag_through_placeholder
 
 TYPE = "docker-registry"
 
@@ -158,9 +159,20 @@ class DistributionAdapter:
             raise AdapterError(f"DELETE {repository}@{digest}: {response.status_code}")
 
     async def delete_tag(self, repository: str, tag: str) -> None:
-        # The distribution API deletes manifests, not tags (Distribution 2.8 refuses a tag
-        # in the DELETE path); deleting the tag's manifest would take its other tags along.
-        raise AdapterError(f"{TYPE} registries cannot delete a tag alone ({repository}:{tag})")
+        # Registries that follow OCI distribution 1.1 delete a tag in place; Distribution 2.8
+        # answers 400 (it reads the tag as a digest) and others 405: there the tag is moved
+        # onto a placeholder that is then deleted, as deleting its manifest would take the
+        # artifact's other tags along.
+        response = await self._send(
+            "DELETE", f"/v2/{repository}/manifests/{tag}", f"deleting tag {repository}:{tag}"
+        )
+        if response.status_code in (200, 202):
+            return
+        if response.status_code == 404:
+            raise NotFound(f"{repository}:{tag} not found")
+        if response.status_code not in (400, 405):
+            raise AdapterError(f"DELETE tag {repository}:{tag}: {response.status_code}")
+        await untag_through_placeholder(self, repository, tag)
 
     async def blob_exists(self, repository: str, digest: str) -> bool:
         response = await self._send(

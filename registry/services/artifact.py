@@ -12,7 +12,7 @@ from registry.auth.principal import Principal
 from registry.db import artifacts, labels, repositories, tags
 from registry.db import blobs as blob_links
 from registry.db.pool import Executor
-from registry.events import DELETE_ARTIFACT
+from registry.events import CREATE_TAG, DELETE_ARTIFACT, DELETE_TAG
 from registry.oci import mediatypes
 from registry.oci.digest import Digest, looks_like_digest
 from registry.oci.names import is_valid_tag
@@ -160,17 +160,21 @@ async def create_tag(
     await b.audit.record(
         AuditEvent("create", "tag", f"{repository}:{name}", actor.name, project.id)
     )
+    digest = await b.db.fetchval("SELECT digest FROM artifacts WHERE id = $1", artifact_id)
+    notify.tag_event(b, CREATE_TAG, repository, digest, name)
 
 
 async def delete_tag(
     b: Backends, actor: Principal, project: ProjectRef, repository: str, name: str
 ) -> None:
     await check_tags_mutable(b, project, repository, [name])
-    if not await tags.delete(b.db, repository, name):
+    digest = await tags.delete(b.db, repository, name)
+    if digest is None:
         raise ManifestUnknown(f"tag {name} not found")
     await b.audit.record(
         AuditEvent("delete", "tag", f"{repository}:{name}", actor.name, project.id)
     )
+    notify.tag_event(b, DELETE_TAG, repository, digest, name)
 
 
 @dataclass(frozen=True, slots=True)

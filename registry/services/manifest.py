@@ -9,7 +9,7 @@ import asyncpg
 
 from registry.db import artifacts, blobs, repositories, tags
 from registry.db.pool import Executor
-from registry.events import DELETE_ARTIFACT, PULL_ARTIFACT, PUSH_ARTIFACT
+from registry.events import DELETE_ARTIFACT, DELETE_TAG, PULL_ARTIFACT, PUSH_ARTIFACT
 from registry.oci import mediatypes
 from registry.oci.digest import Digest, looks_like_digest
 from registry.oci.manifest import Descriptor, InvalidManifestError, Manifest, parse_manifest
@@ -248,10 +248,17 @@ async def delete_manifest(
     b: Backends, project: ProjectRef, repository: str, reference: str, operator: str
 ) -> None:
     """Delete by digest (the artifact and its tags) or by tag (the tag alone), and record it;
-    only an artifact deletion is a ``DELETE_ARTIFACT`` event, as in Harbor."""
-    deleted = await _delete_manifest(b, project, repository, reference)
-    if deleted is not None:
-        digest, first_tag = deleted
+    only an artifact deletion is a ``DELETE_ARTIFACT`` event, as in Harbor (a tag alone is a
+    ``DELETE_TAG``, which replication follows)."""
+    ref = parse_reference(reference)
+    if isinstance(ref, str):
+        await check_tags_mutable(b, project, repository, [ref])
+        tagged = await tags.delete(b.db, repository, ref)
+        if tagged is None:
+            raise ManifestUnknown(detail={"reference": reference})
+        notify.tag_event(b, DELETE_TAG, repository, tagged, ref)
+    else:
+        digest, first_tag = await _delete_artifact(b, project, repository, str(ref), reference)
         notify.artifact_event(b, DELETE_ARTIFACT, project, repository, digest, first_tag, operator)
     await b.audit.record(
         AuditEvent(
@@ -260,16 +267,10 @@ async def delete_manifest(
     )
 
 
-async def _delete_manifest(
-    b: Backends, project: ProjectRef, repository: str, reference: str
-) -> tuple[str, str | None] | None:
-    ref = parse_reference(reference)
-    if isinstance(ref, str):
-        await check_tags_mutable(b, project, repository, [ref])
-        if not await tags.delete(b.db, repository, ref):
-            raise ManifestUnknown(detail={"reference": reference})
-        return None
-    row = await artifacts.get_by_digest(b.db, repository, str(ref))
+async def _delete_artifact(
+    b: Backends, project: ProjectRef, repository: str, digest: str, reference: str
+) -> tuple[str, str | None]:
+    row = await artifacts.get_by_digest(b.db, repository, digest)
     if row is None:
         raise ManifestUnknown(detail={"reference": reference})
     names = [t["name"] for t in (await artifacts.tags_of(b.db, [row["id"]]))[row["id"]]]

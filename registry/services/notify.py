@@ -251,3 +251,10 @@ def chart_event(
     """A chart version was uploaded (UPLOAD_CHART), downloaded (DOWNLOAD_CHART) or deleted
     (DELETE_CHART) through the chart repository."""
     _schedule(b, _notify_chart(b, event_type, project, name, version, operator))
+
+
+def tag_event(b: Backends, event_type: str, repository: str, digest: str, tag: str) -> None:
+    """A tag was made on an existing artifact (CREATE_TAG) or removed from one that stays
+    (DELETE_TAG). No webhook reports these (Harbor sends none); event-based replication
+    follows them."""
+    _schedule(b, replication_trigger.on_local_event(b, event_type, repository, digest, tag))

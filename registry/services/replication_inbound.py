@@ -10,6 +10,7 @@ or after ``Bearer``), compared in constant time.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import asyncpg
 
 from registry.db import replication as replication_db
 from registry.db import replication_registries as registries_db
-from registry.events import DELETE_ARTIFACT, PUSH_ARTIFACT
+from registry.events import DELETE_ARTIFACT, DELETE_TAG, PUSH_ARTIFACT
 from registry.oci import mediatypes
 from registry.oci.digest import Digest, InvalidDigestError, looks_like_digest
 from registry.oci.names import is_valid_repository, is_valid_tag
@@ -50,11 +51,15 @@ async def sender(b: Backends, authorization: str) -> asyncpg.Record | None:
         presented = presented[7:].strip()
     if not presented:
         return None
+    # Compared as SHA-256 digests, so every comparison is of 32 bytes and its time tells
+    # neither the secret's length nor how much of it matched.
+    offered = hashlib.sha256(presented.encode()).digest()
     found = None
     for row in await registries_db.all_rows(b.db):
         secret = webhook_secret_of(b, row)
         # Every registry is compared, so the time taken says nothing of which one matched.
-        if secret and hmac.compare_digest(secret.encode(), presented.encode()):
+        expected = hashlib.sha256(secret.encode()).digest() if secret else b""
+        if hmac.compare_digest(expected, offered) and secret:
             found = row
     return found
 
@@ -65,12 +70,15 @@ def _text(value: Any) -> str:
 
 def _event(event_type: str, repository: str, digest: str, tag: str | None) -> RemoteEvent | None:
     """The event, when its names are well formed (they go into job parameters and URLs)."""
-    if not is_valid_repository(repository) or not looks_like_digest(digest):
+    if not is_valid_repository(repository):
         return None
-    try:
-        Digest.parse(digest)
-    except InvalidDigestError:
-        return None
+    if digest or event_type != DELETE_TAG:
+        if not looks_like_digest(digest):
+            return None
+        try:
+            Digest.parse(digest)
+        except InvalidDigestError:
+            return None
     if tag is not None and not is_valid_tag(tag):
         return None
     return RemoteEvent(event_type, repository, digest, tag)
@@ -88,7 +96,10 @@ def _distribution_events(events: Any) -> list[RemoteEvent]:
         repository, digest = _text(target.get("repository")), _text(target.get("digest"))
         media_type = _text(target.get("mediaType"))
         tag = _text(target.get("tag")) or None
-        if event_type is None or not repository or not digest:
+        if event_type == DELETE_ARTIFACT and tag is not None:
+            # A tag removed on its own (Distribution 3 reports it with the tag and no digest).
+            event_type = DELETE_TAG
+        if event_type is None or not repository or not (digest or event_type == DELETE_TAG):
             continue
         # Blob pushes are events too; only manifests make artifacts. A delete names only the
         # digest (and repository), so it passes without a media type.
@@ -123,7 +134,7 @@ def _harbor_events(body: dict[str, Any]) -> list[RemoteEvent]:
 
 
 def parse_notification(body: Any) -> list[RemoteEvent]:
-    """The artifact pushes and deletes a notification body reports."""
+    """The artifact pushes and deletes, and tag deletes, a notification body reports."""
     if not isinstance(body, dict):
         raise InvalidRequest("a notification is a JSON object")
     if "events" in body:

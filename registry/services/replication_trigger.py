@@ -14,7 +14,7 @@ import asyncpg
 
 from registry.db import jobs as jobs_db
 from registry.db import replication as replication_db
-from registry.events import DELETE_ARTIFACT, PUSH_ARTIFACT
+from registry.events import CREATE_TAG, DELETE_ARTIFACT, DELETE_TAG, PUSH_ARTIFACT
 from registry.replication.copy import is_accessory_tag
 from registry.services import jobs as job_service
 from registry.services.context import Backends
@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 # Job triggers as the job service records them, and as Harbor's API shows them.
 TRIGGER_NAMES = {"MANUAL": "manual", "SCHEDULE": "scheduled", "EVENT": "event_based"}
 JOB_TRIGGERS = {v: k for k, v in TRIGGER_NAMES.items()}
+# A tag made on an existing artifact replicates like a push of it (its tags go along).
+_LOCAL_EVENTS = (PUSH_ARTIFACT, DELETE_ARTIFACT, CREATE_TAG, DELETE_TAG)
 
 
 async def start_execution(
@@ -87,6 +89,10 @@ async def start_for_resource(
     if event_type == DELETE_ARTIFACT:
         only = {"repository": repository, "digest": digest, "tags": [], "deleted": True}
         wanted = [p for p in policies if p["replicate_deletion"] and _selects(p, repository, None)]
+    elif event_type == DELETE_TAG and tag is not None:
+        # The artifact stays, here and at the destination: only the tag goes there too.
+        only = {"repository": repository, "digest": digest, "tags": [tag], "deleted": True}
+        wanted = [p for p in policies if p["replicate_deletion"] and _selects(p, repository, tag)]
     elif tag is not None and is_accessory_tag(tag):
         # A signature pushed after its image: replicate the image again, its accessories go
         # with it (what is already there is skipped).
@@ -106,9 +112,9 @@ async def start_for_resource(
 async def on_local_event(
     b: Backends, event_type: str, repository: str, digest: str, tag: str | None
 ) -> None:
-    """A push or delete in this registry: run the event-based push policies it matches.
-    Never raises (it runs beside the request that caused the event)."""
-    if event_type not in (PUSH_ARTIFACT, DELETE_ARTIFACT):
+    """A push, delete, or tag made or removed in this registry: run the event-based push
+    policies it matches. Never raises (it runs beside the request that caused the event)."""
+    if event_type not in _LOCAL_EVENTS:
         return
     try:
         policies = await replication_db.event_policies(b.db, local_source=True)

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from registry.cli import main
 from registry.config import Settings, masked
@@ -44,3 +45,11 @@ def test_config_check_rejects_bad_settings(
     monkeypatch.setenv("BERTH_STORAGE__DRIVER", "floppy")
     assert main(["config", "check"]) == 2
     assert "invalid settings" in capsys.readouterr().err
+
+
+def test_notifications_path_defaults_and_refuses_other_faces() -> None:
+    assert Settings().notifications_path == "/service/notifications"
+    assert Settings(notifications_path="/hooks/registry").notifications_path == "/hooks/registry"
+    for taken in ("/v2/hooks", "/api/v2.0/x", "/service/token", "hooks", "/a b", "/"):
+        with pytest.raises(ValidationError):
+            Settings(notifications_path=taken)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from registry.events import DELETE_ARTIFACT, PUSH_ARTIFACT
+from registry.events import DELETE_ARTIFACT, DELETE_TAG, PUSH_ARTIFACT
 from registry.services.errors import InvalidRequest
 from registry.services.replication_inbound import RemoteEvent, parse_notification
 
@@ -68,3 +68,22 @@ def test_not_an_object_is_refused() -> None:
         parse_notification([1, 2])
     with pytest.raises(InvalidRequest):
         parse_notification({"events": "no"})
+
+
+def test_a_tag_delete_is_a_tag_event_with_or_without_its_digest() -> None:
+    body = {
+        "events": [
+            {
+                "action": "delete",
+                "target": {"digest": DIGEST, "repository": "team/web", "tag": "v1"},
+            },
+            {"action": "delete", "target": {"repository": "team/web", "tag": "v2"}},
+            # Neither tag nor digest: a repository delete, not an artifact's.
+            {"action": "delete", "target": {"repository": "team/web"}},
+            {"action": "delete", "target": {"repository": "team/web", "tag": "bad tag"}},
+        ]
+    }
+    assert parse_notification(body) == [
+        RemoteEvent(DELETE_TAG, "team/web", DIGEST, "v1"),
+        RemoteEvent(DELETE_TAG, "team/web", "", "v2"),
+    ]
