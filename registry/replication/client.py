@@ -12,7 +12,9 @@ body) meets the challenge and the PUT that streams reuses its token.
 from __future__ import annotations
 
 import base64
+import functools
 import re
+import ssl
 import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
@@ -65,8 +67,9 @@ class ChallengeAuth(httpx.Auth):
 
     def _apply(self, request: httpx.Request) -> None:
         if not request.url.path.startswith("/v2/"):
-            # The management API (Harbor's, Berth's) takes the credentials as they are.
-            if self._credential.basic:
+            # The management API (Harbor's, Berth's) takes the credentials as they are; other
+            # paths (a blob redirected to storage, whose URL is signed) get none.
+            if self._credential.basic and request.url.path.startswith("/api/"):
                 request.headers["Authorization"] = self._credential.basic
             return
         token = self._cached(repository_of(request.url.path))
@@ -118,12 +121,25 @@ class ChallengeAuth(httpx.Auth):
         return httpx.Request("GET", params["realm"], params=query, headers=headers)
 
 
+@functools.cache
+def _trusted() -> ssl.SSLContext:
+    """One certificate store per process: loading it costs more than many requests."""
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def tls_verification(insecure: bool) -> ssl.SSLContext | bool:
+    """What httpx verifies TLS with: the CA bundle, or nothing for ``insecure``."""
+    return False if insecure else _trusted()
+
+
 def make_client(base_url: str, credential: Credential, *, insecure: bool) -> httpx.AsyncClient:
     """An async client for one registry; ``insecure`` skips TLS certificate checks."""
     return httpx.AsyncClient(
         base_url=base_url.rstrip("/"),
         auth=ChallengeAuth(credential),
-        verify=not insecure,
+        verify=tls_verification(insecure),
         follow_redirects=True,
         timeout=httpx.Timeout(READ_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS),
         headers={"User-Agent": "berth-replication"},

@@ -143,7 +143,8 @@ class DistributionAdapter:
             content=manifest.content,
             headers={"Content-Type": manifest.media_type},
         )
-        if response.status_code not in (200, 201):
+        # 202: Quay accepts a manifest to store it a moment later.
+        if response.status_code not in (200, 201, 202):
             raise AdapterError(
                 f"PUT manifest {repository}:{reference}: {response.status_code} {response.text}"
             )

@@ -14,7 +14,13 @@ from registry.db import replication_registries as registries
 from registry.query import ListQuery
 from registry.replication.adapter import Adapter, AdapterError
 from registry.replication.client import Credential
-from registry.replication.types import TYPES, UnknownRegistryType, adapter_for, info_of
+from registry.replication.types import (
+    TYPES,
+    UnknownRegistryType,
+    adapter_for,
+    info_of,
+    pattern_of,
+)
 from registry.services import jobs as job_service
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
@@ -227,14 +233,7 @@ def adapter_types() -> list[str]:
 def adapter_infos() -> dict[str, dict[str, object]]:
     """Harbor's ``/replication/adapterinfos``: how each type's endpoint and credential are
     entered."""
-    return {
-        name: {
-            "endpoint_pattern": {"endpoint_type": "EndpointPatternTypeStandard"},
-            "credential_pattern": {"access_key_type": "AccessKeyTypeStandard"},
-            **info_of(name).as_json(),
-        }
-        for name in TYPES
-    }
+    return {name: {**pattern_of(name), **info_of(name).as_json()} for name in TYPES}
 
 
 def webhook_secret_of(b: Backends, row: asyncpg.Record) -> str:
