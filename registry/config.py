@@ -162,6 +162,12 @@ class Settings(BaseSettings):
         description="PEM file of the CA that signed the certificate clients see (served at "
         "/api/v2.0/systeminfo/getcert for clients to trust)",
     )
+    replication_chunk_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=64 * 1024,
+        le=1024 * 1024 * 1024,
+        description="bytes per PATCH request when a replication policy has copy_by_chunk",
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -13,7 +13,7 @@ from registry.auth.principal import Principal
 from registry.db import replication_registries as registries
 from registry.query import ListQuery
 from registry.replication.adapter import Adapter, AdapterError
-from registry.replication.client import Credential
+from registry.replication.client import BASIC, OAUTH, Credential
 from registry.replication.types import (
     TYPES,
     UnknownRegistryType,
@@ -164,7 +164,8 @@ async def delete_registry(b: Backends, actor: Principal, registry_id: int) -> No
 
 def _adapter(b: Backends, fields: dict[str, Any] | asyncpg.Record) -> Adapter:
     secret = b.secrets.reveal(fields["access_secret"] or "", SECRET_PURPOSE)
-    credential = Credential(fields["access_key"] or "", secret)
+    kind = OAUTH if fields["credential_type"] == "oauth" else BASIC
+    credential = Credential(fields["access_key"] or "", secret, kind)
     try:
         return adapter_for(fields["type"], fields["url"], credential, insecure=fields["insecure"])
     except UnknownRegistryType as exc:
