@@ -142,29 +142,19 @@ class DockerHubAdapter(DistributionAdapter):
             )
             if found.status_code == 200:
                 continue
-            created = await self._hub.send(
-                "POST",
+            await self._hub.create(
                 "/v2/orgs/",
                 f"creating organization {namespace}",
-                json={"orgname": namespace, "full_name": namespace, "company": namespace},
+                {"orgname": namespace, "full_name": namespace, "company": namespace},
             )
-            if created.status_code not in (200, 201):
-                raise AdapterError(
-                    f"creating organization {namespace}: {created.status_code} {created.text[:200]}"
-                )
 
     async def delete_tag(self, repository: str, tag: str) -> None:
         namespace, name = self._split(repository)
         await self._login()
-        response = await self._hub.send(
-            "DELETE",
+        await self._hub.delete(
             f"/v2/repositories/{namespace}/{name}/tags/{quote(tag, safe='')}/",
             f"deleting tag {repository}:{tag}",
         )
-        if response.status_code == 404:
-            raise NotFound(f"{repository}:{tag} not found")
-        if response.status_code not in (200, 202, 204):
-            raise AdapterError(f"deleting tag {repository}:{tag}: {response.status_code}")
 
     async def delete_manifest(self, repository: str, digest: str) -> None:
         """Docker Hub deletes tags, not manifests: every tag on the digest goes (the manifest

@@ -156,13 +156,8 @@ class GitlabAdapter(DistributionAdapter):
             raise NotFound(f"{repository} not found")
         project_id, repository_id = location
         api = await self._gitlab()
-        response = await api.send(
-            "DELETE",
+        await api.delete(
             f"/api/v4/projects/{project_id}/registry/repositories/{repository_id}"
             f"/tags/{quote(tag, safe='')}",
             f"deleting tag {repository}:{tag}",
         )
-        if response.status_code == 404:
-            raise NotFound(f"{repository}:{tag} not found")
-        if response.status_code not in (200, 204):
-            raise AdapterError(f"deleting tag {repository}:{tag}: {response.status_code}")

@@ -15,7 +15,7 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from registry.replication.adapter import AdapterError, NotFound, RegistryInfo, RemoteArtifact
+from registry.replication.adapter import AdapterError, RegistryInfo, RemoteArtifact
 from registry.replication.client import Credential
 from registry.replication.distribution import DistributionAdapter
 from registry.replication.web_api import WebApi
@@ -91,26 +91,16 @@ class QuayAdapter(DistributionAdapter):
             )
             if found.status_code == 200:
                 continue
-            created = await self._web.send(
-                "POST",
+            await self._web.create(
                 "/api/v1/organization/",
                 f"creating organization {namespace}",
-                json={"name": namespace, "email": f"{namespace}@quay.io"},
+                {"name": namespace, "email": f"{namespace}@quay.io"},
             )
-            if created.status_code not in (200, 201):
-                raise AdapterError(
-                    f"creating organization {namespace}: {created.status_code} {created.text[:200]}"
-                )
 
     async def delete_tag(self, repository: str, tag: str) -> None:
         if not self._api_token:
             raise AdapterError(f"deleting a tag on Quay needs an OAuth2 token ({repository}:{tag})")
-        response = await self._web.send(
-            "DELETE",
+        await self._web.delete(
             f"/api/v1/repository/{repository}/tag/{quote(tag, safe='')}",
             f"deleting tag {repository}:{tag}",
         )
-        if response.status_code == 404:
-            raise NotFound(f"{repository}:{tag} not found")
-        if response.status_code not in (200, 204):
-            raise AdapterError(f"deleting tag {repository}:{tag}: {response.status_code}")

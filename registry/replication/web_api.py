@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from registry.replication.adapter import AdapterError, Unreachable
+from registry.replication.adapter import AdapterError, NotFound, Unreachable
 from registry.replication.client import (
     CONNECT_TIMEOUT_SECONDS,
     READ_TIMEOUT_SECONDS,
@@ -44,6 +44,20 @@ class WebApi:
         if response.status_code != 200:
             raise AdapterError(f"{what}: {response.status_code} {response.text[:200]}")
         return response.json()
+
+    async def delete(self, path: str, what: str) -> None:
+        """A DELETE that must succeed (``NotFound`` when there is nothing to delete)."""
+        response = await self.send("DELETE", path, what)
+        if response.status_code == 404:
+            raise NotFound(f"{what}: not found")
+        if response.status_code not in (200, 202, 204):
+            raise AdapterError(f"{what}: {response.status_code} {response.text[:200]}")
+
+    async def create(self, path: str, what: str, body: dict[str, Any]) -> None:
+        """A POST of ``body`` that must answer 200 or 201."""
+        response = await self.send("POST", path, what, json=body)
+        if response.status_code not in (200, 201):
+            raise AdapterError(f"{what}: {response.status_code} {response.text[:200]}")
 
     async def close(self) -> None:
         await self._http.aclose()
