@@ -168,6 +168,12 @@ class Settings(BaseSettings):
         description="PEM file of the CA that signed the certificate clients see (served at "
         "/api/v2.0/systeminfo/getcert for clients to trust)",
     )
+    replication_chunk_bytes: int = Field(
+        default=10 * 1024 * 1024,
+        ge=64 * 1024,
+        le=1024 * 1024 * 1024,
+        description="bytes per PATCH request when a replication policy has copy_by_chunk",
+    )
     proxy_mirrors: dict[str, str] = Field(
         default_factory=dict,
         description="Berth as a registry mirror: upstream host -> proxy project, e.g. "

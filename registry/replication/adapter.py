@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class AdapterError(Exception):
@@ -58,6 +58,7 @@ class RegistryInfo:
         )
     )
     supported_repository_path_component_type: str = ""
+    supported_copy_by_chunk: bool = False
 
     def as_json(self) -> dict[str, object]:
         body: dict[str, object] = {
@@ -65,7 +66,7 @@ class RegistryInfo:
             "description": self.description,
             "supported_resource_filters": list(self.supported_resource_filters),
             "supported_triggers": list(self.supported_triggers),
-            "supported_copy_by_chunk": False,
+            "supported_copy_by_chunk": self.supported_copy_by_chunk,
         }
         if self.supported_repository_path_component_type:
             body["supported_repository_path_component_type"] = (
@@ -133,3 +134,20 @@ class Adapter(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+
+
+@runtime_checkable
+class ChunkedBlobPush(Protocol):
+    """A destination that takes a blob as a series of bounded ``PATCH`` uploads (a policy's
+    ``copy_by_chunk``): a cut-off copy loses one chunk, not the blob, and no request carries
+    more than ``chunk_size`` bytes (what proxies with a body limit need)."""
+
+    async def push_blob_chunked(
+        self,
+        repository: str,
+        digest: str,
+        size: int,
+        chunks: AsyncIterator[bytes],
+        chunk_size: int,
+    ) -> None:
+        """Store ``size`` bytes from ``chunks`` as ``digest``, ``chunk_size`` bytes a request."""

@@ -12,7 +12,9 @@ body) meets the challenge and the PUT that streams reuses its token.
 from __future__ import annotations
 
 import base64
+import functools
 import re
+import ssl
 import time
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass
@@ -27,14 +29,22 @@ CONNECT_TIMEOUT_SECONDS = 10.0
 READ_TIMEOUT_SECONDS = 60.0
 
 
+BASIC, OAUTH = "basic", "oauth"
+
+
 @dataclass(frozen=True, slots=True)
 class Credential:
+    """``basic``: a username and password (sent as Basic, and to the token realm per Docker's
+    token spec). ``oauth``: an OAuth2 client id and secret, exchanged at the realm for an
+    access token with the client-credentials grant; they are never sent as Basic."""
+
     username: str = ""
     password: str = ""
+    kind: str = BASIC
 
     @property
     def basic(self) -> str | None:
-        if not self.username:
+        if not self.username or self.kind == OAUTH:
             return None
         raw = f"{self.username}:{self.password}".encode()
         return "Basic " + base64.b64encode(raw).decode()
@@ -55,6 +65,8 @@ class ChallengeAuth(httpx.Auth):
     def __init__(self, credential: Credential) -> None:
         self._credential = credential
         self._tokens: dict[str, tuple[str, float]] = {}
+        # The last Bearer challenge of each repository: where to renew its token.
+        self._challenges: dict[str, dict[str, str]] = {}
         self._basic_ok = False
 
     def _cached(self, repository: str) -> str | None:
@@ -65,8 +77,9 @@ class ChallengeAuth(httpx.Auth):
 
     def _apply(self, request: httpx.Request) -> None:
         if not request.url.path.startswith("/v2/"):
-            # The management API (Harbor's, Berth's) takes the credentials as they are.
-            if self._credential.basic:
+            # The management API (Harbor's, Berth's) takes the credentials as they are; other
+            # paths (a blob redirected to storage, whose URL is signed) get none.
+            if self._credential.basic and request.url.path.startswith("/api/"):
                 request.headers["Authorization"] = self._credential.basic
             return
         token = self._cached(repository_of(request.url.path))
@@ -78,6 +91,12 @@ class ChallengeAuth(httpx.Auth):
     async def async_auth_flow(
         self, request: httpx.Request
     ) -> AsyncGenerator[httpx.Request, httpx.Response]:
+        repository = repository_of(request.url.path)
+        known = self._challenges.get(repository)
+        if request.url.path.startswith("/v2/") and known and self._cached(repository) is None:
+            # The token ran out: renew it before the request goes, since a streamed body
+            # cannot be sent a second time after a challenge.
+            await self._take_token((yield self._token_request(known)), known, repository)
         self._apply(request)
         response = yield request
         if response.status_code != 401:
@@ -92,30 +111,57 @@ class ChallengeAuth(httpx.Auth):
             return
         if scheme != "bearer" or "realm" not in params:
             return
-        token_request = self._token_request(params)
-        token_response = yield token_request
-        await token_response.aread()
-        if token_response.status_code != 200:
+        token = await self._take_token((yield self._token_request(params)), params, repository)
+        request.headers["Authorization"] = f"Bearer {token}"
+        yield request
+
+    async def _take_token(
+        self, answer: httpx.Response, params: dict[str, str], repository: str
+    ) -> str:
+        await answer.aread()
+        if answer.status_code != 200:
             raise Unauthorized(
-                f"the token service at {params['realm']} answered {token_response.status_code}"
+                f"the token service at {params['realm']} answered {answer.status_code}"
             )
-        body = token_response.json()
+        body = answer.json()
         token = body.get("token") or body.get("access_token")
         if not token:
             raise Unauthorized(f"the token service at {params['realm']} gave no token")
         lifetime = float(body.get("expires_in") or 60)
         # Refreshed a little early so a long copy never sends an expired token.
         expires = time.monotonic() + max(lifetime - 10, 5)
-        self._tokens[repository_of(request.url.path)] = (str(token), expires)
-        request.headers["Authorization"] = f"Bearer {token}"
-        yield request
+        self._tokens[repository] = (str(token), expires)
+        self._challenges[repository] = params
+        return str(token)
 
     def _token_request(self, params: dict[str, str]) -> httpx.Request:
-        query = {k: v for k, v in params.items() if k in ("service", "scope") and v}
+        wanted = {k: v for k, v in params.items() if k in ("service", "scope") and v}
+        if self._credential.kind == OAUTH:
+            # Docker's token spec, OAuth2 flavour: a form POST to the realm.
+            form = {
+                "grant_type": "client_credentials",
+                "client_id": self._credential.username,
+                "client_secret": self._credential.password,
+                **wanted,
+            }
+            return httpx.Request("POST", params["realm"], data=form)
         headers = {}
         if self._credential.basic:
             headers["Authorization"] = self._credential.basic
-        return httpx.Request("GET", params["realm"], params=query, headers=headers)
+        return httpx.Request("GET", params["realm"], params=wanted, headers=headers)
+
+
+@functools.cache
+def _trusted() -> ssl.SSLContext:
+    """One certificate store per process: loading it costs more than many requests."""
+    import certifi
+
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def tls_verification(insecure: bool) -> ssl.SSLContext | bool:
+    """What httpx verifies TLS with: the CA bundle, or nothing for ``insecure``."""
+    return False if insecure else _trusted()
 
 
 def make_client(base_url: str, credential: Credential, *, insecure: bool) -> httpx.AsyncClient:
@@ -123,7 +169,7 @@ def make_client(base_url: str, credential: Credential, *, insecure: bool) -> htt
     return httpx.AsyncClient(
         base_url=base_url.rstrip("/"),
         auth=ChallengeAuth(credential),
-        verify=not insecure,
+        verify=tls_verification(insecure),
         follow_redirects=True,
         timeout=httpx.Timeout(READ_TIMEOUT_SECONDS, connect=CONNECT_TIMEOUT_SECONDS),
         headers={"User-Agent": "berth-replication"},

@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from registry.oci.manifest import InvalidManifestError, parse_manifest
-from registry.replication.adapter import Adapter, AdapterError, Manifest
+from registry.replication.adapter import Adapter, AdapterError, ChunkedBlobPush, Manifest
 
 Log = Callable[[str], Awaitable[None]]
 
@@ -79,6 +79,8 @@ class Copier:
     destination_repository: str
     log: Log
     kb_per_second: int = 0
+    # Bytes a request with ``copy_by_chunk`` (0: one request a blob).
+    chunk_size: int = 0
     stats: CopyStats = field(default_factory=CopyStats)
     _done: set[str] = field(default_factory=set)
 
@@ -134,11 +136,29 @@ class Copier:
             chunks = throttled(
                 self.source.pull_blob(self.source_repository, digest), self.kb_per_second
             )
-            await self.destination.push_blob(self.destination_repository, digest, size, chunks)
+            chunked = self._chunked()
+            if chunked is not None:
+                await chunked.push_blob_chunked(
+                    self.destination_repository, digest, size, chunks, self.chunk_size
+                )
+            else:
+                await self.destination.push_blob(self.destination_repository, digest, size, chunks)
             self.stats.blobs_copied += 1
             self.stats.bytes_copied += size
-            await self.log(f"copied blob {digest} ({size} bytes)")
+            how = f" in chunks of {self.chunk_size} bytes" if chunked is not None else ""
+            await self.log(f"copied blob {digest} ({size} bytes){how}")
         self._done.add(digest)
+
+    def _chunked(self) -> ChunkedBlobPush | None:
+        """The destination, when blobs go to it in chunks."""
+        destination = self.destination
+        if (
+            self.chunk_size > 0
+            and destination.info().supported_copy_by_chunk
+            and isinstance(destination, ChunkedBlobPush)
+        ):
+            return destination
+        return None
 
     async def copy_accessories(self, digest: str) -> None:
         """Referrers (by the OCI subject) and cosign-style tags follow their subject."""

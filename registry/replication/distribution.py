@@ -34,7 +34,9 @@ ACCEPT = ", ".join(
     )
 )
 PAGE = 1000
-INFO = RegistryInfo(TYPE, "Any registry that speaks the OCI distribution API")
+INFO = RegistryInfo(
+    TYPE, "Any registry that speaks the OCI distribution API", supported_copy_by_chunk=True
+)
 BLOB_CHUNK = 1024 * 1024
 
 
@@ -144,7 +146,8 @@ class DistributionAdapter:
             content=manifest.content,
             headers={"Content-Type": manifest.media_type},
         )
-        if response.status_code not in (200, 201):
+        # 202: Quay accepts a manifest to store it a moment later.
+        if response.status_code not in (200, 201, 202):
             raise AdapterError(
                 f"PUT manifest {repository}:{reference}: {response.status_code} {response.text}"
             )
@@ -242,6 +245,50 @@ class DistributionAdapter:
         if response.status_code != 201:
             raise AdapterError(f"{what}: {response.status_code} {response.text[:200]}")
 
+    async def push_blob_chunked(
+        self,
+        repository: str,
+        digest: str,
+        size: int,
+        chunks: AsyncIterator[bytes],
+        chunk_size: int,
+    ) -> None:
+        """The OCI chunked upload: ``PATCH`` requests of at most ``chunk_size`` bytes, each
+        with its ``Content-Range``, streamed from ``chunks``, then a ``PUT`` with the digest."""
+        what = f"pushing blob {digest} in chunks"
+        started = await self._send("POST", f"/v2/{repository}/blobs/uploads/", what)
+        if started.status_code not in (201, 202) or "Location" not in started.headers:
+            raise AdapterError(f"{what}: starting the upload answered {started.status_code}")
+        location = _absolute(self.url, started.headers["Location"])
+        source = Slicer(chunks)
+        offset = 0
+        while offset < size:
+            length = min(chunk_size, size - offset)
+            response = await self._send(
+                "PATCH",
+                location,
+                what,
+                content=source.take(length),
+                headers={
+                    "Content-Type": "application/octet-stream",
+                    "Content-Length": str(length),
+                    "Content-Range": f"{offset}-{offset + length - 1}",
+                },
+            )
+            if response.status_code != 202 or "Location" not in response.headers:
+                raise AdapterError(
+                    f"{what}: the chunk at {offset} answered {response.status_code} "
+                    f"{response.text[:200]}"
+                )
+            location = _absolute(self.url, response.headers["Location"])
+            offset += length
+        separator = "&" if "?" in location else "?"
+        done = await self._send(
+            "PUT", f"{location}{separator}digest={digest}", what, headers={"Content-Length": "0"}
+        )
+        if done.status_code != 201:
+            raise AdapterError(f"{what}: closing the upload answered {done.status_code}")
+
     async def referrers(self, repository: str, digest: str) -> list[str]:
         response = await self._send(
             "GET",
@@ -253,6 +300,30 @@ class DistributionAdapter:
             # 404: a registry from before the OCI 1.1 referrers API (Distribution 2.8).
             return []
         return [m["digest"] for m in response.json().get("manifests") or [] if "digest" in m]
+
+
+class Slicer:
+    """Cuts a stream of chunks into consecutive slices of given lengths, holding at most one
+    incoming chunk (what is left of it waits for the next slice)."""
+
+    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
+        self._chunks = chunks
+        self._left = b""
+
+    async def take(self, length: int) -> AsyncIterator[bytes]:
+        """The next ``length`` bytes, as they come."""
+        wanted = length
+        while wanted:
+            if not self._left:
+                try:
+                    self._left = await anext(self._chunks)
+                except StopAsyncIteration:
+                    raise AdapterError(
+                        f"the source ended {wanted} bytes before the blob's size"
+                    ) from None
+            piece, self._left = self._left[:wanted], self._left[wanted:]
+            wanted -= len(piece)
+            yield piece
 
 
 def _next_link(response: httpx.Response) -> str | None:

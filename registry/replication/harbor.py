@@ -25,6 +25,7 @@ INFO = RegistryInfo(
         {"type": "resource", "style": "radio", "values": ["image", "artifact"]},
     ),
     supported_repository_path_component_type="AT_LEAST_TWO",
+    supported_copy_by_chunk=True,
 )
 
 

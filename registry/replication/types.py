@@ -2,16 +2,58 @@
 
 from __future__ import annotations
 
-from registry.replication import distribution, harbor
+from registry.replication import distribution, dockerhub, ghcr, gitlab, harbor, quay
 from registry.replication.adapter import Adapter, RegistryInfo
 from registry.replication.client import Credential
 
 _KINDS: dict[str, type[distribution.DistributionAdapter]] = {
     distribution.TYPE: distribution.DistributionAdapter,
     harbor.TYPE: harbor.HarborAdapter,
+    dockerhub.TYPE: dockerhub.DockerHubAdapter,
+    quay.TYPE: quay.QuayAdapter,
+    ghcr.TYPE: ghcr.GhcrAdapter,
+    gitlab.TYPE: gitlab.GitlabAdapter,
 }
 
-_INFOS: dict[str, RegistryInfo] = {distribution.TYPE: distribution.INFO, harbor.TYPE: harbor.INFO}
+_INFOS: dict[str, RegistryInfo] = {
+    distribution.TYPE: distribution.INFO,
+    harbor.TYPE: harbor.INFO,
+    dockerhub.TYPE: dockerhub.INFO,
+    quay.TYPE: quay.INFO,
+    ghcr.TYPE: ghcr.INFO,
+    gitlab.TYPE: gitlab.INFO,
+}
+
+_STANDARD_ENDPOINT: dict[str, object] = {"endpoint_type": "EndpointPatternTypeStandard"}
+_STANDARD_CREDENTIAL: dict[str, object] = {"access_key_type": "AccessKeyTypeStandard"}
+
+# Harbor's ``AdapterPattern`` per type: how the portal asks for the endpoint and credential.
+_PATTERNS: dict[str, dict[str, object]] = {
+    dockerhub.TYPE: {
+        "endpoint_pattern": {
+            "endpoint_type": "EndpointPatternTypeFix",
+            "endpoints": list(dockerhub.ENDPOINTS),
+        },
+        "credential_pattern": _STANDARD_CREDENTIAL,
+    },
+    ghcr.TYPE: {
+        "endpoint_pattern": {
+            "endpoint_type": "EndpointPatternTypeFix",
+            "endpoints": list(ghcr.ENDPOINTS),
+        },
+        "credential_pattern": _STANDARD_CREDENTIAL,
+    },
+    quay.TYPE: {
+        "endpoint_pattern": _STANDARD_ENDPOINT,
+        # The secret is Harbor's JSON document (account, CLI password, OAuth2 token).
+        "credential_pattern": {
+            "access_key_type": "AccessKeyTypeFix",
+            "access_key_data": "json_file",
+            "access_secret_type": "AccessSecretTypeFile",
+            "access_secret_data": "",
+        },
+    },
+}
 
 TYPES = tuple(_KINDS)
 
@@ -32,3 +74,12 @@ def info_of(type_: str) -> RegistryInfo:
     if info is None:
         raise UnknownRegistryType(f"unknown registry type {type_!r}")
     return info
+
+
+def pattern_of(type_: str) -> dict[str, object]:
+    """How the endpoint and the credential of ``type_`` are entered (Harbor's shape)."""
+    info_of(type_)
+    return _PATTERNS.get(
+        type_,
+        {"endpoint_pattern": _STANDARD_ENDPOINT, "credential_pattern": _STANDARD_CREDENTIAL},
+    )

@@ -454,6 +454,7 @@ async def _perform(b: Backends, parameters: dict[str, Any], log_line: Log) -> di
                 destination_repository,
                 log_line,
                 kb_per_second=policy["speed"],
+                chunk_size=b.settings.replication_chunk_bytes if policy["copy_by_chunk"] else 0,
             )
             stats = await copier.copy_artifact(digest, tags, override=policy["override"])
             return stats.as_dict()

@@ -13,8 +13,14 @@ from registry.auth.principal import Principal
 from registry.db import replication_registries as registries
 from registry.query import ListQuery
 from registry.replication.adapter import Adapter, AdapterError
-from registry.replication.client import Credential
-from registry.replication.types import TYPES, UnknownRegistryType, adapter_for, info_of
+from registry.replication.client import BASIC, OAUTH, Credential
+from registry.replication.types import (
+    TYPES,
+    UnknownRegistryType,
+    adapter_for,
+    info_of,
+    pattern_of,
+)
 from registry.services import jobs as job_service
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
@@ -158,7 +164,8 @@ async def delete_registry(b: Backends, actor: Principal, registry_id: int) -> No
 
 def _adapter(b: Backends, fields: dict[str, Any] | asyncpg.Record) -> Adapter:
     secret = b.secrets.reveal(fields["access_secret"] or "", SECRET_PURPOSE)
-    credential = Credential(fields["access_key"] or "", secret)
+    kind = OAUTH if fields["credential_type"] == "oauth" else BASIC
+    credential = Credential(fields["access_key"] or "", secret, kind)
     try:
         return adapter_for(fields["type"], fields["url"], credential, insecure=fields["insecure"])
     except UnknownRegistryType as exc:
@@ -227,14 +234,7 @@ def adapter_types() -> list[str]:
 def adapter_infos() -> dict[str, dict[str, object]]:
     """Harbor's ``/replication/adapterinfos``: how each type's endpoint and credential are
     entered."""
-    return {
-        name: {
-            "endpoint_pattern": {"endpoint_type": "EndpointPatternTypeStandard"},
-            "credential_pattern": {"access_key_type": "AccessKeyTypeStandard"},
-            **info_of(name).as_json(),
-        }
-        for name in TYPES
-    }
+    return {name: {**pattern_of(name), **info_of(name).as_json()} for name in TYPES}
 
 
 def webhook_secret_of(b: Backends, row: asyncpg.Record) -> str:

@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 
-from registry.replication.adapter import Adapter, Manifest, Unauthorized
+from registry.replication.adapter import Adapter
 from registry.replication.client import Credential
 from registry.replication.types import adapter_for
 from tests.e2e._jobs import WebhookSink, push_image, state_dir, try_push
@@ -49,6 +49,11 @@ from tests.e2e._servers import (
     start_distribution,
 )
 from tests.e2e._tools import Toolbox
+from tests.replication_contract import (
+    ContractImage,
+    check_adapter_contract,
+    check_refuses_wrong_credentials,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -161,49 +166,19 @@ async def _adapter(
         await adapter.close()
 
 
-async def _chunks(data: bytes, size: int = 4096) -> AsyncIterator[bytes]:
-    for start in range(0, len(data), size):
-        yield data[start : start + size]
-
-
 @pytest.mark.parametrize("name", list(ADAPTERS))
 async def test_adapter_contract(partners: dict[str, Endpoint], name: str) -> None:
     partner, kind = ADAPTERS[name]
     endpoint = partners[partner]
-    repository = f"contract/{name}"
     image = build_image("amd64", 2)
+    contract_image = ContractImage(
+        image.blobs, image.manifest, image.digest, image.layer_digests[0]
+    )
     async with _adapter(endpoint, kind) as adapter:
-        await adapter.ping()
-        await adapter.prepare_for_push([repository])
-        for digest, data in image.blobs.items():
-            assert not await adapter.blob_exists(repository, digest)
-            await adapter.push_blob(repository, digest, len(data), _chunks(data))
-            assert await adapter.blob_exists(repository, digest)
-        layer = image.layer_digests[0]
-        pulled = b"".join([c async for c in adapter.pull_blob(repository, layer)])
-        assert pulled == image.blobs[layer]
-
-        manifest = Manifest(
-            image.manifest, "application/vnd.oci.image.manifest.v1+json", image.digest
-        )
-        assert await adapter.manifest_digest(repository, "v1") is None
-        await adapter.push_manifest(repository, "v1", manifest)
-        assert await adapter.manifest_digest(repository, "v1") == image.digest
-        fetched = await adapter.pull_manifest(repository, image.digest)
-        assert fetched.content == image.manifest
-        assert fetched.digest == image.digest
-
-        assert repository in await adapter.list_repositories()
-        artifacts = await adapter.list_artifacts(repository)
-        assert [(a.digest, a.tags) for a in artifacts] == [(image.digest, ("v1",))]
-        assert await adapter.referrers(repository, image.digest) == []
-
-        await adapter.delete_manifest(repository, image.digest)
-        assert await adapter.manifest_digest(repository, image.digest) is None
+        await check_adapter_contract(adapter, f"contract/{name}", contract_image)
     if endpoint.username:
         async with _adapter(endpoint, kind, password="wrong") as refused:
-            with pytest.raises(Unauthorized):
-                await refused.ping()
+            await check_refuses_wrong_credentials(refused)
 
 
 # --- replication through the API ---------------------------------------------------------------
@@ -341,9 +316,19 @@ def _signature_and_referrer(
 def test_registry_api_keeps_the_secret_and_pings(partners: dict[str, Endpoint]) -> None:
     local, remote = partners["local"], partners["remote"]
     with local.api() as api:
-        assert api.get("/replication/adapters").json() == ["docker-registry", "harbor"]
+        kinds = ["docker-registry", "harbor", "docker-hub", "quay", "github-ghcr", "gitlab"]
+        assert api.get("/replication/adapters").json() == kinds
         infos = api.get("/replication/adapterinfos").json()
-        assert set(infos) == {"docker-registry", "harbor"}
+        assert set(infos) == set(kinds)
+        assert infos["docker-hub"]["endpoint_pattern"] == {
+            "endpoint_type": "EndpointPatternTypeFix",
+            "endpoints": [{"key": "hub.docker.com", "value": "https://hub.docker.com"}],
+        }
+        assert infos["github-ghcr"]["endpoint_pattern"]["endpoints"][0]["value"] == (
+            "https://ghcr.io"
+        )
+        assert infos["quay"]["credential_pattern"]["access_key_data"] == "json_file"
+        assert infos["docker-hub"]["supported_repository_path_component_type"] == "ONLY_TWO"
         registry_id = _create(api, "/registries", _registry_body("to-check", remote, "harbor"))
         shown = api.get(f"/registries/{registry_id}").json()
         assert shown["credential"] == {
