@@ -162,6 +162,13 @@ class Settings(BaseSettings):
         description="PEM file of the CA that signed the certificate clients see (served at "
         "/api/v2.0/systeminfo/getcert for clients to trust)",
     )
+    nginx_blob_location: str | None = Field(
+        default=None,
+        pattern=r"^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$",
+        description="behind nginx with the filesystem storage root readable by it: blob "
+        "downloads answer with X-Accel-Redirect to this internal location (e.g. "
+        "/_berth_storage, an `alias` of the storage root) and nginx sends the bytes",
+    )
 
     @classmethod
     def settings_customise_sources(
