@@ -118,6 +118,13 @@ class Settings(BaseSettings):
     )
     admin_password: SecretStr | None = None
     storage: StorageSettings = StorageSettings()
+    nginx_blob_location: str | None = Field(
+        default=None,
+        pattern=r"^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$",
+        description="behind nginx with the filesystem storage root readable by it: blob "
+        "downloads answer with X-Accel-Redirect to this internal location (e.g. "
+        "/_berth_storage, an `alias` of the storage root) and nginx sends the bytes",
+    )
     max_manifest_bytes: int = 4 * 1024 * 1024
     upload_expiry_seconds: int = Field(
         default=24 * 3600, description="Upload sessions idle longer than this are purged"
@@ -161,13 +168,6 @@ class Settings(BaseSettings):
         default=None,
         description="PEM file of the CA that signed the certificate clients see (served at "
         "/api/v2.0/systeminfo/getcert for clients to trust)",
-    )
-    nginx_blob_location: str | None = Field(
-        default=None,
-        pattern=r"^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$",
-        description="behind nginx with the filesystem storage root readable by it: blob "
-        "downloads answer with X-Accel-Redirect to this internal location (e.g. "
-        "/_berth_storage, an `alias` of the storage root) and nginx sends the bytes",
     )
 
     @classmethod
