@@ -303,6 +303,10 @@ class RegistryClient:
             self._lanes.append(self._new_http(2))
         return self._lanes[lane]
 
+    @property
+    def creds(self) -> Credentials | None:
+        return self._creds
+
     async def aclose(self) -> None:
         for http in [*self._lanes, self._token_http]:
             await http.aclose()
@@ -716,6 +720,7 @@ def figure_specs(args: argparse.Namespace) -> list[FigureSpec]:
         ("manifest_put", "manifest PUT"),
         ("manifest_get", "manifest GET by tag"),
         ("blob_head", "blob HEAD"),
+        ("tags_list", f"tags/list of {args.tags}"),
     ):
         specs += [
             FigureSpec(f"{phase}_rps", phase, f"{label} rate", "req/s", True),
@@ -740,6 +745,8 @@ class TargetResult:
     values: dict[str, float] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    # (min, max) over the rounds, when there were several.
+    spread: dict[str, tuple[float, float]] = field(default_factory=dict)
 
 
 async def run_phase(
@@ -817,6 +824,9 @@ class Phases:
         self.manifests = [self.image.manifest(i) for i in range(self.n)]
         self.digests = [sha256_digest(m) for m in self.manifests]
         self.stored = [False] * self.n
+        self.tags: int = args.tags
+        self.listed = [self.image.manifest(self.n + i) for i in range(self.tags)]
+        self.listed_stored = [False] * self.tags
 
     async def phase(self, name: str, work: Callable[[], Awaitable[str]]) -> bool:
         return await run_phase(self.result, name, self.limit, work)
@@ -842,8 +852,11 @@ class Phases:
             else:
                 self.skip(["manifest_get"], "manifest PUT failed")
             await self.phase("blob_head", self.blob_head)
+            await self.phase("tags_list", self.tags_list)
         else:
-            self.skip(["manifest_put", "manifest_get", "blob_head"], "small blobs not pushed")
+            self.skip(
+                ["manifest_put", "manifest_get", "blob_head", "tags_list"], "small blobs not pushed"
+            )
         if not (self.target.managed or self.args.keep):
             await self.phase("cleanup", self.cleanup)
 
@@ -974,6 +987,64 @@ class Phases:
 
         return await self.rate("blob_head", "blob HEAD", head)
 
+    async def tags_list(self) -> str:
+        """A repository of exactly ``--tags`` tags (pushed untimed), then ``--requests``
+        GETs of its whole tag list."""
+        repo = f"{self.client.repo}-tags"
+        lister = RegistryClient(
+            self.target.url,
+            repo,
+            self.client.creds,
+            timeout=self.args.timeout,
+            verify_tls=not self.args.insecure,
+        )
+        try:
+            await push_small_blob(lister, self.image.config)
+            await push_small_blob(lister, self.image.layer)
+
+            async def put(i: int, lane: int) -> None:
+                response = await lister.send(
+                    "PUT",
+                    lister.repo_url(f"manifests/list-{i}"),
+                    headers={"Content-Type": MT_OCI_MANIFEST},
+                    content=self.listed[i],
+                    lane=lane,
+                )
+                expect(response, (201,), f"PUT manifest list-{i}")
+                self.listed_stored[i] = True
+
+            await run_bounded(self.tags, self.conc, put)
+            url = lister.repo_url("tags/list").copy_merge_params({"n": str(self.tags * 2)})
+
+            async def get(_i: int, lane: int) -> None:
+                response = await lister.send("GET", url, lane=lane)
+                expect(response, (200,), "GET tags/list")
+                count = len(response.json().get("tags") or [])
+                if count != self.tags:
+                    raise BenchError(f"tags/list named {count} tags, wanted {self.tags}")
+
+            return await self.rate("tags_list", f"tags/list of {self.tags}", get)
+        finally:
+            if not (self.target.managed or self.args.keep):
+                digests = sorted(
+                    {
+                        sha256_digest(m)
+                        for m, ok in zip(self.listed, self.listed_stored, strict=True)
+                        if ok
+                    }
+                )
+                urls = [lister.repo_url(f"manifests/{d}") for d in digests]
+                urls += [
+                    lister.repo_url(f"blobs/{d}")
+                    for d in (self.image.config_digest, self.image.layer_digest)
+                ]
+
+                async def delete(i: int, lane: int) -> None:
+                    await lister.send("DELETE", urls[i], lane=lane)
+
+                await run_bounded(len(urls), self.conc, delete)
+            await lister.aclose()
+
     async def cleanup(self) -> str:
         """Best effort: DELETE what was pushed; registries may refuse (405)."""
         counts: dict[str, int] = {}
@@ -1067,6 +1138,57 @@ def distribution_server(binary: str, startup_timeout: float = 20.0) -> Iterator[
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def berth_server(
+    password: str, workers: int | None, startup_timeout: float = 240.0
+) -> Iterator[str]:
+    """Start `berth serve` as installed (embedded PostgreSQL and Redis in a temporary data
+    dir, admin password ``password``) on a free loopback port; yield its URL."""
+    tmp = tempfile.mkdtemp(prefix="registry-bench-berth-")
+    proc: subprocess.Popen[bytes] | None = None
+    log_path = os.path.join(tmp, "berth.log")
+    command = [shutil.which("berth") or "berth"]
+    if importlib.util.find_spec("registry") is not None:
+        command = [sys.executable, "-m", "registry.cli"]
+    try:
+        port = free_port()
+        argv = [*command, "serve", "--host", "127.0.0.1", "--port", str(port)]
+        argv += ["--data-dir", os.path.join(tmp, "data")]
+        if workers is not None:
+            argv += ["--workers", str(workers)]
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_")}
+        env["BERTH_ADMIN_PASSWORD"] = password
+        with open(log_path, "wb") as log_file:
+            proc = subprocess.Popen(
+                argv, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=env
+            )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + startup_timeout
+        with httpx.Client(trust_env=False, timeout=2.0) as http:
+            while True:
+                if proc.poll() is not None:
+                    raise BenchError(
+                        f"berth serve exited with {proc.returncode}: {_tail(log_path)}"
+                    )
+                with contextlib.suppress(httpx.HTTPError):
+                    if http.get(f"{url}/v2/").status_code == 401:
+                        break
+                if time.monotonic() > deadline:
+                    raise BenchError(f"berth serve not ready after {startup_timeout:g} s")
+                time.sleep(0.2)
+        log(f"[berth] started berth serve (pid {proc.pid}) at {url}, data in {tmp}")
+        yield url
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.terminate()  # berth serve stops its embedded services and workers itself
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _tail(path: str, limit: int = 800) -> str:
     try:
         with open(path, "rb") as fh:
@@ -1136,7 +1258,11 @@ def render_table(specs: Sequence[FigureSpec], results: Sequence[TargetResult]) -
         row = [spec.label, spec.unit, spec.better]
         for res in results:
             value = res.values.get(spec.key)
-            row.append("error" if value is None else fmt_value(value, spec.unit))
+            cell = "error" if value is None else fmt_value(value, spec.unit)
+            if value is not None and spec.key in res.spread:
+                lo, hi = res.spread[spec.key]
+                cell += f" ({fmt_value(lo, spec.unit)}-{fmt_value(hi, spec.unit)})"
+            row.append(cell)
         a = first.values.get(spec.key)
         for other in results[1:]:
             b = other.values.get(spec.key)
@@ -1154,6 +1280,9 @@ def render_table(specs: Sequence[FigureSpec], results: Sequence[TargetResult]) -
 
     out = [line(header), line(["-" * w for w in widths])]
     out += [line(r) for r in rows]
+    if any(r.spread for r in results):
+        out.append("")
+        out.append("each cell: median of the rounds (min-max); ratios are of the medians.")
     if len(results) > 1:
         out.append("")
         out.append(f"ratio = {first.label}'s figure / the other target's figure.")
@@ -1306,6 +1435,29 @@ def build_parser() -> argparse.ArgumentParser:
         help="repeat everything this often, targets alternating, and report the median "
         "of each figure (default: 1)",
     )
+    parser.add_argument(
+        "--tags",
+        type=bounded_int(1, 10_000),
+        default=200,
+        help="tags in the repository whose tags/list is timed (default: 200)",
+    )
+    parser.add_argument(
+        "--berth",
+        action="store_true",
+        help="start `berth serve` (its embedded PostgreSQL and Redis, a temporary data dir, "
+        "token auth as admin with a random password), benchmark it as target 'berth' (before "
+        "the --url ones) and stop it afterwards",
+    )
+    parser.add_argument(
+        "--berth-workers",
+        type=bounded_int(1, 64),
+        help="--workers for the started `berth serve` (default: Berth's own)",
+    )
+    parser.add_argument(
+        "--ceilings",
+        action="store_true",
+        help="also measure the machine's raw ceilings (bench/ceilings.py) and print them",
+    )
     parser.add_argument("--seed", type=int, help="blob content seed (default: random)")
     parser.add_argument(
         "--timeout", type=positive_float, default=120.0, help="per-request timeout, s (120)"
@@ -1355,7 +1507,9 @@ def merge_rounds(rounds: Sequence[TargetResult]) -> TargetResult:
     merged.repo = ", ".join(r.repo for r in rounds)
     keys = {key for r in rounds for key in r.values}
     for key in sorted(keys):
-        merged.values[key] = statistics.median(r.values[key] for r in rounds if key in r.values)
+        measured = [r.values[key] for r in rounds if key in r.values]
+        merged.values[key] = statistics.median(measured)
+        merged.spread[key] = (min(measured), max(measured))
     for number, r in enumerate(rounds, 1):
         for phase, message in r.errors.items():
             merged.errors[f"{phase} (round {number})"] = message
@@ -1363,6 +1517,19 @@ def merge_rounds(rounds: Sequence[TargetResult]) -> TargetResult:
         "rounds": [{"repository": r.repo, "values": r.values, "raw": r.raw} for r in rounds]
     }
     return merged
+
+
+def machine_ceilings() -> str:
+    """bench/ceilings.py's figures, measured now (after the targets, so they compete with
+    nothing of this run)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    done = subprocess.run(
+        [sys.executable, os.path.join(here, "ceilings.py"), "--mib", "512"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return done.stdout.rstrip() if done.returncode == 0 else f"ceilings failed: {done.stderr}"
 
 
 def speed_up_httpcore() -> None:
@@ -1382,8 +1549,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (BenchError, httpx.InvalidURL) as exc:
         log(f"error: {exc}")
         return 2
-    if not targets and not args.distribution:
-        log("error: give at least one --url or --distribution")
+    if not targets and not (args.distribution or args.berth):
+        log("error: give at least one --url, --berth or --distribution")
         return 2
     if not REPO_RE.match(args.repo_prefix + "-x"):
         log(f"error: --repo-prefix {args.repo_prefix!r} is not a valid repository name")
@@ -1391,10 +1558,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.password is not None and args.username is None:
         log("error: --password needs --username")
         return 2
-    labels = [t.label for t in targets] + (["distribution"] if args.distribution else [])
+    labels = (["berth"] if args.berth else []) + [t.label for t in targets]
+    labels += ["distribution"] if args.distribution else []
     if len(set(labels)) != len(labels):
         log(f"error: target labels must differ, got {labels}; use --url NAME=URL")
         return 2
+    if args.berth and args.username is None:
+        args.username, args.password = "admin", "Bench-" + secrets.token_urlsafe(12)
     creds = Credentials(args.username, args.password or "") if args.username else None
     seed = args.seed if args.seed is not None else random.randrange(2**31)
     specs = figure_specs(args)
@@ -1412,6 +1582,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     log(f"registry_bench: {len(labels)} target(s), seed {seed}")
 
     with contextlib.ExitStack() as stack:
+        if args.berth:
+            try:
+                url = stack.enter_context(berth_server(args.password or "", args.berth_workers))
+            except BenchError as exc:
+                log(f"error: could not start Berth: {exc}")
+                return 1
+            targets.insert(0, Target(label="berth", url=url, managed=True))
         if args.distribution:
             if not os.access(args.distribution_bin, os.X_OK):
                 log(f"error: {args.distribution_bin} is not executable (Debian: docker-registry)")
@@ -1429,6 +1606,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 130
 
     print(header)
+    if args.ceilings:
+        print()
+        print(machine_ceilings())
     print()
     print(render_table(specs, results))
     busy = client_bound_phases(specs, results)

@@ -118,6 +118,13 @@ class Settings(BaseSettings):
     )
     admin_password: SecretStr | None = None
     storage: StorageSettings = StorageSettings()
+    nginx_blob_location: str | None = Field(
+        default=None,
+        pattern=r"^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$",
+        description="behind nginx with the filesystem storage root readable by it: blob "
+        "downloads answer with X-Accel-Redirect to this internal location (e.g. "
+        "/_berth_storage, an `alias` of the storage root) and nginx sends the bytes",
+    )
     max_manifest_bytes: int = 4 * 1024 * 1024
     upload_expiry_seconds: int = Field(
         default=24 * 3600, description="Upload sessions idle longer than this are purged"

@@ -24,9 +24,10 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 import uvicorn
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from registry.config import Settings
+from registry.http_zerocopy import ZeroCopyCycle, advertise
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,15 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._last_data = self.loop.time()
         self._body_timer = self.loop.call_later(self.body_idle_timeout, self._check_body)
         super().on_headers_complete()
+        self._offer_zerocopy()
+
+    def _offer_zerocopy(self) -> None:
+        # The cycle made for this request has not run yet (its task starts on the next loop
+        # turn, a pipelined one later still), so it can still learn the zero-copy send.
+        cycle = self.cycle
+        if cycle is not None and cycle.scope is self.scope and type(cycle) is RequestResponseCycle:
+            cycle.__class__ = ZeroCopyCycle
+            advertise(self.scope)  # type: ignore[arg-type]
 
     def _await_head(self) -> None:
         self._head_timer = self.loop.call_later(self.header_timeout, self._cut, "request head")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import IO
 
 import asyncpg
 
@@ -56,6 +57,24 @@ async def read_blob(
 
 async def redirect_url(b: Backends, digest: Digest) -> str | None:
     return await b.storage.redirect_url(layout.blob_path(digest))
+
+
+async def open_blob_file(b: Backends, digest: Digest) -> IO[bytes] | None:
+    """The blob opened as a local file for a zero-copy send (the caller closes it), or None
+    when storage keeps no local files."""
+    try:
+        return await b.storage.open_file(layout.blob_path(digest))
+    except PathNotFoundError:
+        raise BlobUnknown(detail={"digest": str(digest)}) from None
+
+
+def nginx_blob_uri(b: Backends, digest: Digest) -> str | None:
+    """The internal nginx URI that serves the blob's file from the storage root, when Berth is
+    configured to hand downloads to nginx (filesystem storage only)."""
+    location = b.settings.nginx_blob_location
+    if location is None or b.settings.storage.driver != "filesystem":
+        return None
+    return location + layout.blob_path(digest)
 
 
 async def mount_blob(b: Backends, target: ProjectRef, source: ProjectRef, digest: Digest) -> bool:

@@ -15,7 +15,7 @@ import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import IO, Protocol, runtime_checkable
 
 _SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 
@@ -169,6 +169,14 @@ class StorageDriver(Protocol):
         """A URL a client may fetch the object from directly, or None when unsupported.
 
         ``method`` is ``GET`` or ``HEAD``; other methods get None.
+        """
+        ...
+
+    async def open_file(self, path: str) -> IO[bytes] | None:
+        """The object opened as a local file, for the kernel to send it without copying it
+        through Python (the caller closes it), or None when the driver keeps objects elsewhere.
+
+        A driver that opens files raises PathNotFoundError when nothing is there.
         """
         ...
 

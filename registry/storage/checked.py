@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator
 from contextlib import contextmanager
+from typing import IO
 
 from registry.storage.base import (
     FileInfo,
@@ -99,6 +100,10 @@ class CheckedDriver:
     async def redirect_url(self, path: str, method: str = "GET") -> str | None:
         with _as_storage_error(self._check(path), self.name):
             return await self.driver.redirect_url(path, method)
+
+    async def open_file(self, path: str) -> IO[bytes] | None:
+        with _as_storage_error(self._check(path), self.name):
+            return await self.driver.open_file(path)
 
     async def walk(self, path: str) -> AsyncIterator[FileInfo]:
         self._check(path)

@@ -247,6 +247,9 @@ class FilesystemDriver:
     async def redirect_url(self, path: str, method: str = "GET") -> str | None:
         return None
 
+    async def open_file(self, path: str) -> IO[bytes] | None:
+        return await _cancel_safe_open(lambda: self._open_at(path, 0))
+
     async def walk(self, path: str) -> AsyncIterator[FileInfo]:
         pending = [(self._local(path), path)]
         first = True

@@ -23,7 +23,7 @@ import json
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, ParamSpec, TypeVar, cast
+from typing import IO, TYPE_CHECKING, ParamSpec, TypeVar, cast
 
 import boto3
 from boto3.s3.transfer import TransferConfig
@@ -458,6 +458,9 @@ class S3Driver:
             Params={"Bucket": self._bucket, "Key": self._key(path)},
             ExpiresIn=_PRESIGN_SECONDS,
         )
+
+    async def open_file(self, path: str) -> IO[bytes] | None:
+        return None
 
     async def walk(self, path: str) -> AsyncIterator[FileInfo]:
         pages = iter(

@@ -37,6 +37,8 @@ TLS_LISTEN = "listen 443 ssl http2 default_server;"
 # IPv6 may be off on a test machine; the test servers listen on 127.0.0.1 only.
 IPV6_LISTENS = ("listen [::]:80 default_server;", "listen [::]:443 ssl http2 default_server;")
 CERTIFICATE = "/etc/nginx/tls/berth.crt"
+# The alias of the internal location nginx serves blob files from (Berth's storage root).
+STORAGE_ROOT = "/var/lib/berth/storage/"
 CERTIFICATE_KEY = "/etc/nginx/tls/berth.key"
 TLS_BEGIN = "# BEGIN TLS EXAMPLE"
 TLS_END = "# END TLS EXAMPLE"
@@ -60,11 +62,13 @@ def render(
     upstreams: list[str],
     https_port: int | None = None,
     certificate: tuple[Path, Path] | None = None,
+    storage_root: Path | None = None,
 ) -> str:
     """``text`` with the test's ports, backends and directories; everything else unchanged.
 
     Both nginx logs go to ``root/nginx.log``, the file ``ServerProcess`` reports from, so a
-    failed test shows the access and error lines interleaved.
+    failed test shows the access and error lines interleaved. The internal blob location
+    serves ``storage_root`` (by default an empty directory under ``root``).
     """
     assert len(upstreams) == len(PRODUCTION_UPSTREAMS), upstreams
     text = _substitute(text, PLAIN_LISTEN, f"listen 127.0.0.1:{http_port} default_server;")
@@ -79,6 +83,8 @@ def render(
     if certificate is not None:
         text = _substitute(text, CERTIFICATE_KEY, str(certificate[1]))
         text = _substitute(text, CERTIFICATE, str(certificate[0]))
+    storage = storage_root if storage_root is not None else root / "no-storage"
+    text = _substitute(text, STORAGE_ROOT, f"{storage}/")
     log = root / "nginx.log"
     text = _substitute(text, "/var/log/nginx/access.log", str(log))
     text = _substitute(text, "/var/log/nginx/error.log", str(log))
@@ -227,10 +233,14 @@ def start_nginx(
     return server
 
 
-def start_nginx_front(root: Path, upstreams: list[str]) -> tuple[ServerProcess, str]:
+def start_nginx_front(
+    root: Path, upstreams: list[str], storage_root: Path | None = None
+) -> tuple[ServerProcess, str]:
     """deploy/nginx.conf as is (plain HTTP) in front of ``upstreams`` → (server, host)."""
     port = free_port()
-    text = render(deploy_conf(), root=root, http_port=port, upstreams=upstreams)
+    text = render(
+        deploy_conf(), root=root, http_port=port, upstreams=upstreams, storage_root=storage_root
+    )
     server = start_nginx(root, text, ports=[port])
     host = f"127.0.0.1:{port}"
     try:

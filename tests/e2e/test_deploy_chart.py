@@ -4,6 +4,8 @@ PostgreSQL and Redis, and the S3 redirect default matching Berth's own."""
 
 from __future__ import annotations
 
+import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,7 @@ import pytest
 import yaml
 
 from tests.e2e._helm import REPO_ROOT, Helm
+from tests.e2e._nginx import NGINX_BINARY
 
 pytestmark = pytest.mark.e2e
 
@@ -178,3 +181,56 @@ def test_notes_say_where_berth_is_and_how_to_log_in(tmp_path: Path) -> None:
     assert "berth-api (2 replicas) and berth-worker" in notes
     assert "port-forward service/berth 8080:80" in notes
     assert "helm repo add library https://registry.example.com/chartrepo/library" in notes
+
+
+def test_nginx_beside_berth_sends_the_blob_files(helm: Helm, tmp_path: Path) -> None:
+    filesystem = [
+        "--set",
+        "adminPassword=s3cret-pass",
+        "--set",
+        "storage.driver=filesystem",
+        "--set",
+        "storage.filesystem.persistence.enabled=true",
+        "--set",
+        "postgresql.enabled=true",
+        "--set",
+        "postgresql.password=pgpass",
+        "--set",
+        "redisServer.enabled=true",
+    ]
+    rendered = _render(helm, *filesystem, "--set", "nginx.enabled=true")
+    for doc in rendered:
+        kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+    docs = _by_kind(rendered)
+    api = docs[("Deployment", "berth-api")]
+    assert _env(api)["BERTH_NGINX_BLOB_LOCATION"] == "/_berth_storage"
+    pod = api["spec"]["template"]["spec"]
+    nginx = next(c for c in pod["containers"] if c["name"] == "nginx")
+    assert {"name": "data", "mountPath": "/var/lib/berth", "readOnly": True} in nginx[
+        "volumeMounts"
+    ]
+    assert docs[("Service", "berth")]["spec"]["ports"][0]["targetPort"] == "nginx"
+    conf = docs[("ConfigMap", "berth-nginx")]["data"]["nginx.conf"]
+    # The same internal location as deploy/nginx.conf, over the data volume's storage root.
+    location = re.search(r"location /_berth_storage/ \{(.*?)\}", conf, re.DOTALL)
+    assert location is not None
+    assert "internal;" in location.group(1)
+    assert "alias /var/lib/berth/storage/;" in location.group(1)
+    # And nginx itself takes the file.
+    (tmp_path / "nginx.conf").write_text(conf)
+    checked = subprocess.run(
+        [NGINX_BINARY, "-t", "-p", f"{tmp_path}/", "-c", str(tmp_path / "nginx.conf")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode == 0, checked.stderr
+    # Off by default: Berth serves its blobs itself and the Service points at it.
+    plain = _by_kind(_render(helm, *filesystem))
+    assert "BERTH_NGINX_BLOB_LOCATION" not in _env(plain[("Deployment", "berth-api")])
+    assert ("ConfigMap", "berth-nginx") not in plain
+    refused = helm.run(
+        "template", "berth", CHART, *REQUIRED, "--set", "nginx.enabled=true", check=False
+    )
+    assert refused.returncode != 0
+    assert "needs storage.driver=filesystem" in refused.stderr

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
 from registry.api.distribution.access import authorize
+from registry.api.distribution.blob_file import BlobFileResponse
 from registry.api.distribution.endpoint import oci_endpoint
 from registry.api.distribution.mirror import read_name
 from registry.metrics.instruments import counted
@@ -75,18 +76,24 @@ async def get_blob(request: Request) -> Response:
         url = await blob_service.redirect_url(b, digest)
         if url is not None:
             return RedirectResponse(url, status_code=307, headers=headers)
-        headers["Content-Length"] = str(info.size)
-        return StreamingResponse(
-            counted(blob_service.read_blob(b, digest), "download"),
-            headers=headers,
-            media_type="application/octet-stream",
-        )
-    start, end = byte_range
-    headers["Content-Length"] = str(end - start + 1)
-    headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
+    accel = blob_service.nginx_blob_uri(b, digest)
+    if accel is not None:
+        # nginx serves the file (and the Range, from the original request) itself.
+        headers["X-Accel-Redirect"] = accel
+        return Response(status_code=200, headers=headers, media_type="application/octet-stream")
+    start, end = byte_range if byte_range is not None else (0, info.size - 1)
+    status = 200
+    if byte_range is not None:
+        status = 206
+        headers["Content-Range"] = f"bytes {start}-{end}/{info.size}"
+    length = end - start + 1
+    file = await blob_service.open_blob_file(b, digest)
+    if file is not None:
+        return BlobFileResponse(file, start, length, status_code=status, headers=headers)
+    headers["Content-Length"] = str(length)
     return StreamingResponse(
-        counted(blob_service.read_blob(b, digest, start, end - start + 1), "download"),
-        status_code=206,
+        counted(blob_service.read_blob(b, digest, start, length), "download"),
+        status_code=status,
         headers=headers,
         media_type="application/octet-stream",
     )

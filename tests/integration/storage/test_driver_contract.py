@@ -551,6 +551,7 @@ def _operations(path: str) -> list[Callable[[StorageDriver], Awaitable[Any]]]:
         lambda driver: driver.move(path, "/ok"),
         lambda driver: driver.move("/ok", path),
         lambda driver: driver.redirect_url(path),
+        lambda driver: driver.open_file(path),
         read,
         walk,
     ]
@@ -569,6 +570,22 @@ async def test_redirect_url(driver: StorageDriver) -> None:
     await driver.put_content("/object", b"x")
     # Neither the filesystem nor S3 without `redirect` hands out URLs.
     assert await driver.redirect_url("/object") is None
+    await driver.delete("/object")
+
+
+async def test_open_file_gives_the_bytes_where_the_driver_keeps_files(
+    driver: StorageDriver,
+) -> None:
+    await driver.put_content("/object", b"file bytes")
+    file = await driver.open_file("/object")
+    if driver.name == "s3":
+        assert file is None
+    else:
+        assert file is not None
+        with file:
+            assert os.pread(file.fileno(), 100, 0) == b"file bytes"
+        with pytest.raises(PathNotFoundError):
+            await driver.open_file("/missing")
     await driver.delete("/object")
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import builtins
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from typing import IO
 
 import pytest
 
@@ -118,6 +119,10 @@ class MemoryDriver:
         self.touch("redirect_url", path)
         return None
 
+    async def open_file(self, path: str) -> IO[bytes] | None:
+        self.touch("open_file", path)
+        return None
+
     async def walk(self, path: str) -> AsyncIterator[FileInfo]:
         try:
             self.touch("walk", path)
@@ -157,6 +162,7 @@ def operations(driver: CheckedDriver, path: str) -> list[Callable[[], Awaitable[
         lambda: driver.move("/ok", path),
         lambda: driver.delete(path),
         lambda: driver.redirect_url(path),
+        lambda: driver.open_file(path),
         lambda: walk_all(driver.walk(path)),
     ]
 
@@ -172,6 +178,7 @@ async def test_it_serves_the_driver_under_its_name(
     assert await checked.list("/blobs") == ["/blobs/a"]
     assert await walk_all(checked.walk("/blobs")) == ["/blobs/a"]
     assert await checked.redirect_url("/blobs/a") is None
+    assert await checked.open_file("/blobs/a") is None
     await checked.move("/blobs/a", "/blobs/b")
     await checked.delete("/blobs/b")
     assert inner.objects == {}

@@ -1,0 +1,128 @@
+"""The zero-copy file send of ``berth serve``'s HTTP protocol, on a real uvicorn server."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from registry.http_protocol import GuardedHttpProtocol
+from registry.http_zerocopy import EXTENSION
+
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+# Far more than a socket buffer holds, so the send waits for the client again and again.
+SIZE = 6 * 1024 * 1024 + 17
+
+
+@pytest.fixture
+def content(tmp_path: Path) -> tuple[Path, bytes]:
+    data = os.urandom(SIZE)
+    path = tmp_path / "blob"
+    path.write_bytes(data)
+    return path, data
+
+
+@pytest.fixture
+async def url(content: tuple[Path, bytes]) -> AsyncIterator[str]:
+    path, _ = content
+
+    async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        query = dict(part.split("=") for part in scope["query_string"].decode().split("&") if part)
+        offered = EXTENSION in scope.get("extensions", {})
+        offset = int(query.get("offset", 0))
+        count = int(query.get("count", SIZE - offset))
+        length = int(query.get("length", count))
+        headers = [
+            (b"content-length", str(length).encode()),
+            (b"x-offered", str(offered).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        with path.open("rb") as file:
+            await send(
+                {
+                    "type": EXTENSION,
+                    "file": file,
+                    "offset": offset,
+                    "count": count,
+                    "more_body": "more" in query,
+                }
+            )
+        if "more" in query:
+            await send({"type": "http.response.body", "body": b"tail"})
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=port,
+        http=GuardedHttpProtocol,
+        lifespan="off",
+        log_level="critical",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 - uvicorn's Server has no started event
+        await asyncio.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def test_the_whole_file_and_a_slice_on_one_connection(
+    url: str, content: tuple[Path, bytes]
+) -> None:
+    _, data = content
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        whole = await client.get("/")
+        part = await client.get("/", params={"offset": 1_000_001, "count": 3_000_000})
+        empty = await client.get("/", params={"offset": 5, "count": 0})
+        head = await client.head("/")
+    assert whole.headers["x-offered"] == "True"
+    assert whole.content == data
+    assert part.content == data[1_000_001:4_000_001]
+    assert empty.content == b""
+    assert head.status_code == 200
+    assert head.content == b""
+
+
+async def test_more_body_after_the_file(url: str, content: tuple[Path, bytes]) -> None:
+    _, data = content
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        got = await client.get("/", params={"count": 10, "length": 14, "more": 1})
+    assert got.content == data[:10] + b"tail"
+
+
+async def test_a_count_beyond_the_content_length_is_refused(url: str) -> None:
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        with pytest.raises(httpx.RemoteProtocolError):
+            await client.get("/", params={"count": 10, "length": 5})
+
+
+async def test_a_client_hanging_up_does_not_stop_the_server(
+    url: str, content: tuple[Path, bytes]
+) -> None:
+    _, data = content
+    host, port = url.removeprefix("http://").split(":")
+    for _ in range(3):
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        await writer.drain()
+        assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+        writer.close()
+        await writer.wait_closed()
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        assert (await client.get("/")).content == data
