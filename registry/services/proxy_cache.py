@@ -21,12 +21,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from registry.auth.principal import Principal
+from registry.db import projects as projects_db
 from registry.db import replication_registries as registries_db
 from registry.oci.digest import Digest, looks_like_digest
 from registry.rbac import ProjectRef
 from registry.replication.adapter import Adapter, AdapterError, Manifest
 from registry.replication.copy import Copier
-from registry.services import replication_registry
+from registry.services import read_cache, replication_registry
 from registry.services.context import Backends
 from registry.services.errors import InvalidRequest, ManifestUnknown, NotPermitted
 from registry.services.replication_local import LocalAdapter
@@ -42,6 +43,17 @@ async def registry_of(b: Backends, project_id: int) -> int | None:
     return await registries_db.proxied_by(b.db, project_id)
 
 
+async def _proxied_by(
+    b: Backends, project: ProjectRef, facts: read_cache.ProjectFacts | None
+) -> int | None:
+    if facts is not None and facts.proxied_known:
+        return facts.proxied_by
+    registry_id = await registries_db.proxied_by(b.db, project.id)
+    if facts is not None:
+        facts.proxied_by, facts.proxied_known = registry_id, True
+    return registry_id
+
+
 async def check_may_proxy(b: Backends, actor: Principal, registry_id: object) -> int:
     """Only system administrators make proxy projects, of a registry that exists."""
     if not isinstance(registry_id, int) or isinstance(registry_id, bool) or registry_id <= 0:
@@ -55,10 +67,15 @@ async def check_may_proxy(b: Backends, actor: Principal, registry_id: object) ->
 
 async def make_proxy(b: Backends, project_id: int, registry_id: int) -> None:
     await registries_db.set_proxied(b.db, project_id, registry_id)
+    row = await projects_db.get_by_id(b.db, project_id)
+    if row is not None:
+        await read_cache.changed(b.redis, row["name"])
 
 
-async def refuse_push(b: Backends, project: ProjectRef) -> None:
-    if await registries_db.proxied_by(b.db, project.id) is not None:
+async def refuse_push(
+    b: Backends, project: ProjectRef, facts: read_cache.ProjectFacts | None = None
+) -> None:
+    if await _proxied_by(b, project, facts) is not None:
         raise NotPermitted(f"{project.name} is a proxy cache project: it takes no pushes")
 
 
@@ -67,13 +84,17 @@ def _upstream_name(project: ProjectRef, repository: str) -> str:
 
 
 async def fill_manifest(
-    b: Backends, project: ProjectRef, repository: str, reference: str
+    b: Backends,
+    project: ProjectRef,
+    repository: str,
+    reference: str,
+    facts: read_cache.ProjectFacts | None = None,
 ) -> Manifest | None:
     """For a proxy project: the upstream manifest to serve while the artifact is cached in
     the background, or None when the cache is to answer (it holds the artifact, or upstream
     cannot be asked). Raises ``ManifestUnknown`` when upstream says it does not exist. A
     no-op (None) for an ordinary project."""
-    registry_id = await registries_db.proxied_by(b.db, project.id)
+    registry_id = await _proxied_by(b, project, facts)
     if registry_id is None:
         return None
     local = LocalAdapter(b, OPERATOR)
@@ -145,11 +166,15 @@ class UpstreamBlob:
 
 
 async def upstream_blob(
-    b: Backends, project: ProjectRef, repository: str, digest: Digest
+    b: Backends,
+    project: ProjectRef,
+    repository: str,
+    digest: Digest,
+    facts: read_cache.ProjectFacts | None = None,
 ) -> UpstreamBlob | None:
     """A blob the proxy project does not hold yet, streamed from upstream (None: not a proxy
     project, or upstream cannot give it)."""
-    registry_id = await registries_db.proxied_by(b.db, project.id)
+    registry_id = await _proxied_by(b, project, facts)
     if registry_id is None:
         return None
     row = await replication_registry.get_registry(b, registry_id)

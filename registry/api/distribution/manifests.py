@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from registry.api.distribution.access import authorize, caller_name, caller_of
+from registry.api.distribution.access import authorize, caller_name, caller_of, facts_of
 from registry.api.distribution.endpoint import content_length, oci_endpoint
 from registry.rbac import Action, ProjectRef
 from registry.services import access, proxy_cache, pull_policy
@@ -20,8 +20,9 @@ async def get_manifest(request: Request) -> Response:
     project = await authorize(request, name, Action.PULL)
     reference = request.path_params["reference"]
     b = request.state.backends
+    facts = facts_of(request, project)
     try:
-        upstream = await proxy_cache.fill_manifest(b, project, name, reference)
+        upstream = await proxy_cache.fill_manifest(b, project, name, reference, facts)
         if upstream is not None:
             return _manifest_response(
                 request, upstream.digest, upstream.media_type, upstream.content
@@ -29,9 +30,11 @@ async def get_manifest(request: Request) -> Response:
         # The scanner's reads are not users' pulls: no pull time, audit record or webhook.
         if request.method == "GET" and not await _by_scanner(request):
             operator = await caller_name(request)
-            stored = await manifest_service.pull_manifest(b, project, name, reference, operator)
+            stored = await manifest_service.pull_manifest(
+                b, project, name, reference, operator, facts
+            )
         else:
-            stored = await manifest_service.get_manifest(b, name, reference)
+            stored = await manifest_service.get_manifest(b, name, reference, facts)
     except TagInvalid:
         # A malformed tag names nothing that could exist.
         raise ManifestUnknown(detail={"reference": reference}) from None
@@ -76,6 +79,7 @@ async def _check_pull_policy(
         artifact_id,
         scanner_pull=scanner_pull,
         signing_client=signing_client,
+        facts=facts_of(request, project),
     )
 
 
@@ -84,7 +88,7 @@ async def put_manifest(request: Request) -> Response:
     name = request.path_params["name"]
     project = await authorize(request, name, Action.PUSH)
     b = request.state.backends
-    await proxy_cache.refuse_push(b, project)
+    await proxy_cache.refuse_push(b, project, facts_of(request, project))
     manifest_service.check_manifest_length(b, content_length(request))
     body = bytearray()
     async for chunk in request.stream():
