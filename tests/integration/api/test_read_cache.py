@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 import uvicorn
+from starlette.applications import Starlette
 
 from registry.app import create_app
 from tests.integration.api.conftest import ADMIN_PASSWORD, Berth, create_project
@@ -25,6 +26,7 @@ ADMIN = ("admin", ADMIN_PASSWORD)
 @dataclass
 class Replica:
     url: str
+    app: Starlette
 
     def client(self, auth: tuple[str, str] | None = ADMIN) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, auth=TokenAuth(auth), timeout=60)
@@ -41,7 +43,7 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-async def second_server(berth_server: Berth) -> AsyncIterator[uvicorn.Server]:
+async def second_server(berth_server: Berth) -> AsyncIterator[Replica]:
     """Another app with its own caches on the same database, Redis and blob store."""
     app = create_app(berth_server.settings)
     port = _free_port()
@@ -52,20 +54,18 @@ async def second_server(berth_server: Berth) -> AsyncIterator[uvicorn.Server]:
             task.result()
         await asyncio.sleep(0.05)
     try:
-        yield server
+        yield Replica(f"http://127.0.0.1:{port}", app)
     finally:
         server.should_exit = True
         await task
 
 
 @pytest.fixture
-async def second(berth: Berth, second_server: uvicorn.Server) -> Replica:
+async def second(berth: Berth, second_server: Replica) -> Replica:
     # The database was just wiped under it: forget the accounts it knew, as a restart would.
-    app = second_server.config.app
-    app.state.backends.identity.forget_all()
-    app.state.backends.config.invalidate()
-    port = second_server.servers[0].sockets[0].getsockname()[1]
-    return Replica(f"http://127.0.0.1:{port}")
+    second_server.app.state.backends.identity.forget_all()
+    second_server.app.state.backends.config.invalidate()
+    return second_server
 
 
 async def _get(client: httpx.AsyncClient, path: str) -> httpx.Response:
