@@ -85,6 +85,12 @@ class ProjectFacts:
     # (repository, tag) → (digest, tag id)
     tags: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
     blobs: dict[str, CachedBlob] = field(default_factory=dict)
+    # (repository, digest) → manifest, least recently used first; they go with the facts, so
+    # a change drops them at once instead of leaving them to age out of a shared store.
+    manifests: OrderedDict[tuple[str, str], CachedManifest] = field(default_factory=OrderedDict)
+    manifest_bytes: int = 0
+    # False once the process dropped these facts: a request still holding them adds nothing.
+    live: bool = True
 
     def remember_tag(self, repository: str, tag: str, digest: str, tag_id: int) -> None:
         if len(self.tags) >= MAX_ENTRIES:
@@ -102,9 +108,7 @@ class ReadCache:
 
     def __init__(self) -> None:
         self._projects: OrderedDict[str, ProjectFacts] = OrderedDict()
-        # (project name, repository, digest) → (the facts it was read under, manifest)
-        self._manifests: OrderedDict[tuple[str, str, str], tuple[ProjectFacts, CachedManifest]]
-        self._manifests = OrderedDict()
+        # Manifest bytes (plus a per-entry allowance) held by all live facts.
         self._manifest_bytes = 0
 
     async def facts(self, redis: Redis, name: str) -> ProjectFacts | None:
@@ -120,47 +124,62 @@ class ReadCache:
         now = time.monotonic()
         facts = self._projects.get(name)
         if facts is None or facts.stamp != stamp or now - facts.born > MAX_AGE_SECONDS:
+            if facts is not None:
+                self._release(facts)
             facts = ProjectFacts(name, stamp, now)
             self._projects[name] = facts
             if len(self._projects) > MAX_PROJECTS:
-                self._projects.popitem(last=False)
-        else:
-            self._projects.move_to_end(name)
+                self._release(self._projects.popitem(last=False)[1])
+        self._projects.move_to_end(name)
         return facts
 
     def manifest(self, facts: ProjectFacts, repository: str, digest: str) -> CachedManifest | None:
-        key = (facts.name, repository, digest)
-        entry = self._manifests.get(key)
-        if entry is None:
-            return None
-        if entry[0] is not facts:
-            self._drop_manifest(key)
-            return None
-        self._manifests.move_to_end(key)
-        return entry[1]
+        found = facts.manifests.get((repository, digest))
+        if found is not None:
+            facts.manifests.move_to_end((repository, digest))
+        return found
 
     def remember_manifest(
         self, facts: ProjectFacts, repository: str, manifest: CachedManifest
     ) -> None:
-        size = len(manifest.content)
-        if size > MAX_CACHED_MANIFEST_BYTES:
+        if not facts.live or len(manifest.content) > MAX_CACHED_MANIFEST_BYTES:
             return
-        key = (facts.name, repository, manifest.digest)
-        self._drop_manifest(key)
-        self._manifests[key] = (facts, manifest)
-        self._manifest_bytes += size
+        key = (repository, manifest.digest)
+        if key in facts.manifests:
+            return
+        facts.manifests[key] = manifest
+        cost = _cost(manifest)
+        facts.manifest_bytes += cost
+        self._manifest_bytes += cost
         while self._manifest_bytes > MANIFEST_BUDGET_BYTES:
-            self._drop_manifest(next(iter(self._manifests)))
+            victim = next((f for f in self._projects.values() if f.manifests), None)
+            if victim is None:
+                victim = facts if facts.manifests else None
+            if victim is None:
+                break
+            _, dropped = victim.manifests.popitem(last=False)
+            victim.manifest_bytes -= _cost(dropped)
+            self._manifest_bytes -= _cost(dropped)
 
-    def _drop_manifest(self, key: tuple[str, str, str]) -> None:
-        entry = self._manifests.pop(key, None)
-        if entry is not None:
-            self._manifest_bytes -= len(entry[1].content)
+    def _release(self, facts: ProjectFacts) -> None:
+        facts.live = False
+        self._manifest_bytes -= facts.manifest_bytes
+        facts.manifests.clear()
+        facts.manifest_bytes = 0
 
     def forget_all(self) -> None:
+        for facts in self._projects.values():
+            self._release(facts)
         self._projects.clear()
-        self._manifests.clear()
         self._manifest_bytes = 0
+
+
+# What an entry costs beyond its bytes (key, record, dictionary slot), roughly.
+_ENTRY_OVERHEAD = 512
+
+
+def _cost(manifest: CachedManifest) -> int:
+    return len(manifest.content) + _ENTRY_OVERHEAD
 
 
 async def _stamp(redis: Redis, name: str) -> tuple[Stamp, Stamp]:
