@@ -23,6 +23,18 @@ async def _init_connection(conn: Connection) -> None:
     await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
 
 
+async def _keep_session(conn: Connection) -> None:
+    """What a connection needs before going back to the pool: nothing beyond what asyncpg
+    always does (roll back an open transaction, drop listeners).
+
+    asyncpg's default reset sends ``RESET ALL; UNLISTEN *; CLOSE ALL; pg_advisory_unlock_all()``
+    on every release, one more round trip for every single-statement query. Berth never leaves
+    session state on a pooled connection: its advisory locks are transaction-scoped
+    (``pg_advisory_xact_lock``), settings are ``SET LOCAL``, cursors live in transactions and
+    nothing LISTENs. Code that needs session state takes its own connection (migrations do).
+    """
+
+
 async def open_pool(
     dsn: str,
     size: int = 10,
@@ -42,6 +54,7 @@ async def open_pool(
         command_timeout=command_timeout,
         # Statements are few and fixed: caching their plans is the point of the pool.
         statement_cache_size=256,
+        reset=_keep_session,
         **kwargs,
     )
     assert pool is not None

@@ -18,7 +18,7 @@ from registry.oci.digest import Digest, looks_like_digest
 from registry.oci.names import is_valid_tag
 from registry.query import ListQuery
 from registry.rbac import ProjectRef
-from registry.services import notify, quota
+from registry.services import notify, quota, read_cache
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
 from registry.services.errors import (
@@ -157,6 +157,7 @@ async def create_tag(
     if existing is not None:
         raise TagExists(f"tag {name} already exists in {repository}")
     await tags.point(b.db, repo_id, name, artifact_id)
+    # Only a tag that moves or goes away needs announcing; a new one was never cached.
     await b.audit.record(
         AuditEvent("create", "tag", f"{repository}:{name}", actor.name, project.id)
     )
@@ -171,6 +172,7 @@ async def delete_tag(
     digest = await tags.delete(b.db, repository, name)
     if digest is None:
         raise ManifestUnknown(f"tag {name} not found")
+    await read_cache.changed(b.redis, project.name)
     await b.audit.record(
         AuditEvent("delete", "tag", f"{repository}:{name}", actor.name, project.id)
     )
@@ -205,6 +207,8 @@ async def copy_artifact(
         if tag_name is not None:
             await check_tags_mutable(b, target, repository, [tag_name])
             await tags.point(conn, repo_id, tag_name, new_id)
+    if tag_name is not None:
+        await read_cache.changed(b.redis, target.name)
     await b.audit.record(
         AuditEvent("create", "artifact", f"{repository}@{row['digest']}", actor.name, target.id)
     )
@@ -266,6 +270,7 @@ async def remove_artifacts(b: Backends, project: ProjectRef, artifact_ids: list[
         ]
         await conn.execute("DELETE FROM artifacts WHERE id = ANY($1::bigint[])", artifact_ids)
         await blob_links.release_unreferenced(conn, project.id, blob_ids)
+    await read_cache.changed(b.redis, project.name)
 
 
 async def list_artifacts(

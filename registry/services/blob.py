@@ -12,7 +12,7 @@ import asyncpg
 from registry.db import blobs, projects
 from registry.oci.digest import Digest, InvalidDigestError
 from registry.rbac import ProjectRef
-from registry.services import quota
+from registry.services import quota, read_cache
 from registry.services.context import Backends
 from registry.services.errors import BlobUnknown, DigestInvalid
 from registry.storage import layout
@@ -32,16 +32,28 @@ def parse_digest(text: str) -> Digest:
         raise DigestInvalid(str(exc), {"digest": text}) from None
 
 
-async def stat_blob(b: Backends, project: ProjectRef, digest: Digest) -> BlobInfo:
+async def stat_blob(
+    b: Backends,
+    project: ProjectRef,
+    digest: Digest,
+    facts: read_cache.ProjectFacts | None = None,
+) -> BlobInfo:
     """The blob as seen from ``project``: unknown unless the project holds it."""
-    row = await blobs.find_in_project(b.db, project.id, str(digest))
-    if row is None:
-        raise BlobUnknown(detail={"digest": str(digest)})
+    known = facts.blobs.get(str(digest)) if facts is not None else None
+    if known is None:
+        row = await blobs.find_in_project(b.db, project.id, str(digest))
+        if row is None:
+            raise BlobUnknown(detail={"digest": str(digest)})
+        known = read_cache.CachedBlob(row["id"], row["size"], row["touched_at"])
+        if facts is not None:
+            facts.remember_blob(str(digest), known)
     # A client checking for a blob may be about to reference it in a manifest: keep garbage
     # collection off it. Written only when the last touch is getting old, so rarely.
-    if (datetime.now(UTC) - row["touched_at"]).total_seconds() > b.settings.gc_grace_seconds / 4:
-        await blobs.touch(b.db, project.id, row["id"])
-    return BlobInfo(digest, row["size"])
+    now = datetime.now(UTC)
+    if (now - known.touched_at).total_seconds() > b.settings.gc_grace_seconds / 4:
+        await blobs.touch(b.db, project.id, known.blob_id)
+        known.touched_at = now
+    return BlobInfo(digest, known.size)
 
 
 async def read_blob(
@@ -101,3 +113,4 @@ async def unlink_blob(b: Backends, project: ProjectRef, digest: Digest) -> None:
     """Remove the blob from the project; its bytes go when garbage collection finds it unused."""
     if not await blobs.unlink_from_project(b.db, project.id, str(digest)):
         raise BlobUnknown(detail={"digest": str(digest)})
+    await read_cache.changed(b.redis, project.name)

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from registry.db.pool import Executor
 from registry.oci.digest import Digest, InvalidDigestError
+from registry.services import read_cache
 from registry.services.context import Backends
 from registry.storage import layout
 from registry.storage.base import PathNotFoundError
@@ -119,8 +120,11 @@ async def _delete_blob(b: Backends, blob_id: int, digest: str, grace: int) -> in
             )
             if row is None or not await _still_collectable(conn, blob_id, grace):
                 return None
-            await conn.execute("DELETE FROM project_blobs WHERE blob_id = $1", blob_id)
+            unlinked = await conn.execute("DELETE FROM project_blobs WHERE blob_id = $1", blob_id)
             await conn.execute("DELETE FROM blobs WHERE id = $1", blob_id)
+        if unlinked != "DELETE 0":
+            # Projects that still listed the blob may have it cached.
+            await read_cache.changed_everywhere(b.redis)
         # After the commit: a reader that still found the row gets BLOB_UNKNOWN from storage,
         # never bytes of a blob the registry no longer lists.
         with contextlib.suppress(PathNotFoundError):

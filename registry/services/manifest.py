@@ -7,15 +7,14 @@ from typing import Any
 
 import asyncpg
 
-from registry.db import artifacts, blobs, repositories, tags
-from registry.db.pool import Executor
+from registry.db import artifacts, manifest_push, repositories, tags
 from registry.events import DELETE_ARTIFACT, DELETE_TAG, PULL_ARTIFACT, PUSH_ARTIFACT
 from registry.oci import mediatypes
 from registry.oci.digest import Digest, looks_like_digest
 from registry.oci.manifest import Descriptor, InvalidManifestError, Manifest, parse_manifest
 from registry.oci.names import is_valid_tag
 from registry.rbac import ProjectRef
-from registry.services import notify, scan
+from registry.services import notify, read_cache, scan
 from registry.services.artifact import check_tags_mutable, kind_for, remove_artifacts
 from registry.services.audit import AuditEvent
 from registry.services.blob import parse_digest
@@ -58,15 +57,26 @@ def parse_reference(reference: str) -> str | Digest:
     return reference
 
 
-async def get_manifest(b: Backends, repository: str, reference: str) -> StoredManifest:
+async def get_manifest(
+    b: Backends,
+    repository: str,
+    reference: str,
+    facts: read_cache.ProjectFacts | None = None,
+) -> StoredManifest:
+    """The manifest ``reference`` names; from what this process knows of the project
+    (``facts``, when given) unless it has to be read."""
     ref = parse_reference(reference)
+    if facts is not None:
+        cached = _cached_manifest(b, facts, repository, ref)
+        if cached is not None:
+            return cached
     if isinstance(ref, Digest):
         row = await artifacts.get_by_digest(b.db, repository, str(ref))
     else:
         row = await artifacts.get_by_tag(b.db, repository, ref)
     if row is None:
         raise ManifestUnknown(detail={"reference": reference})
-    return StoredManifest(
+    stored = StoredManifest(
         row["digest"],
         row["media_type"],
         bytes(row["manifest"]),
@@ -74,14 +84,58 @@ async def get_manifest(b: Backends, repository: str, reference: str) -> StoredMa
         row["repository_id"],
         row.get("tag_id"),
     )
+    if facts is not None:
+        b.read_cache.remember_manifest(
+            facts,
+            repository,
+            read_cache.CachedManifest(
+                stored.digest,
+                stored.media_type,
+                stored.content,
+                stored.artifact_id,
+                stored.repository_id,
+            ),
+        )
+        if stored.tag_id is not None and isinstance(ref, str):
+            facts.remember_tag(repository, ref, stored.digest, stored.tag_id)
+    return stored
+
+
+def _cached_manifest(
+    b: Backends, facts: read_cache.ProjectFacts, repository: str, ref: str | Digest
+) -> StoredManifest | None:
+    tag_id = None
+    if isinstance(ref, Digest):
+        digest = str(ref)
+    else:
+        tagged = facts.tags.get((repository, ref))
+        if tagged is None:
+            return None
+        digest, tag_id = tagged
+    found = b.read_cache.manifest(facts, repository, digest)
+    if found is None:
+        return None
+    return StoredManifest(
+        found.digest,
+        found.media_type,
+        found.content,
+        found.artifact_id,
+        found.repository_id,
+        tag_id,
+    )
 
 
 async def pull_manifest(
-    b: Backends, project: ProjectRef, repository: str, reference: str, operator: str
+    b: Backends,
+    project: ProjectRef,
+    repository: str,
+    reference: str,
+    operator: str,
+    facts: read_cache.ProjectFacts | None = None,
 ) -> StoredManifest:
     """A client's GET of a manifest: the manifest, with the pull recorded (pull time and count,
     audit record, ``PULL_ARTIFACT`` event). HEAD requests use :func:`get_manifest`."""
-    stored = await get_manifest(b, repository, reference)
+    stored = await get_manifest(b, repository, reference, facts)
     tag = None if looks_like_digest(reference) else reference
     b.audit.record_pull(stored.artifact_id, stored.tag_id, stored.repository_id)
     notify.artifact_event(b, PULL_ARTIFACT, project, repository, stored.digest, tag, operator)
@@ -170,44 +224,51 @@ async def _store_manifest(
     except InvalidManifestError as exc:
         raise ManifestInvalid(str(exc)) from None
 
-    async with b.db.acquire() as conn, conn.transaction():
-        repo_id = await repositories.ensure(conn, project.id, repository)
-        blob_ids = await _referenced_blobs(conn, project, manifest)
-        children = await _referenced_children(conn, repo_id, manifest)
-        artifact_id, created = await artifacts.upsert(
-            conn,
-            repository_id=repo_id,
-            digest=str(digest),
-            media_type=manifest.media_type,
-            artifact_type=manifest.artifact_type,
-            config_media_type=manifest.config_media_type,
-            manifest=content,
-            subject_digest=manifest.subject.digest if manifest.subject else None,
-            annotations=manifest.annotations,
-            artifact_kind=kind_for(manifest.media_type, manifest.config_media_type),
+    tag = ref if isinstance(ref, str) else None
+    found = await manifest_push.referenced(
+        b.db,
+        project.id,
+        repository,
+        list(dict.fromkeys(d.digest for d in manifest.blobs)),
+        [d.digest for d in manifest.children],
+        tag,
+    )
+    blob_ids = _referenced_blobs(manifest, found.blobs)
+    children = _referenced_children(manifest, found.children)
+    moved = tag is not None and found.tagged is not None and found.tagged != str(digest)
+    if moved:
+        assert tag is not None
+        await check_tags_mutable(b, project, repository, [tag])
+    try:
+        _, created = await manifest_push.store(
+            b.db,
+            project.id,
+            repository,
+            manifest_push.NewArtifact(
+                digest=str(digest),
+                media_type=manifest.media_type,
+                artifact_type=manifest.artifact_type,
+                config_media_type=manifest.config_media_type,
+                manifest=content,
+                subject_digest=manifest.subject.digest if manifest.subject else None,
+                annotations=manifest.annotations,
+                artifact_kind=kind_for(manifest.media_type, manifest.config_media_type),
+                blob_ids=blob_ids,
+                children=children,
+            ),
+            tag,
         )
-        if created:
-            if blob_ids:
-                try:
-                    await artifacts.link_blobs(conn, artifact_id, blob_ids)
-                except asyncpg.ForeignKeyViolationError:
-                    # Garbage collection took a blob between the check and the link.
-                    raise ManifestBlobUnknown("a referenced blob was just collected") from None
-            if children:
-                await artifacts.link_children(conn, artifact_id, children)
-        if isinstance(ref, str):
-            current = await tags.artifact_of(conn, repo_id, ref)
-            if current is not None and current != artifact_id:
-                await check_tags_mutable(b, project, repository, [ref])
-            await tags.point(conn, repo_id, ref, artifact_id)
+    except asyncpg.ForeignKeyViolationError:
+        # Garbage collection took a blob (or a child was deleted) between the check and the
+        # link; the statement stored nothing.
+        raise ManifestBlobUnknown("a referenced blob or manifest was just deleted") from None
+    if moved:
+        await read_cache.changed(b.redis, project.name)
     return PushedManifest(digest, manifest.subject.digest if manifest.subject else None, created)
 
 
-async def _referenced_blobs(conn: Executor, project: ProjectRef, manifest: Manifest) -> list[int]:
+def _referenced_blobs(manifest: Manifest, found: dict[str, tuple[int, int]]) -> list[int]:
     wanted = list(dict.fromkeys(d.digest for d in manifest.blobs))
-    if not wanted:
-        return []
-    found = await blobs.ids_in_project(conn, project.id, wanted)
     missing = [d for d in wanted if d not in found]
     if missing:
         raise ManifestBlobUnknown(
@@ -215,7 +276,7 @@ async def _referenced_blobs(conn: Executor, project: ProjectRef, manifest: Manif
         )
     for descriptor in manifest.blobs:
         _check_descriptor_size(descriptor, found[descriptor.digest][1])
-    return [blob_id for blob_id, _ in found.values()]
+    return [found[d][0] for d in wanted]
 
 
 def _check_descriptor_size(descriptor: Descriptor, actual: int) -> None:
@@ -229,12 +290,9 @@ def _check_descriptor_size(descriptor: Descriptor, actual: int) -> None:
         )
 
 
-async def _referenced_children(
-    conn: Executor, repo_id: int, manifest: Manifest
+def _referenced_children(
+    manifest: Manifest, found: dict[str, tuple[int, int]]
 ) -> list[tuple[int, dict[str, Any] | None]]:
-    if not manifest.children:
-        return []
-    found = await artifacts.ids_in_repository(conn, repo_id, [d.digest for d in manifest.children])
     for child in manifest.children:
         if child.digest not in found:
             raise ManifestBlobUnknown(
@@ -256,6 +314,7 @@ async def delete_manifest(
         tagged = await tags.delete(b.db, repository, ref)
         if tagged is None:
             raise ManifestUnknown(detail={"reference": reference})
+        await read_cache.changed(b.redis, project.name)
         notify.tag_event(b, DELETE_TAG, repository, tagged, ref)
     else:
         digest, first_tag = await _delete_artifact(b, project, repository, str(ref), reference)

@@ -13,6 +13,7 @@ from registry.db.pool import Executor, Pool
 from registry.oci.names import is_valid_repository, project_of
 from registry.query import ListQuery
 from registry.rbac import Action, ProjectRef, Role, project_scope
+from registry.services import read_cache
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
 from registry.services.errors import (
@@ -102,6 +103,20 @@ async def find_project(db: Executor, name_or_id: str, *, by_name: bool) -> Proje
     return _ref(await projects.get_by_name(db, name_or_id))
 
 
+async def find_for_pull(
+    b: Backends, name: str
+) -> tuple[ProjectRef | None, read_cache.ProjectFacts | None]:
+    """The project named ``name`` and what this process knows of it (None when the read
+    cache cannot be used); the project comes from the cache when it holds it."""
+    facts = await b.read_cache.facts(b.redis, name)
+    if facts is not None and facts.project is not None:
+        return facts.project, facts
+    project = await find_project(b.db, name, by_name=True)
+    if facts is not None and project is not None:
+        facts.project = project
+    return project, facts
+
+
 # --- creating, changing and deleting projects -------------------------------------------------
 
 
@@ -177,6 +192,7 @@ async def update_project(
         return
     merged = {**(row["metadata"] or {}), **check_metadata(metadata)}
     await projects.update_metadata(b.db, project.id, merged, merged.get("public") == "true")
+    await read_cache.changed(b.redis, project.name)
     await b.audit.record(AuditEvent("update", "project", project.name, actor.name, project.id))
 
 
@@ -188,6 +204,7 @@ async def delete_project(b: Backends, actor: Principal, project: ProjectRef) -> 
                 f"the project {project.name} still holds {held} repositories; delete them first"
             )
         await projects.delete(conn, project.id)
+    await read_cache.changed(b.redis, project.name)
     await b.audit.record(AuditEvent("delete", "project", project.name, actor.name, project.id))
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from registry.auth.principal import Principal
 from registry.db import project_metadata, projects
 from registry.rbac import ProjectRef
+from registry.services import read_cache
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
 from registry.services.errors import InvalidRequest, ResourceExists, ResourceUnknown
@@ -55,6 +56,7 @@ async def _change(
         else:
             current[key] = value
         await projects.update_metadata(conn, project.id, current, current.get("public") == "true")
+    await read_cache.changed(b.redis, project.name)
     await b.audit.record(AuditEvent("update", "project", project.name, actor.name, project.id))
 
 

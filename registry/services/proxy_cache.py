@@ -29,7 +29,7 @@ from registry.replication.adapter import Adapter, AdapterError, Manifest
 from registry.replication.copy import Copier
 from registry.replication.distribution import DistributionAdapter
 from registry.services import manifest as manifest_service
-from registry.services import replication_registry, retention
+from registry.services import read_cache, replication_registry, retention
 from registry.services.context import Backends
 from registry.services.errors import (
     InvalidRequest,
@@ -50,6 +50,17 @@ _ALL_TAGS = 100_000
 
 async def registry_of(b: Backends, project_id: int) -> int | None:
     return await registries_db.proxied_by(b.db, project_id)
+
+
+async def _proxied_by(
+    b: Backends, project: ProjectRef, facts: read_cache.ProjectFacts | None
+) -> int | None:
+    if facts is not None and facts.proxied_known:
+        return facts.proxied_by
+    registry_id = await registries_db.proxied_by(b.db, project.id)
+    if facts is not None:
+        facts.proxied_by, facts.proxied_known = registry_id, True
+    return registry_id
 
 
 async def check_may_proxy(b: Backends, actor: Principal, registry_id: object) -> int:
@@ -84,12 +95,15 @@ DEFAULT_RETENTION = {
 async def make_proxy(b: Backends, actor: Principal, project: ProjectRef, registry_id: int) -> None:
     """Make the project a cache of the registry, with Harbor's default retention."""
     await registries_db.set_proxied(b.db, project.id, registry_id)
+    await read_cache.changed(b.redis, project.name)
     spec = retention.parse_policy(DEFAULT_RETENTION)
     await retention.create_policy(b, actor, project, spec)
 
 
-async def refuse_push(b: Backends, project: ProjectRef) -> None:
-    if await registries_db.proxied_by(b.db, project.id) is not None:
+async def refuse_push(
+    b: Backends, project: ProjectRef, facts: read_cache.ProjectFacts | None = None
+) -> None:
+    if await _proxied_by(b, project, facts) is not None:
         raise NotPermitted(f"{project.name} is a proxy cache project: it takes no pushes")
 
 
@@ -98,13 +112,17 @@ def _upstream_name(project: ProjectRef, repository: str) -> str:
 
 
 async def fill_manifest(
-    b: Backends, project: ProjectRef, repository: str, reference: str
+    b: Backends,
+    project: ProjectRef,
+    repository: str,
+    reference: str,
+    facts: read_cache.ProjectFacts | None = None,
 ) -> Manifest | None:
     """For a proxy project: the upstream manifest to serve while the artifact is cached in
     the background, or None when the cache is to answer (it holds the artifact, or upstream
     cannot be asked). Raises ``ManifestUnknown`` when upstream says it does not exist. A
     no-op (None) for an ordinary project."""
-    registry_id = await registries_db.proxied_by(b.db, project.id)
+    registry_id = await _proxied_by(b, project, facts)
     if registry_id is None:
         return None
     local = LocalAdapter(b, OPERATOR)
@@ -212,11 +230,15 @@ class UpstreamBlob:
 
 
 async def upstream_blob(
-    b: Backends, project: ProjectRef, repository: str, digest: Digest
+    b: Backends,
+    project: ProjectRef,
+    repository: str,
+    digest: Digest,
+    facts: read_cache.ProjectFacts | None = None,
 ) -> UpstreamBlob | None:
     """A blob the proxy project does not hold yet, streamed from upstream (None: not a proxy
     project, or upstream cannot give it)."""
-    registry_id = await registries_db.proxied_by(b.db, project.id)
+    registry_id = await _proxied_by(b, project, facts)
     if registry_id is None:
         return None
     row = await replication_registry.get_registry(b, registry_id)

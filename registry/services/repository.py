@@ -9,7 +9,7 @@ from registry.db import artifacts, repositories, tags
 from registry.events import DELETE_ARTIFACT
 from registry.query import ListQuery, ProjectScope
 from registry.rbac import Action, ProjectRef, project_scope
-from registry.services import notify
+from registry.services import notify, read_cache
 from registry.services.artifact import check_tags_mutable, remove_artifacts
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
@@ -62,6 +62,7 @@ async def delete_repository(
     first_tags = await artifacts.tags_of(b.db, list(digests))
     await remove_artifacts(b, project, list(digests))
     await repositories.delete(b.db, repository["id"])
+    await read_cache.changed(b.redis, project.name)
     await b.audit.record(AuditEvent("delete", "repository", name, actor.name, project.id))
     # Each artifact went with its repository: one DELETE_ARTIFACT each, as deleting them one
     # by one would have sent.

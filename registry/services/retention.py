@@ -33,7 +33,7 @@ from registry.db import retention as retention_db
 from registry.db import retention_tags
 from registry.query import ListQuery
 from registry.rbac import ProjectRef
-from registry.services import cron
+from registry.services import cron, read_cache
 from registry.services import jobs as job_service
 from registry.services.artifact import remove_artifacts
 from registry.services.audit import AuditEvent
@@ -742,6 +742,7 @@ async def _delete_tag(
     (name,) = c.tags
     if not await retention_tags.delete_if_unmoved(b.db, c.id, name, artifact_id):
         return ArtifactOutcome(c.digest, c.tags, SKIPPED, "changed while the run judged it")
+    await read_cache.changed(b.redis, project.name)
     await b.audit.record(
         AuditEvent("delete", "tag", f"{repository.name}:{name}", "retention", project.id)
     )

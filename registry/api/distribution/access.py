@@ -23,7 +23,8 @@ from registry.services import access
 from registry.services.context import Backends
 from registry.services.errors import NameInvalid, NameUnknown, ServiceUnavailable
 from registry.services.login import THROTTLED, UNAVAILABLE, LoginRefused, log_in
-from registry.services.project import check_repository_name, find_project
+from registry.services.project import check_repository_name, find_for_pull
+from registry.services.read_cache import ProjectFacts
 from registry.token import jwt
 
 # The token actions each registry action needs, and the scope a challenge asks for.
@@ -119,8 +120,19 @@ async def caller_of(request: Request, scope: str | None = None) -> Caller:
 
 
 async def _project(request: Request, repository: str) -> ProjectRef | None:
-    db = request.state.backends.db
-    return await find_project(db, project_of(repository), by_name=True)
+    project, facts = await find_for_pull(request.state.backends, project_of(repository))
+    if project is not None and facts is not None:
+        known: dict[str, ProjectFacts] = getattr(request.state, "read_facts", {})
+        known[project.name] = facts
+        request.state.read_facts = known
+    return project
+
+
+def facts_of(request: Request, project: ProjectRef) -> ProjectFacts | None:
+    """What this process knows of ``project``, checked fresh when the request was authorized
+    (None when it was not, or the read cache could not be used)."""
+    known: dict[str, ProjectFacts] = getattr(request.state, "read_facts", {})
+    return known.get(project.name)
 
 
 def _issued_for(claims: jwt.Claims, project: ProjectRef) -> bool:
@@ -149,6 +161,9 @@ async def authorize(request: Request, repository: str, action: Action) -> Projec
             )
         if not _issued_for(caller.claims, project):
             raise Challenge("token predates the project", scope, "invalid_token")
+        if not caller.claims.subject and not project.public:
+            # An anonymous token was granted because the project was public: no longer.
+            raise Challenge("the project is not public", scope, "insufficient_scope")
         return project
     assert caller.principal is not None
     project = await _project(request, repository)

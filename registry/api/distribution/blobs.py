@@ -7,7 +7,7 @@ import re
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
 
-from registry.api.distribution.access import authorize
+from registry.api.distribution.access import authorize, facts_of
 from registry.api.distribution.blob_file import BlobFileResponse
 from registry.api.distribution.endpoint import oci_endpoint
 from registry.api.distribution.mirror import read_name
@@ -53,9 +53,11 @@ async def get_blob(request: Request) -> Response:
     digest = blob_service.parse_digest(request.path_params["digest"])
     b = request.state.backends
     try:
-        info = await blob_service.stat_blob(b, project, digest)
+        info = await blob_service.stat_blob(b, project, digest, facts_of(request, project))
     except BlobUnknown:
-        upstream = await proxy_cache.upstream_blob(b, project, name, digest)
+        upstream = await proxy_cache.upstream_blob(
+            b, project, name, digest, facts_of(request, project)
+        )
         if upstream is None:
             raise
         return await _relayed(request, digest, upstream)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import Response
 
-from registry.api.distribution.access import authorize, caller_name, caller_of
+from registry.api.distribution.access import authorize, caller_name, caller_of, facts_of
 from registry.api.distribution.endpoint import content_length, oci_endpoint
 from registry.api.distribution.mirror import read_name
 from registry.rbac import Action, ProjectRef
@@ -22,8 +22,9 @@ async def get_manifest(request: Request) -> Response:
     project = await authorize(request, name, Action.PULL)
     reference = request.path_params["reference"]
     b = request.state.backends
+    facts = facts_of(request, project)
     try:
-        upstream = await proxy_cache.fill_manifest(b, project, name, reference)
+        upstream = await proxy_cache.fill_manifest(b, project, name, reference, facts)
         if upstream is not None:
             # Served from upstream while it is cached: the project's policies still decide.
             await _check_pull_policy(request, project, name, upstream=upstream)
@@ -33,9 +34,11 @@ async def get_manifest(request: Request) -> Response:
         # The scanner's reads are not users' pulls: no pull time, audit record or webhook.
         if request.method == "GET" and not await _by_scanner(request):
             operator = await caller_name(request)
-            stored = await manifest_service.pull_manifest(b, project, name, reference, operator)
+            stored = await manifest_service.pull_manifest(
+                b, project, name, reference, operator, facts
+            )
         else:
-            stored = await manifest_service.get_manifest(b, name, reference)
+            stored = await manifest_service.get_manifest(b, name, reference, facts)
     except TagInvalid:
         # A malformed tag names nothing that could exist.
         raise ManifestUnknown(detail={"reference": reference}) from None
@@ -92,7 +95,12 @@ async def _check_pull_policy(
         return
     assert artifact_id is not None
     await pull_policy.check_pull(
-        b, project, artifact_id, scanner_pull=scanner_pull, signing_client=signing_client
+        b,
+        project,
+        artifact_id,
+        scanner_pull=scanner_pull,
+        signing_client=signing_client,
+        facts=facts_of(request, project),
     )
 
 
@@ -101,7 +109,7 @@ async def put_manifest(request: Request) -> Response:
     name = request.path_params["name"]
     project = await authorize(request, name, Action.PUSH)
     b = request.state.backends
-    await proxy_cache.refuse_push(b, project)
+    await proxy_cache.refuse_push(b, project, facts_of(request, project))
     manifest_service.check_manifest_length(b, content_length(request))
     body = bytearray()
     async for chunk in request.stream():

@@ -9,6 +9,7 @@ from registry.api.distribution.access import (
     authorize,
     authorize_mount_source,
     caller_name,
+    facts_of,
     may_pull,
 )
 from registry.api.distribution.endpoint import content_length, oci_endpoint
@@ -74,7 +75,7 @@ async def start_upload(request: Request) -> Response:
     name = request.path_params["name"]
     project = await authorize(request, name, Action.PUSH)
     b = request.state.backends
-    await proxy_cache.refuse_push(b, project)
+    await proxy_cache.refuse_push(b, project, facts_of(request, project))
     operator = await caller_name(request)
     mount = request.query_params.get("mount") or ""
     async with upload_service.announcing_quota_refusal(b, project, name, operator, mount):

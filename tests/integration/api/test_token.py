@@ -13,6 +13,7 @@ import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from registry.services import read_cache
 from tests.integration.api.conftest import ADMIN_PASSWORD, Berth, create_project
 from tests.integration.api.oci import push_image
 
@@ -334,6 +335,8 @@ async def test_a_token_issued_before_the_project_was_recreated_is_refused(berth:
         )
     finally:
         await conn.close()
+    # Made behind the server's back: announce it, as the server's own deletion does.
+    await read_cache.changed(berth.app.state.backends.redis, "phoenix")
     r = await _get_manifest(berth, token, "phoenix/app")
     assert r.status_code == 401
 

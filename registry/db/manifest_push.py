@@ -1,0 +1,136 @@
+"""Storing a pushed manifest in two statements, whatever its number of layers or children:
+one read of everything the manifest refers to, one write of everything it creates."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from registry.db.pool import Executor
+
+
+@dataclass
+class Referenced:
+    """What a manifest refers to, as the database holds it now."""
+
+    # digest → (blob id, size) of the blobs the project holds
+    blobs: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # digest → (artifact id, manifest size) of the manifests in the repository
+    children: dict[str, tuple[int, int]] = field(default_factory=dict)
+    # the digest the tag points at now, when it exists
+    tagged: str | None = None
+
+
+async def referenced(
+    db: Executor,
+    project_id: int,
+    repository: str,
+    blob_digests: list[str],
+    child_digests: list[str],
+    tag: str | None,
+) -> Referenced:
+    rows = await db.fetch(
+        """
+        SELECT 'blob' AS kind, b.digest, b.id, b.size FROM blobs b
+        JOIN project_blobs pb ON pb.blob_id = b.id AND pb.project_id = $1
+        WHERE b.digest = ANY($3::text[])
+        UNION ALL
+        SELECT 'child', a.digest, a.id, a.size FROM artifacts a
+        JOIN repositories r ON r.id = a.repository_id
+        WHERE r.name = $2 AND a.digest = ANY($4::text[])
+        UNION ALL
+        SELECT 'tag', a.digest, a.id, a.size FROM tags t
+        JOIN repositories r ON r.id = t.repository_id
+        JOIN artifacts a ON a.id = t.artifact_id
+        WHERE r.name = $2 AND t.name = $5::text
+        """,
+        project_id,
+        repository,
+        blob_digests,
+        child_digests,
+        tag,
+    )
+    found = Referenced()
+    for row in rows:
+        if row["kind"] == "blob":
+            found.blobs[row["digest"]] = (row["id"], row["size"])
+        elif row["kind"] == "child":
+            found.children[row["digest"]] = (row["id"], row["size"])
+        else:
+            found.tagged = row["digest"]
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class NewArtifact:
+    digest: str
+    media_type: str
+    artifact_type: str | None
+    config_media_type: str | None
+    manifest: bytes
+    subject_digest: str | None
+    annotations: dict[str, str] | None
+    artifact_kind: str | None
+    blob_ids: list[int]
+    # (artifact id, platform) of an index's children
+    children: list[tuple[int, dict[str, Any] | None]]
+
+
+async def store(
+    db: Executor, project_id: int, repository: str, artifact: NewArtifact, tag: str | None
+) -> tuple[int, bool]:
+    """Create the repository on first push, the artifact with its blob and child links (or
+    refresh its push time when it exists), and point the tag at it: one statement, so one
+    round trip and atomic without a transaction. Returns (artifact id, created)."""
+    row = await db.fetchrow(
+        """
+        WITH repo AS (
+            INSERT INTO repositories (project_id, name) VALUES ($1, $2)
+            ON CONFLICT (name) DO UPDATE SET updated_at = now()
+            RETURNING id
+        ), artifact AS (
+            INSERT INTO artifacts (repository_id, digest, media_type, artifact_type,
+                                   config_media_type, size, manifest, subject_digest,
+                                   annotations, artifact_kind)
+            SELECT repo.id, $3, $4, $5, $6, $7, $8, $9, $10, $11 FROM repo
+            ON CONFLICT (repository_id, digest) DO UPDATE SET pushed_at = now()
+            RETURNING id, (xmax = 0) AS created
+        ), layers AS (
+            INSERT INTO artifact_blobs (artifact_id, blob_id)
+            SELECT artifact.id, blob_id FROM artifact, unnest($12::bigint[]) AS blob_id
+            WHERE artifact.created
+            ON CONFLICT DO NOTHING
+        ), children AS (
+            INSERT INTO artifact_references (parent_id, child_id, platform)
+            SELECT artifact.id, c.child_id, c.platform::jsonb
+            FROM artifact, unnest($13::bigint[], $14::text[]) AS c (child_id, platform)
+            WHERE artifact.created
+            ON CONFLICT DO NOTHING
+        ), tag AS (
+            INSERT INTO tags (repository_id, name, artifact_id)
+            SELECT repo.id, $15::text, artifact.id FROM repo, artifact
+            WHERE $15::text IS NOT NULL
+            ON CONFLICT (repository_id, name)
+            DO UPDATE SET artifact_id = EXCLUDED.artifact_id, pushed_at = now()
+        )
+        SELECT artifact.id, artifact.created FROM artifact
+        """,
+        project_id,
+        repository,
+        artifact.digest,
+        artifact.media_type,
+        artifact.artifact_type,
+        artifact.config_media_type,
+        len(artifact.manifest),
+        artifact.manifest,
+        artifact.subject_digest,
+        artifact.annotations,
+        artifact.artifact_kind,
+        artifact.blob_ids,
+        [child_id for child_id, _ in artifact.children],
+        [None if p is None else json.dumps(p) for _, p in artifact.children],
+        tag,
+    )
+    assert row is not None
+    return row["id"], row["created"]

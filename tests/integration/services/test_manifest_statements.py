@@ -1,0 +1,178 @@
+"""How many SQL statements a manifest push sends: one transaction, with a manifest's layers and
+an index's children linked in one statement each, whatever their number."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+import asyncpg
+import pytest
+
+from registry.auth.principal import Principal
+from registry.db import blobs
+from registry.db.pool import Connection, open_pool
+from registry.oci import mediatypes
+from registry.rbac import ProjectRef
+from registry.services import manifest as manifest_service
+from registry.services import project as project_service
+from registry.services.context import Backends
+
+_LAYER = "application/vnd.oci.image.layer.v1.tar+gzip"
+_CONFIG = "application/vnd.oci.image.config.v1+json"
+
+
+_INTROSPECTION = (
+    "WITH RECURSIVE typeinfo_tree",
+    "SELECT current_setting('jit')",
+    "SELECT set_config('jit'",
+)
+
+
+@dataclass(eq=False)
+class StatementLog:
+    statements: list[str] = field(default_factory=list)
+
+    def __call__(self, record: asyncpg.connection.LoggedQuery) -> None:
+        query = " ".join(record.query.split())
+        # asyncpg's own look-up of a type it meets first on a connection, not Berth's.
+        if not query.startswith(_INTROSPECTION):
+            self.statements.append(query)
+
+
+@pytest.fixture
+async def counted(backends: Backends, database_url: str) -> AsyncIterator[StatementLog]:
+    """The backends' pool replaced by one that logs every statement its connections send."""
+    log = StatementLog()
+
+    async def log_statements(conn: Connection) -> None:
+        conn.add_query_logger(log)
+
+    pool = await open_pool(database_url, size=2, setup=log_statements)
+    original = backends.db
+    backends.db = pool
+    try:
+        yield log
+    finally:
+        await backends.background.wait()
+        backends.db = original
+        await pool.close()
+
+
+async def _project_with_blobs(
+    b: Backends, admin: Principal, count: int
+) -> tuple[ProjectRef, list[dict[str, object]]]:
+    await project_service.create_project(b, admin, "counted", {})
+    project = await project_service.find_project(b.db, "counted", by_name=True)
+    assert project is not None
+    descriptors = []
+    for i in range(count):
+        data = f"blob {i}".encode()
+        digest = "sha256:" + hashlib.sha256(data).hexdigest()
+        blob_id = await blobs.record_verified(b.db, digest, len(data))
+        await blobs.link_to_project(b.db, project.id, blob_id)
+        descriptors.append({"mediaType": _LAYER, "digest": digest, "size": len(data)})
+    return project, descriptors
+
+
+def _image(config: dict[str, object], layers: list[dict[str, object]]) -> bytes:
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": mediatypes.OCI_MANIFEST,
+            "config": {**config, "mediaType": _CONFIG},
+            "layers": layers,
+        }
+    ).encode()
+
+
+async def _push(
+    b: Backends,
+    log: StatementLog,
+    project: ProjectRef,
+    reference: str,
+    content: bytes,
+    media_type: str,
+) -> tuple[list[str], list[str]]:
+    """The statements of the push's request, and those of what it set going after answering
+    (webhooks, replication triggers, scan on push)."""
+    log.statements.clear()
+    await manifest_service.put_manifest(
+        b, project, "counted/app", reference, content, media_type, "admin"
+    )
+    answered = list(log.statements)
+    await b.background.wait()
+    return answered, log.statements[len(answered) :]
+
+
+def _show(what: str, statements: list[str]) -> None:
+    print(f"{what}: {len(statements)} statements", *(s[:160] for s in statements), sep="\n  ")
+
+
+async def test_a_push_costs_two_statements_whatever_its_layer_count(
+    backends: Backends, admin: Principal, counted: StatementLog
+) -> None:
+    project, descriptors = await _project_with_blobs(backends, admin, 21)
+    config = descriptors[0]
+    small = _image(config, descriptors[1:3])
+    await _push(backends, counted, project, "warm-up", small, mediatypes.OCI_MANIFEST)
+    answered, after = await _push(
+        backends, counted, project, "small", small, mediatypes.OCI_MANIFEST
+    )
+    _show("image push, 2 layers (request)", answered)
+    _show("image push, 2 layers (after answering)", after)
+    large = _image(config, descriptors[1:])
+    answered_large, _ = await _push(
+        backends, counted, project, "large", large, mediatypes.OCI_MANIFEST
+    )
+    _show("image push, 20 layers (request)", answered_large)
+    assert len(answered) == len(answered_large) == 2
+    # The one write stored the layers, and the tags point at what was pushed.
+    linked = await backends.db.fetchval(
+        "SELECT count(*) FROM artifact_blobs ab JOIN artifacts a ON a.id = ab.artifact_id "
+        "WHERE a.digest = $1",
+        f"sha256:{hashlib.sha256(large).hexdigest()}",
+    )
+    assert linked == 21
+    stored = await manifest_service.get_manifest(backends, "counted/app", "small")
+    assert stored.content == small
+    # Moving a tag reads its immutability rules too, and still writes in one statement.
+    moved, _ = await _push(backends, counted, project, "small", large, mediatypes.OCI_MANIFEST)
+    _show("image push moving a tag (request)", moved)
+    assert (await manifest_service.get_manifest(backends, "counted/app", "small")).content == large
+
+
+async def test_an_index_push_costs_two_statements_whatever_its_child_count(
+    backends: Backends, admin: Principal, counted: StatementLog
+) -> None:
+    project, descriptors = await _project_with_blobs(backends, admin, 6)
+    children = []
+    for i in range(5):
+        content = _image(descriptors[0], [descriptors[i + 1]])
+        digest = f"sha256:{hashlib.sha256(content).hexdigest()}"
+        await _push(backends, counted, project, digest, content, mediatypes.OCI_MANIFEST)
+        children.append(
+            {
+                "mediaType": mediatypes.OCI_MANIFEST,
+                "digest": digest,
+                "size": len(content),
+                "platform": {"os": "linux", "architecture": f"arch{i}"},
+            }
+        )
+    counts = []
+    for tag, some in (("two", children[:2]), ("five", children)):
+        index = json.dumps(
+            {"schemaVersion": 2, "mediaType": mediatypes.OCI_INDEX, "manifests": some}
+        ).encode()
+        answered, _ = await _push(backends, counted, project, tag, index, mediatypes.OCI_INDEX)
+        _show(f"index push, {len(some)} children (request)", answered)
+        counts.append(len(answered))
+    assert counts == [2, 2]
+    platforms = await backends.db.fetch(
+        "SELECT ar.platform FROM artifact_references ar "
+        "JOIN tags t ON t.artifact_id = ar.parent_id "
+        "WHERE t.name = 'five' ORDER BY ar.platform->>'architecture'"
+    )
+    assert [r["platform"]["architecture"] for r in platforms] == [f"arch{i}" for i in range(5)]
