@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 from types import TracebackType
 
 from redis.asyncio import Redis
@@ -88,3 +89,48 @@ async def acquire(redis: Redis, key: str, wait_seconds: float | None = None) -> 
     if not await lock.acquire():
         raise LeaseBusy(key)
     return Lease(lock)
+
+
+# Deletes each key still holding the caller's token, in one round trip.
+_RELEASE_MANY = """
+local released = 0
+for _, key in ipairs(KEYS) do
+    if redis.call('get', key) == ARGV[1] then
+        released = released + redis.call('del', key)
+    end
+end
+return released
+"""
+
+
+class Batch:
+    """Leases on many keys taken at once, for a bounded time and without renewal: for work
+    over a page of resources that finishes well within ``seconds`` (garbage collection).
+    Keys someone else holds are simply not taken."""
+
+    def __init__(self, redis: Redis, token: str, taken: list[str], seconds: float) -> None:
+        self._redis = redis
+        self._token = token
+        self.taken = frozenset(taken)
+        self._deadline = asyncio.get_running_loop().time() + seconds
+
+    def time_left(self) -> float:
+        return self._deadline - asyncio.get_running_loop().time()
+
+    async def release(self) -> None:
+        if self.taken:
+            with contextlib.suppress(RedisError):
+                await self._redis.eval(
+                    _RELEASE_MANY, len(self.taken), *self.taken, self._token
+                )
+
+
+async def take_free(redis: Redis, keys: list[str], seconds: float) -> Batch:
+    """Take every key of ``keys`` that nobody holds, in one round trip. The keys are the ones
+    :func:`acquire` takes, so a holder of either kind excludes the other."""
+    token = secrets.token_hex(16)
+    async with redis.pipeline(transaction=False) as pipe:
+        for key in keys:
+            pipe.set(key, token, nx=True, px=int(seconds * 1000))
+        results = await pipe.execute()
+    return Batch(redis, token, [k for k, ok in zip(keys, results, strict=True) if ok], seconds)
