@@ -120,9 +120,7 @@ class Batch:
     async def release(self) -> None:
         if self.taken:
             with contextlib.suppress(RedisError):
-                await self._redis.eval(
-                    _RELEASE_MANY, len(self.taken), *self.taken, self._token
-                )
+                await self._redis.eval(_RELEASE_MANY, len(self.taken), *self.taken, self._token)
 
 
 async def take_free(redis: Redis, keys: list[str], seconds: float) -> Batch:
