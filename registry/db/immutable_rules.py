@@ -28,20 +28,17 @@ async def create(
     scope_selectors: dict[str, list[dict[str, Any]]],
 ) -> int | None:
     """The new rule's id, or None when the project has a rule with the same selectors."""
-    rule_id: int | None = await db.fetchval(
-        """
-        INSERT INTO immutable_rules (project_id, disabled, priority, tag_selectors, scope_selectors)
-        VALUES ($1, $2, $3, $4, $5)
-        ON CONFLICT DO NOTHING
-        RETURNING id
-        """,
+    return await per_project.insert(
+        db,
+        _TABLE,
         project_id,
-        disabled,
-        priority,
-        tag_selectors,
-        scope_selectors,
+        {
+            "disabled": disabled,
+            "priority": priority,
+            "tag_selectors": tag_selectors,
+            "scope_selectors": scope_selectors,
+        },
     )
-    return rule_id
 
 
 async def get(db: Executor, project_id: int, rule_id: int) -> asyncpg.Record | None:
@@ -84,24 +81,18 @@ async def update(
 ) -> bool | None:
     """True when updated, False when the project has no such rule, None when another rule of
     the project already has these selectors."""
-    try:
-        status: str = await db.execute(
-            """
-            UPDATE immutable_rules
-            SET disabled = $3, priority = $4, tag_selectors = $5, scope_selectors = $6,
-                updated_at = now()
-            WHERE project_id = $1 AND id = $2
-            """,
-            project_id,
-            rule_id,
-            disabled,
-            priority,
-            tag_selectors,
-            scope_selectors,
-        )
-    except asyncpg.UniqueViolationError:
-        return None
-    return status == "UPDATE 1"
+    return await per_project.update(
+        db,
+        _TABLE,
+        project_id,
+        rule_id,
+        {
+            "disabled": disabled,
+            "priority": priority,
+            "tag_selectors": tag_selectors,
+            "scope_selectors": scope_selectors,
+        },
+    )
 
 
 async def delete(db: Executor, project_id: int, rule_id: int) -> bool:

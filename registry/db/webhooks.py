@@ -38,23 +38,19 @@ async def create(
     creator: str,
 ) -> int | None:
     """The new policy's id, or None when the project has a policy of that name."""
-    policy_id: int | None = await db.fetchval(
-        """
-        INSERT INTO webhook_policies
-            (project_id, name, description, enabled, event_types, targets, creator)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
-        ON CONFLICT (project_id, name) DO NOTHING
-        RETURNING id
-        """,
+    return await per_project.insert(
+        db,
+        _TABLE,
         project_id,
-        name,
-        description,
-        enabled,
-        event_types,
-        targets,
-        creator,
+        {
+            "name": name,
+            "description": description,
+            "enabled": enabled,
+            "event_types": event_types,
+            "targets": targets,
+            "creator": creator,
+        },
     )
-    return policy_id
 
 
 async def get(db: Executor, project_id: int, policy_id: int) -> asyncpg.Record | None:
@@ -100,25 +96,19 @@ async def update(
 ) -> bool | None:
     """True when updated, False when the project has no such policy, None when another policy
     of the project already has that name."""
-    try:
-        status: str = await db.execute(
-            """
-            UPDATE webhook_policies
-            SET name = $3, description = $4, enabled = $5, event_types = $6, targets = $7,
-                updated_at = now()
-            WHERE project_id = $1 AND id = $2
-            """,
-            project_id,
-            policy_id,
-            name,
-            description,
-            enabled,
-            event_types,
-            targets,
-        )
-    except asyncpg.UniqueViolationError:
-        return None
-    return status == "UPDATE 1"
+    return await per_project.update(
+        db,
+        _TABLE,
+        project_id,
+        policy_id,
+        {
+            "name": name,
+            "description": description,
+            "enabled": enabled,
+            "event_types": event_types,
+            "targets": targets,
+        },
+    )
 
 
 async def delete(db: Executor, project_id: int, policy_id: int) -> bool:

@@ -7,7 +7,7 @@ their fixed sets.
 
 from __future__ import annotations
 
-import functools
+import threading
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -32,8 +32,21 @@ class _Instruments:
     gc_freed_bytes: Counter
 
 
-@functools.cache
+# The job worker runs jobs on threads: two first uses at once must make the instruments once
+# (prometheus_client refuses a second set, and the job that finished would fail with it).
+_making = threading.Lock()
+_made: list[_Instruments] = []
+
+
 def _instruments() -> _Instruments:
+    if not _made:
+        with _making:
+            if not _made:
+                _made.append(_make())
+    return _made[0]
+
+
+def _make() -> _Instruments:
     from prometheus_client import Counter, Histogram
 
     return _Instruments(
