@@ -15,6 +15,13 @@ Each target gets a fresh, randomly named repository, so runs never collide:
    then as many GETs by tag, --rate-concurrency at a time: req/s, p50, p99.
 6. blob HEAD: --requests HEADs of a small blob: req/s, p50, p99.
 
+With wrk and ab on the PATH (Debian's wrk and apache2-utils), the read-rate phases
+are driven by them for --wrk-seconds after one checked request: manifest GET and
+tags/list by wrk, blob HEAD by ab (wrk waits for the body a HEAD answer announces
+and never gets). A Python client spends a core of its own per few hundred requests
+a second and would measure itself, not the registry (--load-generator python keeps
+httpx for every phase).
+
 Blob bytes are never held whole in memory: they are generated from a seed in
 1 MiB chunks and hashed with SHA-256 while they are sent.
 """
@@ -314,6 +321,11 @@ class RegistryClient:
     @property
     def auth_scheme(self) -> str:
         return self._scheme or "none"
+
+    async def authorization(self) -> str | None:
+        """The Authorization header the registry takes now (renewed when about to expire)."""
+        await self._refresh_if_expiring()
+        return self._auth
 
     def url(self, path: str) -> httpx.URL:
         return self.base.join(path.lstrip("/"))
@@ -680,6 +692,161 @@ async def measure_rate(count: int, concurrency: int, op: Op) -> RateResult:
     return RateResult(count, concurrency, time.perf_counter() - t0, latencies)
 
 
+# --------------------------------------------------------------------------- wrk
+
+_WRK_SCRIPT = """
+local paths = {%(paths)s}
+local i = 0
+wrk.method = %(method)s
+%(headers)s
+request = function()
+  i = i %% #paths + 1
+  return wrk.format(nil, paths[i])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format(
+    "WRK-JSON {\\"requests\\": %%d, \\"microseconds\\": %%d, \\"socket_errors\\": %%d, "
+    .. "\\"bad_status\\": %%d, \\"p50_us\\": %%d, \\"p99_us\\": %%d}\\n",
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def _lua_string(value: str) -> str:
+    return json.dumps(value)  # a JSON string literal is a valid Lua string literal here
+
+
+@dataclass
+class WrkResult:
+    requests: int
+    seconds: float
+    connections: int
+    p50_ms: float
+    p99_ms: float
+    tool: str = "wrk"
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def raw(self) -> dict[str, Any]:
+        return {
+            "load_generator": self.tool,
+            "requests": self.requests,
+            "connections": self.connections,
+            "seconds": self.seconds,
+            "req_per_s": self.rps,
+            "p50_ms": self.p50_ms,
+            "p99_ms": self.p99_ms,
+        }
+
+
+def run_wrk(
+    wrk: str,
+    base: httpx.URL,
+    paths: Sequence[str],
+    *,
+    method: str,
+    headers: dict[str, str],
+    connections: int,
+    seconds: float,
+) -> WrkResult:
+    """Drive ``paths`` (cycled) at ``base`` with wrk; every answer must be 2xx/3xx."""
+    script = _WRK_SCRIPT % {
+        "paths": ", ".join(_lua_string(p) for p in paths),
+        "method": _lua_string(method),
+        "headers": "\n".join(
+            f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()
+        ),
+    }
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script)
+    try:
+        out = subprocess.run(
+            [
+                wrk,
+                "--threads",
+                str(min(2, connections)),
+                "--connections",
+                str(connections),
+                "--duration",
+                f"{max(1, round(seconds))}s",
+                "--timeout",
+                "10s",
+                "--script",
+                f.name,
+                str(base),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+            check=False,
+        )
+    finally:
+        os.unlink(f.name)
+    found = re.search(r"^WRK-JSON (.*)$", out.stdout, re.MULTILINE)
+    if out.returncode != 0 or found is None:
+        raise BenchError(f"wrk failed ({out.returncode}): {(out.stderr or out.stdout)[-400:]}")
+    data = json.loads(found.group(1))
+    if data["bad_status"] or data["socket_errors"]:
+        raise BenchError(
+            f"wrk: {data['bad_status']} answers were not 2xx/3xx and "
+            f"{data['socket_errors']} requests met socket errors"
+        )
+    if not data["requests"]:
+        raise BenchError("wrk: no request completed")
+    return WrkResult(
+        data["requests"],
+        data["microseconds"] / 1e6,
+        connections,
+        data["p50_us"] / 1000.0,
+        data["p99_us"] / 1000.0,
+    )
+
+
+def run_ab_head(
+    ab: str, url: httpx.URL, *, headers: dict[str, str], connections: int, seconds: float
+) -> WrkResult:
+    """HEAD ``url`` with ab over kept-alive connections; every answer must be 2xx."""
+    argv = [ab, "-i", "-k", "-q", "-c", str(connections), "-t", str(max(1, round(seconds)))]
+    argv += ["-n", "10000000", "-s", "10"]  # -n after -t: ab's -t alone stops at 50 000
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    out = subprocess.run(
+        [*argv, str(url)], capture_output=True, text=True, timeout=seconds + 60, check=False
+    )
+
+    def number(label: str, default: str | None = None) -> float:
+        found = re.search(rf"^{label}:\s+([0-9.]+)", out.stdout, re.MULTILINE)
+        if found is None:
+            if default is not None:
+                return float(default)
+            raise BenchError(f"ab ({out.returncode}): {(out.stderr or out.stdout)[-400:]}")
+        return float(found.group(1))
+
+    def percentile_ms(pct: int) -> float:
+        found = re.search(rf"^\s+{pct}%\s+([0-9]+)", out.stdout, re.MULTILINE)
+        return float(found.group(1)) if found else math.nan
+
+    done = int(number("Complete requests"))
+    failed = int(number("Failed requests")) + int(number("Non-2xx responses", "0"))
+    if failed or not done:
+        raise BenchError(f"ab: {failed} of {done} HEADs failed or were not 2xx")
+    kept = int(number("Keep-Alive requests", "0"))
+    if kept < done * 0.9:
+        raise BenchError(f"ab: only {kept} of {done} requests reused a connection")
+    return WrkResult(
+        done,
+        number("Time taken for tests"),
+        connections,
+        percentile_ms(50),
+        percentile_ms(99),
+        "ab",
+    )
+
+
 # --------------------------------------------------------------------------- benchmark
 
 
@@ -944,6 +1111,55 @@ class Phases:
         self.result.raw[phase] = outcome.raw()
         return f"{what}: {outcome.rps:.0f} req/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms"
 
+    async def wrk_rate(
+        self,
+        phase: str,
+        what: str,
+        method: str,
+        paths: Sequence[str],
+        headers: dict[str, str],
+        client: RegistryClient | None = None,
+    ) -> str:
+        """The rate of ``method`` over ``paths`` as wrk measures it (see the module doc)."""
+        client = client or self.client
+        sent = dict(headers)
+        authorization = await client.authorization()
+        if authorization is not None:
+            sent["Authorization"] = authorization
+        outcome: WrkResult
+        if method == "HEAD":
+            [path] = paths
+            outcome = await asyncio.to_thread(
+                run_ab_head,
+                self.args.ab,
+                client.base.join(path.lstrip("/")),
+                headers=sent,
+                connections=self.conc,
+                seconds=self.args.wrk_seconds,
+            )
+        else:
+            outcome = await asyncio.to_thread(
+                run_wrk,
+                self.args.wrk,
+                client.base,
+                paths,
+                method=method,
+                headers=sent,
+                connections=self.conc,
+                seconds=self.args.wrk_seconds,
+            )
+        self.result.values[f"{phase}_rps"] = outcome.rps
+        self.result.values[f"{phase}_p50"] = outcome.p50_ms
+        self.result.values[f"{phase}_p99"] = outcome.p99_ms
+        self.result.raw[phase] = outcome.raw()
+        return (
+            f"{what} ({outcome.tool}, {outcome.requests} requests): {outcome.rps:.0f} req/s, "
+            f"p50 {outcome.p50_ms:.2f} ms, p99 {outcome.p99_ms:.2f} ms"
+        )
+
+    def repo_path(self, suffix: str, repo: str | None = None) -> str:
+        return f"/v2/{repo or self.client.repo}/{suffix}"
+
     async def manifest_put(self) -> str:
         async def put(i: int, lane: int) -> None:
             response = await self.client.send(
@@ -973,6 +1189,12 @@ class Phases:
             if sha256_digest(response.content) != self.digests[i]:
                 raise BenchError(f"GET manifest bench-{i}: body differs from what was pushed")
 
+        if self.args.wrk:
+            await get(0, 0)  # the one checked answer; wrk checks only the status of the rest
+            paths = [self.repo_path(f"manifests/bench-{i}") for i in range(self.n)]
+            return await self.wrk_rate(
+                "manifest_get", "manifest GET", "GET", paths, {"Accept": MANIFEST_ACCEPT}
+            )
         return await self.rate("manifest_get", "manifest GET", get)
 
     async def blob_head(self) -> str:
@@ -985,6 +1207,10 @@ class Phases:
             if length is not None and length != want:
                 raise BenchError(f"HEAD blob: Content-Length {length}, wanted {want}")
 
+        if self.args.wrk:
+            await head(0, 0)
+            paths = [self.repo_path(f"blobs/{self.image.layer_digest}")]
+            return await self.wrk_rate("blob_head", "blob HEAD", "HEAD", paths, {})
         return await self.rate("blob_head", "blob HEAD", head)
 
     async def tags_list(self) -> str:
@@ -1023,6 +1249,11 @@ class Phases:
                 if count != self.tags:
                     raise BenchError(f"tags/list named {count} tags, wanted {self.tags}")
 
+            if self.args.wrk:
+                await get(0, 0)
+                path = self.repo_path(f"tags/list?n={self.tags * 2}", repo)
+                what = f"tags/list of {self.tags}"
+                return await self.wrk_rate("tags_list", what, "GET", [path], {}, lister)
             return await self.rate("tags_list", f"tags/list of {self.tags}", get)
         finally:
             if not (self.target.managed or self.args.keep):
@@ -1476,6 +1707,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not DELETE the benchmark's manifests and blobs afterwards",
     )
+    parser.add_argument(
+        "--load-generator",
+        choices=("auto", "wrk", "python"),
+        default="auto",
+        help="what drives manifest GET, blob HEAD and tags/list: wrk (and ab for HEAD), or "
+        "this script's httpx client; auto takes wrk and ab when both are on the PATH "
+        "(default: %(default)s)",
+    )
+    parser.add_argument(
+        "--wrk-seconds",
+        type=positive_float,
+        default=10.0,
+        help="how long wrk drives each read-rate phase (default: 10)",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the raw results as JSON")
     return parser
 
@@ -1543,6 +1788,16 @@ def speed_up_httpcore() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.wrk = args.ab = None
+    if args.load_generator != "python":
+        args.wrk, args.ab = shutil.which("wrk"), shutil.which("ab")
+        if args.wrk is None or args.ab is None:
+            if args.load_generator == "wrk":
+                build_parser().error(
+                    "--load-generator wrk: wrk and ab must be on the PATH "
+                    "(apt install wrk apache2-utils)"
+                )
+            args.wrk = args.ab = None
     speed_up_httpcore()
     try:
         targets = [parse_target(spec, i) for i, spec in enumerate(args.url)]
