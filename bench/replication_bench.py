@@ -91,12 +91,14 @@ def _wait_ready(server: Server, log_path: Path) -> None:
     raise RuntimeError(f"{server.name} not ready within {READY_SECONDS:.0f} s; see {log_path}")
 
 
-def start_berth(root: Path, name: str, password: str) -> Server:
+def start_berth(root: Path, name: str, password: str, concurrency: int | None) -> Server:
     data = root / name
     data.mkdir(parents=True)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("BERTH_")}
     env["BERTH_ADMIN_PASSWORD"] = password
+    if concurrency is not None:
+        env["BERTH_WORKER_CONCURRENCY"] = str(concurrency)
     log_path = root / f"{name}.log"
     command = [sys.executable, "-m", "registry.cli", "serve", "--host", "127.0.0.1"]
     command += ["--port", str(port), "--data-dir", str(data)]
@@ -362,9 +364,9 @@ def run(args: argparse.Namespace, root: Path) -> dict[str, Any]:
     results: dict[str, Any] = {"load_average": os.getloadavg(), "cpus": os.cpu_count()}
     try:
         log("starting the source and destination Berths and a docker-registry")
-        source = start_berth(root, "berth-source", password)
+        source = start_berth(root, "berth-source", password, args.worker_concurrency)
         servers.append(source)
-        destination = start_berth(root, "berth-destination", password)
+        destination = start_berth(root, "berth-destination", password, args.worker_concurrency)
         servers.append(destination)
         upstream = start_distribution(root, "upstream")
         servers.append(upstream)
@@ -468,6 +470,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--big-mib", type=int, default=1024, help="layer size of the big image")
     parser.add_argument("--proxy-mib", type=int, default=64, help="size of each proxied layer")
     parser.add_argument("--proxy-layers", type=int, default=3)
+    parser.add_argument(
+        "--worker-concurrency", type=int, help="jobs each Berth's worker runs at once"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--keep", action="store_true", help="keep the servers' data and logs")
     args = parser.parse_args(argv)

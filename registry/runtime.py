@@ -48,6 +48,9 @@ async def open_backends(
         socket_timeout=settings.redis_timeout_seconds,
         socket_connect_timeout=settings.redis_timeout_seconds,
         health_check_interval=30,
+        # No CLIENT SETINFO on each new connection: two round trips, and redis-py looks its
+        # own version up in the installed metadata every time.
+        driver_info=None,
     )
     try:
         await redis.ping()

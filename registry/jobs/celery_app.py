@@ -1,23 +1,22 @@
 """The Celery application: one task that runs any job by id.
 
-Each task run opens the backends it needs and closes them again: jobs are long compared
-with that, and no state leaks between jobs. Retries are Celery retries with the delay the job
-asked for (exponential backoff is the job's choice).
+Each worker thread runs its jobs on one event loop with backends it keeps from job to job
+(:mod:`registry.jobs.thread_backends`: opening them cost as much as a small job). Retries
+are Celery retries with the delay the job asked for (exponential backoff is the job's
+choice).
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import Callable
+import threading
 from typing import Any
 
 from celery import Celery, Task
 
 from registry.config import Settings
 from registry.jobs.heartbeat import heartbeat_step
-from registry.jobs.runner import Outcome, run_job
-from registry.services.context import Backends
+from registry.jobs.runner import run_job
+from registry.jobs.thread_backends import OpenBackends, ThreadBackends
 
 TASK_NAME = "berth.run_job"
 QUEUE = "berth"
@@ -28,11 +27,6 @@ def broker_url(settings: Settings) -> str:
         return settings.broker_url.get_secret_value()
     assert settings.redis_url is not None
     return settings.redis_url.get_secret_value()
-
-
-# Opens one process's backends: the composition root's ``open_backends``, handed in by the
-# command that starts the worker (the job service itself does not know how to build them).
-OpenBackends = Callable[..., contextlib.AbstractAsyncContextManager[Backends]]
 
 
 def create_celery(settings: Settings, open_backends: OpenBackends | None = None) -> Celery:
@@ -57,6 +51,7 @@ def create_celery(settings: Settings, open_backends: OpenBackends | None = None)
         },
     )
     app.steps["worker"].add(heartbeat_step(settings))
+    per_thread = threading.local()
 
     # Not shared (Celery's default): a shared task is added to every app made later in the
     # process, whose own would then lose to this closure (its settings, its backends).
@@ -64,17 +59,15 @@ def create_celery(settings: Settings, open_backends: OpenBackends | None = None)
     def run(self: Task, job_id: int) -> str:
         if open_backends is None:
             raise RuntimeError("this Celery app only sends jobs")
-        outcome = asyncio.run(_run(open_backends, settings, job_id))
+        kept: ThreadBackends | None = getattr(per_thread, "backends", None)
+        if kept is None:
+            kept = per_thread.backends = ThreadBackends(open_backends, settings)
+        outcome = kept.run(run_job, job_id)
         if outcome.retry_in is not None:
             raise self.retry(countdown=outcome.retry_in)
         return outcome.status
 
     return app
-
-
-async def _run(open_backends: OpenBackends, settings: Settings, job_id: int) -> Outcome:
-    async with open_backends(settings, pool_size=4, for_jobs=True) as backends:
-        return await run_job(backends, job_id)
 
 
 def worker_argv(settings: Settings, extra: list[Any] | None = None) -> list[str]:

@@ -115,7 +115,7 @@ async def run(ctx: JobContext) -> dict[str, Any]:
         f"{'would delete' if dry_run else 'deleted'} {totals['deleted']}"
     )
     if not dry_run:
-        # Awaited, not fired and forgotten: this worker's event loop ends with the job.
+        # Awaited, not fired and forgotten: the worker's event loop does not run between jobs.
         await notify.notify_tag_retention(
             b,
             project,

@@ -16,4 +16,4 @@ async def run(ctx: JobContext) -> dict[str, Any]:
 
 
 async def run_all(ctx: JobContext) -> dict[str, Any]:
-    return await scan.scan_all(ctx.backends, ctx.log)
+    return await scan.scan_all(ctx.backends, ctx.log, ctx.should_stop)

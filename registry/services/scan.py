@@ -9,6 +9,7 @@ finds its report replaced gives up quietly.
 from __future__ import annotations
 
 import uuid as uuid_module
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
@@ -303,8 +304,12 @@ def schedule_scan_on_push(b: Backends, project: ProjectRef, repository: str, dig
     b.background.spawn(scan_on_push(b, project, repository, digest), "a scan on push")
 
 
-async def scan_all(b: Backends, log: Any = None) -> dict[str, Any]:
-    """Start a scan of every image in the registry (the SCAN_ALL job)."""
+async def scan_all(
+    b: Backends, log: Any = None, should_stop: Callable[[], Awaitable[bool]] | None = None
+) -> dict[str, Any]:
+    """Start a scan of every image in the registry (the SCAN_ALL job). A stop request is
+    looked for after each start, so a scan started while the stop was being carried out is
+    stopped too, not left to run after the scan-all said it had stopped."""
     started = skipped = 0
     for row in await scan_reports.image_artifacts(b.db):
         project = await find_by_id(b.db, row["project_id"])
@@ -316,6 +321,11 @@ async def scan_all(b: Backends, log: Any = None) -> dict[str, Any]:
             started += 1
         except ScanUnavailable:
             skipped += 1
+        if should_stop is not None and await should_stop():
+            stopped = await _stop_unfinished(b)
+            if log is not None:
+                await log(f"stopped after starting {started} scans ({stopped} not finished)")
+            return {"total": started, "skipped": skipped, "stopped": True}
     if log is not None:
         await log(f"started {started} scans, skipped {skipped} artifacts without a scanner")
     return {"total": started, "skipped": skipped}
@@ -335,9 +345,16 @@ async def stop_scan_all(b: Backends, actor: Principal) -> int:
     running_job = bool(latest) and latest[0]["status"] not in job_records.FINISHED
     if running_job:
         await jobs.stop(b, latest[0]["id"])
-    pending = await scan_reports.unfinished(b.db, SCAN_ALL_TRIGGER)
-    if not running_job and not pending:
+    if not running_job and not await scan_reports.unfinished(b.db, SCAN_ALL_TRIGGER):
         raise InvalidRequest("no scan all is running")
+    stopped = await _stop_unfinished(b)
+    await b.audit.record(AuditEvent("stop", "scan_all", "system", actor.name))
+    return stopped
+
+
+async def _stop_unfinished(b: Backends) -> int:
+    """Ask every scan scan-all started that has not finished to stop; how many there were."""
+    pending = await scan_reports.unfinished(b.db, SCAN_ALL_TRIGGER)
     for report in pending:
         if report["job_id"]:
             await jobs.stop(b, report["job_id"])
@@ -346,7 +363,6 @@ async def stop_scan_all(b: Backends, actor: Principal) -> int:
                 continue  # a running scan closes its own report when it sees the stop
         # Never started: nothing else will close the report.
         await scan_reports.finish(b.db, report["id"], "Stopped")
-    await b.audit.record(AuditEvent("stop", "scan_all", "system", actor.name))
     return len(pending)
 
 
@@ -357,12 +373,14 @@ async def scan_all_metrics(b: Backends, scheduled: bool) -> dict[str, Any]:
     ongoing = counts.get("Pending", 0) + counts.get("Running", 0)
     total = sum(counts.values())
     latest, _ = await job_records.list_kind(b.db, [ALL_KIND], 1, 0)
+    # Still starting scans counts as going on, even before the first of them is recorded.
+    starting = bool(latest) and latest[0]["status"] not in job_records.FINISHED
     trigger = "Schedule" if latest and latest[0]["trigger"] == "SCHEDULE" else "Manual"
     body: dict[str, Any] = {
         "total": total,
         "completed": total - ongoing,
         "metrics": counts,
-        "ongoing": ongoing > 0,
+        "ongoing": ongoing > 0 or starting,
         "trigger": trigger if not scheduled else "Schedule",
     }
     return body

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import functools
 import hashlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -69,6 +70,9 @@ def _public_pem(key: rsa.RSAPrivateKey) -> str:
     )
 
 
+# Parsing checks the RSA key's consistency, which costs tens of milliseconds: paid once per
+# process and key, not by every job that opens its backends.
+@functools.lru_cache(maxsize=8)
 def _load_private(pem: bytes) -> rsa.RSAPrivateKey:
     key = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(key, rsa.RSAPrivateKey):
@@ -76,6 +80,7 @@ def _load_private(pem: bytes) -> rsa.RSAPrivateKey:
     return key
 
 
+@functools.lru_cache(maxsize=32)
 def _load_public(pem: bytes) -> rsa.RSAPublicKey:
     key = serialization.load_pem_public_key(pem)
     if not isinstance(key, rsa.RSAPublicKey):

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
 from registry.services import retention
@@ -324,8 +323,13 @@ async def test_stop_an_execution(berth: Berth, job_worker: Worker) -> None:
     await push_tags(berth, "stopped/app", TAGS)
     async with api(berth) as a:
         policy_id = await create_policy(a, policy(project_id, rule("latestPushedK", 1)))
-        # Freeze the worker so the execution is still waiting when the stop arrives.
-        os.kill(job_worker.pid, signal.SIGSTOP)
+        # Freeze the worker so the execution is still waiting when the stop arrives: `berth
+        # worker` and the Celery process it supervises, which is where jobs run.
+        frozen = [psutil.Process(job_worker.pid)]
+        frozen += frozen[0].children(recursive=True)
+        assert len(frozen) > 1, "berth worker runs no child process"
+        for process in frozen:
+            process.suspend()
         try:
             r = await a.post(f"/retentions/{policy_id}/executions", json={"dry_run": False})
             assert r.status_code == 201, r.text
@@ -335,7 +339,8 @@ async def test_stop_an_execution(berth: Berth, job_worker: Worker) -> None:
             assert (await a.patch(path, json={"action": "pause"})).status_code == 400
             assert (await a.patch(path, json={"action": "stop"})).status_code == 200
         finally:
-            os.kill(job_worker.pid, signal.SIGCONT)
+            for process in frozen:
+                process.resume()
         execution = await wait_for_job(berth, location)
         assert execution["status"] == "Stopped"
         # The worker gets the job now and must leave it alone.
