@@ -12,6 +12,10 @@ body, the request's task) alive for as long as the client likes. Three bounds cl
 * at most ``max_pending`` connections may be waiting for their request head at once per
   process; past that, the one that has waited longest is closed, so a crowd of slow clients
   cannot lock everyone else out.
+
+It also keeps an HTTP/1.0 connection alive when the client sends ``Connection: keep-alive``
+(uvicorn closes every HTTP/1.0 connection): load balancers' health checks and tools such as
+``ab`` speak HTTP/1.0 and would otherwise open a connection per request.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import logging
 import socket
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
@@ -78,6 +82,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if cycle is not None and cycle.scope is self.scope and type(cycle) is RequestResponseCycle:
             cycle.__class__ = ZeroCopyCycle
             advertise(self.scope)  # type: ignore[arg-type]
+            if self.scope["http_version"] == "1.0" and self.parser.should_keep_alive():
+                cycle.keep_alive = True
+                cast(ZeroCopyCycle, cycle).announce_keep_alive = True
 
     def _await_head(self) -> None:
         self._head_timer = self.loop.call_later(self.header_timeout, self._cut, "request head")

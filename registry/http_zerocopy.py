@@ -45,9 +45,14 @@ def advertise(scope: dict[str, Any]) -> None:
 
 
 class ZeroCopyCycle(RequestResponseCycle):
-    """uvicorn's request/response cycle that also takes ``http.response.zerocopy``."""
+    """uvicorn's request/response cycle that also takes ``http.response.zerocopy``, and keeps
+    an HTTP/1.0 connection open when its client asked (``announce_keep_alive``)."""
+
+    announce_keep_alive = False
 
     async def send(self, message: Any) -> None:
+        if message["type"] == "http.response.start" and self.announce_keep_alive:
+            message = self._kept_alive(message)
         if message["type"] != EXTENSION:
             await super().send(message)
             return
@@ -79,6 +84,15 @@ class ZeroCopyCycle(RequestResponseCycle):
                 "more_body": bool(message.get("more_body", False)),
             }
         )
+
+    def _kept_alive(self, message: Any) -> Any:
+        """An HTTP/1.0 client knows a response ended by its length alone: with one, the
+        connection stays open and the answer says so; without, it closes as uvicorn would."""
+        headers = list(message.get("headers") or [])
+        if not any(name.lower() == b"content-length" for name, _ in headers):
+            self.keep_alive = False
+            return message
+        return {**message, "headers": [*headers, (b"connection", b"keep-alive")]}
 
 
 async def _sendfile(

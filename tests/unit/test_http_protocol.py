@@ -251,3 +251,25 @@ def test_the_deadlines_come_from_the_settings(monkeypatch: pytest.MonkeyPatch) -
     assert GuardedHttpProtocol.header_timeout == 3.5
     assert GuardedHttpProtocol.body_idle_timeout == 42.0
     assert GuardedHttpProtocol.max_pending == 7
+
+
+async def test_an_http10_client_that_asks_keeps_its_connection(server: Server) -> None:
+    connection = await server.connect()
+    head = b"POST /v2/ HTTP/1.0\r\nConnection: keep-alive\r\nContent-Length: 3\r\n\r\n"
+    for body in (b"abc", b"xyz"):
+        await connection.send(head + body)
+        status = await connection.reader.readline()
+        headers = await connection.reader.readuntil(b"\r\n\r\n")
+        assert status.rstrip() == b"HTTP/1.1 200 OK"
+        assert b"connection: keep-alive\r\n" in headers.lower()
+        assert await connection.reader.readexactly(1) == b"3"
+    assert await connection.open()
+
+
+async def test_an_http10_client_that_does_not_ask_is_answered_and_closed(server: Server) -> None:
+    connection = await server.connect()
+    await connection.send(b"POST /v2/ HTTP/1.0\r\nContent-Length: 3\r\n\r\nabc")
+    answer = await connection.closed_by_server()
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"connection: close\r\n" in answer.lower()
+    assert answer.endswith(b"\r\n\r\n3")
