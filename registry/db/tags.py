@@ -34,19 +34,30 @@ async def delete(db: Executor, repository: str, name: str) -> str | None:
     return digest
 
 
-async def list_names(db: Executor, repository_id: int, last: str | None, limit: int) -> list[str]:
+async def list_names_by_repository(
+    db: Executor, repository: str, last: str | None, limit: int
+) -> list[str] | None:
+    """A page of the repository's tag names, found by the repository's name in one statement
+    (tags/list); None when no such repository exists."""
     rows = await db.fetch(
         """
-        SELECT name FROM tags
-        WHERE repository_id = $1 AND ($2::text IS NULL OR name COLLATE "C" > $2::text COLLATE "C")
-        ORDER BY name COLLATE "C"
-        LIMIT $3
+        SELECT t.name FROM repositories r
+        LEFT JOIN LATERAL (
+            SELECT name FROM tags
+            WHERE repository_id = r.id
+              AND ($2::text IS NULL OR name COLLATE "C" > $2::text COLLATE "C")
+            ORDER BY name COLLATE "C"
+            LIMIT $3
+        ) t ON TRUE
+        WHERE r.name = $1
         """,
-        repository_id,
+        repository,
         last,
         limit,
     )
-    return [r["name"] for r in rows]
+    if not rows:
+        return None
+    return [r["name"] for r in rows if r["name"] is not None]
 
 
 async def all_names(db: Executor, repository_id: int) -> list[str]:

@@ -339,10 +339,10 @@ async def _delete_artifact(
 
 
 async def list_tags(b: Backends, repository: str, last: str | None, limit: int) -> list[str]:
-    repo_id = await repositories.get_id(b.db, repository)
-    if repo_id is None:
+    names = await tags.list_names_by_repository(b.db, repository, last, limit)
+    if names is None:
         raise NameUnknown(detail={"name": repository})
-    return await tags.list_names(b.db, repo_id, last, limit)
+    return names
 
 
 async def list_repositories(b: Backends, last: str | None, limit: int) -> list[str]:

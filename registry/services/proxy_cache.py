@@ -154,12 +154,17 @@ async def fill_manifest(
 
 
 async def list_tags(
-    b: Backends, project: ProjectRef, repository: str, last: str | None, limit: int
+    b: Backends,
+    project: ProjectRef,
+    repository: str,
+    last: str | None,
+    limit: int,
+    facts: read_cache.ProjectFacts | None = None,
 ) -> list[str] | None:
     """tags/list of a proxy project: the cached tags and upstream's, in lexical order after
     ``last`` (None for an ordinary project). ``NameUnknown`` when neither side knows the
     repository."""
-    registry_id = await registries_db.proxied_by(b.db, project.id)
+    registry_id = await _proxied_by(b, project, facts)
     if registry_id is None:
         return None
     try:

@@ -13,6 +13,7 @@ from registry.api.distribution.access import (
     authorize,
     caller_of,
     catalog_reader,
+    facts_of,
     may_list_catalog,
 )
 from registry.api.distribution.endpoint import oci_endpoint
@@ -59,7 +60,9 @@ async def list_tags(request: Request) -> Response:
     project = await authorize(request, name, Action.PULL)
     limit, last = _page(request)
     b = request.state.backends
-    names = await proxy_cache.list_tags(b, project, name, last, limit + 1)
+    names = await proxy_cache.list_tags(
+        b, project, name, last, limit + 1, facts_of(request, project)
+    )
     if names is None:
         names = await manifest_service.list_tags(b, name, last, limit + 1)
     headers = {}

@@ -51,6 +51,20 @@ async def test_tags_are_listed_in_lexical_order_with_pagination(berth: Berth) ->
         assert error_code(r) == "NAME_UNKNOWN"
 
 
+async def test_a_repository_whose_tags_are_all_gone_lists_none(berth: Berth) -> None:
+    async with berth.client() as c:
+        await push_image(c, "library/untagged", "only")
+        r = await c.delete("/v2/library/untagged/manifests/only")
+        assert r.status_code == 202, r.text
+        r = await c.get("/v2/library/untagged/tags/list")
+        assert r.status_code == 200, r.text
+        assert r.json() == {"name": "library/untagged", "tags": []}
+        # Past the last tag of a tagged repository: an empty page, not an unknown name.
+        await push_image(c, "library/tagged", "v1")
+        r = await c.get("/v2/library/tagged/tags/list", params={"last": "v1"})
+        assert r.json() == {"name": "library/tagged", "tags": []}
+
+
 async def test_catalog_pages_and_is_for_admins(berth: Berth) -> None:
     async with berth.client() as c:
         for name in ("library/zeta", "library/alpha", "library/mid/nested/deep"):
