@@ -16,15 +16,16 @@ class BackgroundTasks:
         # The event loop keeps only weak references to tasks: hold them until they finish.
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def spawn(self, work: Coroutine[Any, Any, None], what: str) -> None:
+    def spawn(self, work: Coroutine[Any, Any, None], what: str) -> asyncio.Task[None] | None:
         try:
             task = asyncio.get_running_loop().create_task(work)
         except RuntimeError:
             work.close()
             log.warning("no event loop is running; %s was dropped", what)
-            return
+            return None
         self._tasks.add(task)
         task.add_done_callback(lambda done: self._finished(done, what))
+        return task
 
     def _finished(self, task: asyncio.Task[None], what: str) -> None:
         self._tasks.discard(task)

@@ -19,6 +19,7 @@ from registry.services.background import BackgroundTasks
 from registry.services.configuration import ConfigurationCache
 from registry.services.hashers import HasherCache
 from registry.services.identity import IdentityService
+from registry.services.proxy_fills import BlobFills
 from registry.services.read_cache import ReadCache
 from registry.services.secrets import SecretBox
 from registry.services.webhook_subscriptions import Subscriptions
@@ -55,3 +56,4 @@ class Backends:
     background: BackgroundTasks = field(default_factory=BackgroundTasks)
     webhook_subscriptions: Subscriptions = field(default_factory=Subscriptions)
     read_cache: ReadCache = field(default_factory=ReadCache)
+    blob_fills: BlobFills = field(default_factory=BlobFills)

@@ -8,9 +8,11 @@ artifact is cached in the background (blobs streamed from upstream into the stor
 those already held, then the manifest by digest and its tag); a blob the client asks for
 before it is cached is streamed to it from upstream meanwhile, so no client waits for a whole
 image to be cached. An upstream that is down, refuses, or answers 5xx/429 leaves the cache
-to answer alone; an upstream 404 is a 404, as in Harbor. Clients cannot push into such a
-project. Its tags list is the union of the cached and the upstream tags (the cached ones
-alone while upstream cannot answer).
+to answer alone; an upstream 404 is a 404, as in Harbor. A blob streamed on to a client is
+written into the store as it passes (:mod:`registry.services.proxy_fills`), and the
+background copy waits for such a fill instead of fetching the blob from upstream again.
+Clients cannot push into such a project. Its tags list is the union of the cached and the
+upstream tags (the cached ones alone while upstream cannot answer).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from registry.auth.principal import Principal
@@ -44,6 +46,10 @@ log = logging.getLogger(__name__)
 OPERATOR = "proxy-cache"
 # How long a client waits for upstream before the cache answers alone.
 UPSTREAM_CHECK_SECONDS = 10.0
+# How long the background copy waits for a client's stream to fill a blob before fetching it.
+FILL_WAIT_SECONDS = 600.0
+# Chunks of a client's stream that may wait for the store before the client waits too.
+TEE_BACKLOG = 8
 # The most cached tags of one repository merged into an upstream tags list.
 _ALL_TAGS = 100_000
 
@@ -204,13 +210,101 @@ async def _cache(
 ) -> None:
     row = await replication_registry.get_registry(b, registry_id)
     upstream = replication_registry.adapter_of(b, row)
-    copier = Copier(upstream, LocalAdapter(b, OPERATOR), upstream_repository, repository, _quiet)
+    copier = Copier(upstream, _FillingStore(b, OPERATOR), upstream_repository, repository, _quiet)
     try:
         await copier.copy_artifact(digest, tags, override=True)
     except AdapterError as exc:
         log.warning("caching %s@%s failed: %s", repository, digest, exc)
     finally:
         await upstream.close()
+
+
+async def await_fill(b: Backends, repository: str, digest: Digest) -> bool:
+    """Wait while the blob is being written into a proxy project's store (by the background
+    copy or a client's stream); True when there was such a write to wait for."""
+    if not b.blob_fills.filling(repository, str(digest)):
+        return False
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(FILL_WAIT_SECONDS):
+            await b.blob_fills.wait(repository, str(digest))
+    return True
+
+
+class _FillingStore(LocalAdapter):
+    """The proxy project's store as the background copy sees it: a blob a client's stream is
+    writing is waited for, then found there; a blob it writes itself is announced, so a
+    client asking for it meanwhile waits and reads it from the store, and every blob comes
+    from upstream once."""
+
+    async def blob_exists(self, repository: str, digest: str) -> bool:
+        await await_fill(self._b, repository, Digest.parse(digest))
+        return await super().blob_exists(repository, digest)
+
+    async def push_blob(
+        self, repository: str, digest: str, size: int, chunks: AsyncIterator[bytes]
+    ) -> None:
+        # A client's stream may have begun writing it since blob_exists: its write is waited
+        # for, and this one made only if that stream was cut off before the end.
+        while (claim := self._b.blob_fills.begin(repository, digest)) is None:
+            await await_fill(self._b, repository, Digest.parse(digest))
+            if await super().blob_exists(repository, digest):
+                await chunks.aclose()  # type: ignore[attr-defined]
+                return
+        try:
+            await super().push_blob(repository, digest, size, chunks)
+        finally:
+            self._b.blob_fills.end(repository, digest, claim)
+
+
+async def _teed(
+    b: Backends,
+    repository: str,
+    digest: str,
+    size: int,
+    chunks: AsyncIterator[bytes],
+    take_claim: Callable[[], asyncio.Event | None],
+) -> AsyncIterator[bytes]:
+    """``chunks`` as they come, written into the proxy project's store on the way when this
+    stream holds the blob's claim. A store that fails or lags never fails the client: its
+    write is dropped, or the client waits for at most ``TEE_BACKLOG`` chunks."""
+    claim = take_claim()
+    if claim is None:
+        async for chunk in chunks:
+            yield chunk
+        return
+    backlog: asyncio.Queue[bytes | None] = asyncio.Queue(TEE_BACKLOG)
+
+    async def fed() -> AsyncIterator[bytes]:
+        while (chunk := await backlog.get()) is not None:
+            yield chunk
+
+    async def write() -> None:
+        try:
+            await LocalAdapter(b, OPERATOR).push_blob(repository, digest, size, fed())
+        except Exception as exc:
+            log.warning("caching %s@%s from a client's stream failed: %s", repository, digest, exc)
+
+    # The write outlives the client's request (a client may hang up the moment it has the last
+    # byte), and the claim lasts as long as the write: the background copy then finds the blob.
+    store = b.background.spawn(write(), f"caching {repository}@{digest} from a client's stream")
+    if store is None:
+        b.blob_fills.end(repository, digest, claim)
+        async for chunk in chunks:
+            yield chunk
+        return
+    store.add_done_callback(lambda _: b.blob_fills.end(repository, digest, claim))
+    whole = False
+    try:
+        async for chunk in chunks:
+            if not store.done():
+                await backlog.put(chunk)
+            yield chunk
+        whole = True
+        if not store.done():
+            await backlog.put(None)
+    finally:
+        if not whole:
+            store.cancel()
 
 
 @dataclass
@@ -220,6 +314,7 @@ class UpstreamBlob:
     size: int
     _chunks: AsyncIterator[bytes]
     _upstream: Adapter
+    _release: Callable[[], None]
 
     async def chunks(self) -> AsyncIterator[bytes]:
         try:
@@ -229,6 +324,8 @@ class UpstreamBlob:
             await self.close()
 
     async def close(self) -> None:
+        # Never started (a HEAD), the stream's own ending does not run: the claim goes here.
+        self._release()
         with contextlib.suppress(Exception):
             await self._chunks.aclose()  # type: ignore[attr-defined]
         await self._upstream.close()
@@ -242,19 +339,38 @@ async def upstream_blob(
     facts: read_cache.ProjectFacts | None = None,
 ) -> UpstreamBlob | None:
     """A blob the proxy project does not hold yet, streamed from upstream (None: not a proxy
-    project, or upstream cannot give it)."""
+    project, or upstream cannot give it). Its write into the store is claimed before anything
+    is awaited, so the background copy, which looks for claims, never fetches it as well."""
+    claim = b.blob_fills.begin(repository, str(digest))
+    # Until the stream starts, the claim is released with the blob; from then on, the write
+    # that the stream feeds releases it when it ends.
+    held = [claim]
+
+    def release() -> None:
+        if held and held[0] is not None:
+            b.blob_fills.end(repository, str(digest), held[0])
+        held.clear()
+
+    def take() -> asyncio.Event | None:
+        taken = held[0] if held else None
+        held.clear()
+        return taken
+
     registry_id = await _proxied_by(b, project, facts)
     if registry_id is None:
+        release()
         return None
     row = await replication_registry.get_registry(b, registry_id)
     upstream = replication_registry.adapter_of(b, row)
     try:
         size, chunks = await upstream.open_blob(_upstream_name(project, repository), str(digest))
     except AdapterError as exc:
+        release()
         await upstream.close()
         log.info("upstream cannot give %s (%s)", digest, exc)
         return None
-    return UpstreamBlob(size, chunks, upstream)
+    teed = _teed(b, repository, str(digest), size, chunks, take)
+    return UpstreamBlob(size, teed, upstream, release)
 
 
 async def _quiet(message: str) -> None:

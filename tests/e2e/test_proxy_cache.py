@@ -8,6 +8,8 @@ policies (vulnerability prevention, content trust) as a pull from the cache does
 from __future__ import annotations
 
 import json
+import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,15 @@ import httpx
 import pytest
 
 from tests.e2e._jobs import state_dir
+from tests.e2e._oci import (
+    OCI_CONFIG,
+    OCI_LAYER_GZIP,
+    OCI_MANIFEST,
+    descriptor,
+    sha256,
+    to_json,
+    write_layout,
+)
 from tests.e2e._servers import DISTRIBUTION_READY_TIMEOUT, ServerProcess, start_berth
 from tests.e2e._tools import Toolbox
 from tests.e2e.test_replication import (
@@ -150,6 +161,55 @@ def test_tags_are_the_cached_and_the_upstream_ones_and_retention_comes_by_defaul
             assert _tags(client, "tagcache/lib/tagged") == ["1"]
             r = client.get("/v2/tagcache/lib/never/tags/list")
             assert r.status_code == 404, r.text
+    finally:
+        upstream.start()
+
+
+def _big_image(layout: Path, layer_mib: int, layers: int) -> list[str]:
+    """An OCI layout of an image with ``layers`` random layers of ``layer_mib`` MiB; the
+    digests of its config and layers."""
+    blobs = [os.urandom(layer_mib * 1024 * 1024) for _ in range(layers)]
+    config = to_json({"architecture": "amd64", "os": "linux", "rootfs": {"type": "layers"}})
+    manifest = to_json(
+        {
+            "schemaVersion": 2,
+            "mediaType": OCI_MANIFEST,
+            "config": descriptor(OCI_CONFIG, config),
+            "layers": [descriptor(OCI_LAYER_GZIP, blob) for blob in blobs],
+        }
+    )
+    everything = {sha256(blob): blob for blob in [config, *blobs]}
+    write_layout(layout, everything | {sha256(manifest): manifest}, manifest, OCI_MANIFEST, "x")
+    return list(everything)
+
+
+def test_a_cold_pull_fetches_each_blob_from_upstream_once(setup: Setup, toolbox: Toolbox) -> None:
+    """The client's streams are written into the cache as they pass, and the background copy
+    of the artifact waits for them (and they for it) instead of fetching the blobs again."""
+    upstream, berth = setup.upstream, setup.berth
+    layout = toolbox.root / "layout-teed"
+    digests = _big_image(layout, layer_mib=8, layers=3)
+    _push_with_skopeo(toolbox, layout, "x", upstream.endpoint, "lib/teed:1")
+    with berth.api() as api:
+        _proxy_project(api, "teecache", setup.registry_id, {})
+    offset = upstream.server.log_offset()
+    pulled = toolbox.root / "pulled-teed"
+    creds = ["--src-creds", f"{berth.username}:{berth.password}", "--src-tls-verify=false"]
+    source = f"docker://{berth.host}/teecache/lib/teed:1"
+    toolbox.run(["skopeo", "copy", *creds, source, f"oci:{pulled}:x"])
+    # skopeo checked every blob against its digest as it pulled it.
+    with berth.api() as api:
+        artifact = "/projects/teecache/repositories/lib%252Fteed/artifacts/1"
+        _wait_for(lambda: api.get(artifact).status_code == 200, "the cached artifact")
+    log = upstream.server.log_path.read_bytes()[offset:].decode(errors="replace")
+    for digest in digests:
+        fetched = re.findall(rf'"GET /v2/lib/teed/blobs/{digest} HTTP', log)
+        assert len(fetched) == 1, f"{digest} fetched {len(fetched)} times from upstream:\n{log}"
+    # Served from the cache alone now.
+    upstream.stop()
+    try:
+        again = toolbox.root / "again-teed"
+        toolbox.run(["skopeo", "copy", *creds, source, f"oci:{again}:x"])
     finally:
         upstream.start()
 

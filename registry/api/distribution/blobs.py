@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 from starlette.requests import Request
@@ -16,6 +17,8 @@ from registry.oci.digest import Digest
 from registry.rbac import Action
 from registry.services import blob as blob_service
 from registry.services import proxy_cache
+from registry.services.blob import BlobInfo
+from registry.services.context import Backends
 from registry.services.errors import BlobUnknown
 from registry.services.proxy_cache import UpstreamBlob
 
@@ -55,12 +58,20 @@ async def get_blob(request: Request) -> Response:
     try:
         info = await blob_service.stat_blob(b, project, digest, facts_of(request, project))
     except BlobUnknown:
+        if await proxy_cache.await_fill(b, name, digest):
+            with contextlib.suppress(BlobUnknown):
+                info = await blob_service.stat_blob(b, project, digest)
+                return await _local_blob(request, b, digest, info)
         upstream = await proxy_cache.upstream_blob(
             b, project, name, digest, facts_of(request, project)
         )
         if upstream is None:
             raise
         return await _relayed(request, digest, upstream)
+    return await _local_blob(request, b, digest, info)
+
+
+async def _local_blob(request: Request, b: Backends, digest: Digest, info: BlobInfo) -> Response:
     headers = {
         "Docker-Content-Digest": str(digest),
         "ETag": f'"{digest}"',
