@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from registry.auth.principal import Principal
@@ -39,6 +39,7 @@ from registry.services.errors import (
     NameUnknown,
     NotPermitted,
 )
+from registry.services.proxy_fills import Fill
 from registry.services.replication_local import LocalAdapter
 
 log = logging.getLogger(__name__)
@@ -245,7 +246,7 @@ class _FillingStore(LocalAdapter):
     ) -> None:
         # A client's stream may have begun writing it since blob_exists: its write is waited
         # for, and this one made only if that stream was cut off before the end.
-        while (claim := self._b.blob_fills.begin(repository, digest)) is None:
+        while (fill := self._b.blob_fills.begin(repository, digest)) is None:
             await await_fill(self._b, repository, Digest.parse(digest))
             if await super().blob_exists(repository, digest):
                 await chunks.aclose()  # type: ignore[attr-defined]
@@ -253,7 +254,7 @@ class _FillingStore(LocalAdapter):
         try:
             await super().push_blob(repository, digest, size, chunks)
         finally:
-            self._b.blob_fills.end(repository, digest, claim)
+            fill.end()
 
 
 async def _teed(
@@ -262,13 +263,13 @@ async def _teed(
     digest: str,
     size: int,
     chunks: AsyncIterator[bytes],
-    take_claim: Callable[[], asyncio.Event | None],
+    fill: Fill | None,
 ) -> AsyncIterator[bytes]:
     """``chunks`` as they come, written into the proxy project's store on the way when this
-    stream holds the blob's claim. A store that fails or lags never fails the client: its
-    write is dropped, or the client waits for at most ``TEE_BACKLOG`` chunks."""
-    claim = take_claim()
-    if claim is None:
+    stream holds the blob's ``fill`` (which it then ends). A store that fails or lags never
+    fails the client: its write is dropped, or the client waits for at most ``TEE_BACKLOG``
+    chunks."""
+    if fill is None:
         async for chunk in chunks:
             yield chunk
         return
@@ -285,14 +286,14 @@ async def _teed(
             log.warning("caching %s@%s from a client's stream failed: %s", repository, digest, exc)
 
     # The write outlives the client's request (a client may hang up the moment it has the last
-    # byte), and the claim lasts as long as the write: the background copy then finds the blob.
+    # byte), and the fill lasts as long as the write: the background copy then finds the blob.
     store = b.background.spawn(write(), f"caching {repository}@{digest} from a client's stream")
     if store is None:
-        b.blob_fills.end(repository, digest, claim)
+        fill.end()
         async for chunk in chunks:
             yield chunk
         return
-    store.add_done_callback(lambda _: b.blob_fills.end(repository, digest, claim))
+    store.add_done_callback(lambda _: fill.end())
     whole = False
     try:
         async for chunk in chunks:
@@ -314,9 +315,12 @@ class UpstreamBlob:
     size: int
     _chunks: AsyncIterator[bytes]
     _upstream: Adapter
-    _release: Callable[[], None]
+    # The claimed write into the store; once the stream starts, the stream owns it.
+    _fill: Fill | None
+    _started: bool = False
 
     async def chunks(self) -> AsyncIterator[bytes]:
+        self._started = True
         try:
             async for chunk in self._chunks:
                 yield chunk
@@ -324,8 +328,8 @@ class UpstreamBlob:
             await self.close()
 
     async def close(self) -> None:
-        # Never started (a HEAD), the stream's own ending does not run: the claim goes here.
-        self._release()
+        if not self._started and self._fill is not None:  # a HEAD, or never read
+            self._fill.end()
         with contextlib.suppress(Exception):
             await self._chunks.aclose()  # type: ignore[attr-defined]
         await self._upstream.close()
@@ -341,36 +345,24 @@ async def upstream_blob(
     """A blob the proxy project does not hold yet, streamed from upstream (None: not a proxy
     project, or upstream cannot give it). Its write into the store is claimed before anything
     is awaited, so the background copy, which looks for claims, never fetches it as well."""
-    claim = b.blob_fills.begin(repository, str(digest))
-    # Until the stream starts, the claim is released with the blob; from then on, the write
-    # that the stream feeds releases it when it ends.
-    held = [claim]
-
-    def release() -> None:
-        if held and held[0] is not None:
-            b.blob_fills.end(repository, str(digest), held[0])
-        held.clear()
-
-    def take() -> asyncio.Event | None:
-        taken = held[0] if held else None
-        held.clear()
-        return taken
-
+    fill = b.blob_fills.begin(repository, str(digest))
     registry_id = await _proxied_by(b, project, facts)
     if registry_id is None:
-        release()
+        if fill is not None:
+            fill.end()
         return None
     row = await replication_registry.get_registry(b, registry_id)
     upstream = replication_registry.adapter_of(b, row)
     try:
         size, chunks = await upstream.open_blob(_upstream_name(project, repository), str(digest))
     except AdapterError as exc:
-        release()
+        if fill is not None:
+            fill.end()
         await upstream.close()
         log.info("upstream cannot give %s (%s)", digest, exc)
         return None
-    teed = _teed(b, repository, str(digest), size, chunks, take)
-    return UpstreamBlob(size, teed, upstream, release)
+    teed = _teed(b, repository, str(digest), size, chunks, fill)
+    return UpstreamBlob(size, teed, upstream, fill)
 
 
 async def _quiet(message: str) -> None:

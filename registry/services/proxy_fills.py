@@ -13,28 +13,38 @@ from __future__ import annotations
 import asyncio
 
 
+class Fill:
+    """One claimed write of a blob, ended once by whoever holds it (ending it again is a
+    no-op)."""
+
+    def __init__(self, fills: dict[tuple[str, str], Fill], key: tuple[str, str]) -> None:
+        self._fills = fills
+        self._key = key
+        self.ended = asyncio.Event()
+
+    def end(self) -> None:
+        if self._fills.get(self._key) is self:
+            del self._fills[self._key]
+        self.ended.set()
+
+
 class BlobFills:
     def __init__(self) -> None:
-        self._filling: dict[tuple[str, str], asyncio.Event] = {}
+        self._filling: dict[tuple[str, str], Fill] = {}
 
-    def begin(self, repository: str, digest: str) -> asyncio.Event | None:
-        """Claim the fill of the blob; None when a stream fills it already."""
+    def begin(self, repository: str, digest: str) -> Fill | None:
+        """Claim the write of the blob; None when another write of it runs."""
         key = (repository, digest)
         if key in self._filling:
             return None
-        done = self._filling[key] = asyncio.Event()
-        return done
-
-    def end(self, repository: str, digest: str, claim: asyncio.Event) -> None:
-        if self._filling.get((repository, digest)) is claim:
-            del self._filling[(repository, digest)]
-        claim.set()
+        fill = self._filling[key] = Fill(self._filling, key)
+        return fill
 
     def filling(self, repository: str, digest: str) -> bool:
         return (repository, digest) in self._filling
 
     async def wait(self, repository: str, digest: str) -> None:
-        """Until the blob's fill, if one runs, ends (bound it with ``asyncio.timeout``)."""
-        claim = self._filling.get((repository, digest))
-        if claim is not None:
-            await claim.wait()
+        """Until the blob's write, if one runs, ends (bound it with ``asyncio.timeout``)."""
+        fill = self._filling.get((repository, digest))
+        if fill is not None:
+            await fill.ended.wait()
