@@ -115,7 +115,8 @@ class IdentityService:
         """The principal for these credentials, None when they are wrong.
 
         Raises LoginThrottled after too many recent failures for the account (even with the
-        right password, so guessing cannot continue), BackendUnavailable when LDAP is down.
+        right password, so guessing cannot continue; credentials this process verified moments
+        ago are no guess and still pass), BackendUnavailable when LDAP is down.
         """
         if not username or not password:
             return None

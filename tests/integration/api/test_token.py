@@ -351,6 +351,17 @@ async def test_repeated_failed_logins_are_throttled(berth: Berth) -> None:
     assert r.json()["errors"][0]["code"] == "TOOMANYREQUESTS"
 
 
+async def test_a_client_logged_in_moments_ago_keeps_working_while_its_account_is_guessed_at(
+    berth: Berth,
+) -> None:
+    assert (await _token(berth, auth=("admin", ADMIN_PASSWORD))).status_code == 200
+    for _ in range(10):
+        assert (await _token(berth, auth=("admin", "guess"))).status_code == 401
+    assert (await _token(berth, auth=("admin", "guess"))).status_code == 429
+    assert (await _token(berth, auth=("admin", "another-guess"))).status_code == 429
+    assert (await _token(berth, auth=("admin", ADMIN_PASSWORD))).status_code == 200
+
+
 async def test_a_burst_of_parallel_guesses_is_throttled_like_serial_ones(berth: Berth) -> None:
     # 59 wrong guesses and the right password, all in flight at once: no more guesses may be
     # checked than the limit (10) allows one after another, whatever order they land in. The
@@ -369,9 +380,14 @@ async def test_a_burst_of_parallel_guesses_is_throttled_like_serial_ones(berth: 
         statuses = await asyncio.gather(*(attempt(p) for p in passwords))
     assert set(statuses) <= {200, 401, 429}, statuses
     assert statuses.count(401) == 10, sorted(statuses)
-    # The account is now throttled: even the right password is refused.
-    r = await _token(berth, auth=("admin", ADMIN_PASSWORD))
+    # The account is now throttled: guessing cannot go on.
+    r = await _token(berth, auth=("admin", "guess-60"))
     assert r.status_code == 429
+    # The right password is refused too, unless it was accepted in the burst: a login verified
+    # moments ago is remembered and is no guess, so a client already logged in keeps working
+    # while someone else guesses.
+    r = await _token(berth, auth=("admin", ADMIN_PASSWORD))
+    assert r.status_code == (200 if 200 in statuses else 429), sorted(statuses)
 
 
 async def test_a_token_for_a_project_deleted_and_made_again_at_once_is_refused(
