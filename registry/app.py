@@ -28,9 +28,7 @@ from registry.api.token import routes as token_routes
 from registry.api.unavailable import UnavailableMiddleware
 from registry.api.v2_0.routes import no_such_endpoint
 from registry.api.v2_0.routes import routes as management_routes
-from registry.config import Settings, load_settings
-from registry.embedded.host import die_with_parent
-from registry.http_protocol import GuardedHttpProtocol
+from registry.config import Settings
 from registry.metrics.middleware import RequestMetricsMiddleware
 from registry.portal.routes import routes as portal_routes
 from registry.runtime import open_backends
@@ -111,16 +109,3 @@ def create_app(settings: Settings) -> Starlette:
     if settings.metrics.port is not None:
         app.add_middleware(MetricsPortGuard, port=settings.metrics.port)
     return app
-
-
-def app_from_environment() -> Starlette:
-    """Factory for uvicorn workers: settings come from the environment ``berth serve`` set.
-
-    Each worker is a child of ``berth serve`` and must not outlive it.
-    """
-    die_with_parent()
-    settings = load_settings()
-    # uvicorn builds this process's connections with the class it was given; its limits are
-    # class settings, set in the parent, which a spawned worker does not inherit.
-    GuardedHttpProtocol.configure(settings)
-    return create_app(settings)

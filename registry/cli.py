@@ -38,7 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (default 5000)")
     serve.add_argument("--data-dir", type=Path, help="state directory (default ./berth-data)")
-    serve.add_argument("--workers", type=int, help="uvicorn worker processes (default 1)")
+    serve.add_argument(
+        "--workers", type=int, help="HTTP processes (default: one per available core)"
+    )
     serve.add_argument(
         "--no-job-worker",
         action="store_true",
@@ -54,6 +56,15 @@ def _parser() -> argparse.ArgumentParser:
         "celery-worker", help="the Celery worker process alone (`berth worker` supervises it)"
     )
     celery_worker.add_argument("--concurrency", type=int, help="jobs run at once (default 2)")
+    celery_worker.add_argument(
+        "--with-scheduler", action="store_true", help="also run the scheduler in this process"
+    )
+    http_process = commands.add_parser(
+        "http-process", help="one more HTTP process of `berth serve` (started by serve)"
+    )
+    http_process.add_argument(
+        "--fd", type=int, action="append", required=True, help="a listening socket handed down"
+    )
     commands.add_parser(
         "scheduler", help="start scheduled jobs and re-dispatch jobs no worker received"
     )
@@ -167,23 +178,25 @@ async def _scheduler(settings: Settings) -> None:
         await run_forever(backends)
 
 
-def run_celery_worker(settings: Settings) -> int:
-    """The Celery worker itself, in the foreground (``berth worker`` supervises it)."""
+def run_celery_worker(settings: Settings, *, with_scheduler: bool) -> int:
+    """The Celery worker itself, in the foreground (``berth worker`` supervises it), with the
+    scheduler on a thread beside it when asked."""
     from registry.jobs.celery_app import create_celery, worker_argv
+    from registry.jobs.scheduler_thread import SchedulerThread
     from registry.runtime import open_backends
 
     _require_services(settings)
-    create_celery(settings, open_backends).worker_main(worker_argv(settings))
+    scheduler = SchedulerThread(lambda: _scheduler(settings)).start() if with_scheduler else None
+    try:
+        create_celery(settings, open_backends).worker_main(worker_argv(settings))
+    finally:
+        if scheduler is not None:
+            scheduler.stop()
     return 0
 
 
 def run_worker(settings: Settings, *, with_scheduler: bool) -> int:
-    """A supervising process with the Celery worker (and the scheduler) as its children.
-
-    The scheduler never runs in a thread of the Celery process: Celery forks its pool
-    children, and a fork while another thread holds a lock (an import, a log handler)
-    deadlocks the child.
-    """
+    """A supervising process with the Celery worker (and the scheduler in it) as its child."""
     _require_services(settings)
     supervisor = _supervisor(settings)
     done = threading.Event()
@@ -191,11 +204,11 @@ def run_worker(settings: Settings, *, with_scheduler: bool) -> int:
         signal.signal(sig, lambda signum, frame: done.set())
     try:
         worker_args = ["celery-worker", "--concurrency", str(settings.worker_concurrency)]
+        if with_scheduler:
+            worker_args.append("--with-scheduler")
         supervisor.adopt(
             BerthChild("job worker", worker_args, stop_timeout=settings.worker_stop_seconds).start()
         )
-        if with_scheduler:
-            supervisor.adopt(BerthChild("scheduler", ["scheduler"]).start())
         supervisor.start(on_give_up=lambda name: done.set())
         done.wait()
     finally:
@@ -217,17 +230,12 @@ def serve(settings: Settings, *, job_worker: bool = True) -> int:
             supervisor.adopt(
                 BerthChild(
                     "job worker",
-                    ["celery-worker"],
+                    ["celery-worker", "--with-scheduler"],
                     log_path=ready.data_dir / "worker.log",
                     stop_timeout=ready.worker_stop_seconds,
                 ).start()
             )
-            supervisor.adopt(
-                BerthChild(
-                    "scheduler", ["scheduler"], log_path=ready.data_dir / "scheduler.log"
-                ).start()
-            )
-            _announce(f"started a job worker and the scheduler (logs in {ready.data_dir})")
+            _announce(f"started a job worker with the scheduler (log in {ready.data_dir})")
             if ready.scanner_embedded:
                 _start_scanner(ready, supervisor)
         # uvicorn handles SIGINT/SIGTERM itself and, once shut down, re-raises the signal to
@@ -235,19 +243,12 @@ def serve(settings: Settings, *, job_worker: bool = True) -> int:
         # stopped in order below instead of dying with a KeyboardInterrupt traceback.
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, _after_shutdown)
-        _run_http(ready, supervisor)
+        from registry.http_serving import serve_http
+
+        serve_http(ready, supervisor, _announce)
     finally:
         supervisor.stop()
     return 1 if supervisor.gave_up else 0
-
-
-def _metrics_socket(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.set_inheritable(True)  # uvicorn's worker processes serve it too
-    return sock
 
 
 def _free_loopback_port() -> int:
@@ -304,44 +305,6 @@ async def _register_scanner(settings: Settings, url: str, api_key: str) -> None:
         await pool.close()
 
 
-def _run_http(ready: Settings, supervisor: Supervisor) -> None:
-    import uvicorn
-    from uvicorn.supervisors import Multiprocess
-
-    from registry.app import create_app
-    from registry.http_protocol import AnnouncingServer, GuardedHttpProtocol
-
-    listening = f"Berth listening on http://{ready.host}:{ready.port}"
-    GuardedHttpProtocol.configure(ready)
-    config = uvicorn.Config(
-        create_app(ready) if ready.workers == 1 else "registry.app:app_from_environment",
-        factory=ready.workers > 1,
-        workers=ready.workers,
-        host=ready.host,
-        port=ready.port,
-        log_level=ready.log_level,
-        proxy_headers=True,
-        forwarded_allow_ips=ready.trusted_proxies,
-        # Clients hold connections open between layers; keep them longer than the default.
-        timeout_keep_alive=30,
-        http=GuardedHttpProtocol,
-    )
-    sockets = [config.bind_socket()]
-    if ready.metrics.port is not None:
-        # The same app on a second socket; it answers only /metrics there (MetricsPortGuard).
-        sockets.append(_metrics_socket(ready.host, ready.metrics.port))
-        listening += f" (metrics on port {ready.metrics.port})"
-    if ready.workers == 1:
-        server = AnnouncingServer(config, on_started=lambda: _announce(listening))
-        supervisor.start(on_give_up=lambda name: setattr(server, "should_exit", True))
-        server.run(sockets=sockets)
-        return
-    multiprocess = Multiprocess(config, sockets=sockets)
-    supervisor.start(on_give_up=lambda name: multiprocess.should_exit.set())
-    _announce(f"{listening} with {ready.workers} worker processes")
-    multiprocess.run()
-
-
 def _return_large_buffers() -> None:
     """Blobs stream in 1 MiB chunks. glibc serves buffers that large with their own mappings
     at first, but raises that threshold as they are freed, after which they come from the heap,
@@ -374,18 +337,22 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    if args.command in ("serve", "worker", "celery-worker", "scheduler"):
+    if args.command in ("serve", "http-process", "worker", "celery-worker", "scheduler"):
         from registry.metrics import setup as metrics_setup
 
         # Before any instrument exists; serve starts a fresh set (and its children share it).
         metrics_setup.configure(settings.data_dir.resolve(), clean=args.command == "serve")
     if args.command == "serve":
         return serve(settings, job_worker=not args.no_job_worker)
+    if args.command == "http-process":
+        from registry.http_serving import run_http_process
+
+        return run_http_process(args.fd)
     if args.command in ("worker", "celery-worker"):
         if args.concurrency:
             settings = settings.model_copy(update={"worker_concurrency": args.concurrency})
         if args.command == "celery-worker":
-            return run_celery_worker(settings)
+            return run_celery_worker(settings, with_scheduler=args.with_scheduler)
         return run_worker(settings, with_scheduler=args.with_scheduler)
     if args.command == "scheduler":
         _require_services(settings)

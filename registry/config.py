@@ -46,6 +46,15 @@ class MetricsSettings(BaseModel):
     )
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, which a container's cpuset
+    narrows), at least one."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="BERTH_",
@@ -55,7 +64,11 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 5000
-    workers: int = Field(default=1, ge=1, description="uvicorn worker processes")
+    workers: int = Field(
+        default_factory=available_cores,
+        ge=1,
+        description="HTTP processes of berth serve (default: one per core it may run on)",
+    )
     data_dir: Path = Path("berth-data")
     external_url: str | None = Field(
         default=None, description="URL clients use to reach Berth, e.g. https://registry.example"

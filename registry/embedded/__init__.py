@@ -12,8 +12,7 @@ the data directory and stops them on exit. Layout of the ``root`` the services a
     redis/               Redis data (append-only file)
     redis.conf           generated on every start; holds the password, so 0600
     redis.log, redis.password, redis.port, redis.pid, redis.lock
-    worker.log           the job worker's output
-    scheduler.log        the scheduler's output
+    worker.log           the job worker's output (the scheduler runs in its process)
 
 Both services listen on 127.0.0.1 only and require a random password: a loopback port is
 reachable by every local user and every container sharing the host network, and the database

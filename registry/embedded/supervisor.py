@@ -59,9 +59,11 @@ class BerthChild:
         *,
         log_path: Path | None = None,
         stop_timeout: float = 30.0,
+        pass_fds: tuple[int, ...] = (),
     ) -> None:
         self.name = name
         self._args = args
+        self._pass_fds = pass_fds
         self._log_path = log_path
         self._stop_timeout = stop_timeout
         self._proc: subprocess.Popen[bytes] | None = None
@@ -84,6 +86,7 @@ class BerthChild:
                 # Own session: Ctrl-C on the terminal reaches the supervisor only, which then
                 # stops its children in order.
                 start_new_session=True,
+                pass_fds=self._pass_fds,
             )
         finally:
             if output is not None:

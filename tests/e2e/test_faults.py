@@ -383,6 +383,46 @@ def test_broker_frozen_at_enqueue_answers_503_and_the_job_runs_later(
 # --- berth serve itself ----------------------------------------------------------------------
 
 
+def test_with_two_workers_a_second_http_process_answers_and_is_restarted_when_killed(
+    home: Path,
+) -> None:
+    running = start_serve(BERTH, home, password=PASSWORD, extra_args=("--workers", "2"))
+    try:
+        offset = running.server.log_offset()
+        own = psutil.Process(_pid(running))
+        # serve's own process frozen: every new connection is accepted by the other one.
+        own.suspend()
+        try:
+            _answers_on_new_connections(running)
+        finally:
+            own.resume()
+        _child(running, "http-process").kill()
+        _wait_for_log(running, "HTTP process 2 exited with code -9; restarting", offset)
+        _wait_for_log(running, "HTTP process 2 restarted", offset)
+        own.suspend()
+        try:
+            _answers_on_new_connections(running)
+        finally:
+            own.resume()
+    finally:
+        stopped = running.server.stop()
+    assert stopped.clean, stopped.explain()
+
+
+def _pid(serve: Serve) -> int:
+    assert serve.server.proc is not None
+    return serve.server.proc.pid
+
+
+def _answers_on_new_connections(serve: Serve) -> None:
+    for _ in range(5):
+        # A client per request: a kept connection would stay with the process that took it.
+        with serve.api(timeout=ANSWER_WITHIN) as api:
+            r = api.get("/projects", params={"name": "library"})
+        assert r.status_code == 200, r.text
+        assert [p["name"] for p in r.json()] == ["library"]
+
+
 def test_killed_serve_leaves_no_child_behind_and_loses_no_acknowledged_write(
     home: Path,
 ) -> None:

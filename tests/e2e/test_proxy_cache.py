@@ -80,7 +80,12 @@ def setup() -> Iterator[Setup]:
                 root / "berth",
                 password=PASSWORD,
                 name="berth-proxy",
-                extra_env={"BERTH_PROXY_MIRRORS": json.dumps({upstream_host: MIRROR_PROJECT})},
+                extra_env={
+                    "BERTH_PROXY_MIRRORS": json.dumps({upstream_host: MIRROR_PROJECT}),
+                    # A blob being written into the cache is claimed per process (README), so
+                    # the fetched-once test needs every request in one process.
+                    "BERTH_WORKERS": "1",
+                },
             )
             try:
                 berth = Endpoint(berth_host, "admin", PASSWORD)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,11 @@ def test_notifications_path_defaults_and_refuses_other_faces() -> None:
     for taken in ("/v2/hooks", "/api/v2.0/x", "/service/token", "hooks", "/a b", "/"):
         with pytest.raises(ValidationError):
             Settings(notifications_path=taken)
+
+
+def test_serve_runs_one_http_process_per_core_it_may_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BERTH_WORKERS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 2, 5})
+    assert Settings().workers == 3
+    monkeypatch.setenv("BERTH_WORKERS", "1")
+    assert Settings().workers == 1
