@@ -33,7 +33,6 @@ LOCK_SECONDS = 600
 # this time (minus the margin) are left to the orphan sweep.
 PAGE_LOCK_SECONDS = 120.0
 PAGE_LOCK_MARGIN_SECONDS = 30.0
-FILE_DELETES_PER_WORKER = 8
 
 Log = Callable[[str], Awaitable[None]]
 ShouldStop = Callable[[], Awaitable[bool]]
@@ -116,12 +115,13 @@ async def delete_untagged_artifacts(
     return deleted
 
 
-async def _delete_page(b: Backends, page: list[Any], grace: int, concurrency: int) -> list[int]:
+async def _delete_page(b: Backends, page: list[Any], grace: int, workers: int) -> list[int]:
     """Delete the blobs of a candidate page that are still collectable; their sizes.
 
     A handful of round trips per page instead of per blob: the digests' locks in one Redis
     pipeline (a digest being pushed right now is left for the next run), the rows locked,
-    re-checked and deleted in one transaction, then the files."""
+    re-checked and deleted in one transaction, then the files in ``workers`` batches side by
+    side (an object store deletes a thousand per request)."""
     keys = {row["digest"]: f"berth:blob:{row['digest']}" for row in page}
     batch = await lease.take_free(b.redis, list(keys.values()), PAGE_LOCK_SECONDS)
     try:
@@ -151,20 +151,18 @@ async def _delete_page(b: Backends, page: list[Any], grace: int, concurrency: in
         if unlinked != "DELETE 0":
             # Projects that still listed a blob may have it cached.
             await read_cache.changed_everywhere(b.redis)
-        semaphore = asyncio.Semaphore(concurrency)
-
-        async def remove(digest: str) -> None:
-            # After the commit: a reader that still found the row gets BLOB_UNKNOWN from
-            # storage, never bytes of a blob the registry no longer lists. Near the locks'
-            # end the file is left to the orphan sweep, which takes the lock again.
-            async with semaphore:
-                if batch.time_left() < PAGE_LOCK_MARGIN_SECONDS:
-                    return
-                with contextlib.suppress(PathNotFoundError):
-                    path = layout.blob_path(Digest.parse(digest)).rsplit("/", 1)[0]
-                    await b.storage.delete(path)
-
-        await asyncio.gather(*(remove(r["digest"]) for r in doomed))
+        # After the commit: a reader that still found the row gets BLOB_UNKNOWN from storage,
+        # never bytes of a blob the registry no longer lists. Near the locks' end the files
+        # are left to the orphan sweep, which takes the lock again.
+        if doomed and batch.time_left() >= PAGE_LOCK_MARGIN_SECONDS:
+            paths = [layout.blob_path(Digest.parse(r["digest"])) for r in doomed]
+            share = -(-len(paths) // workers)
+            await asyncio.gather(
+                *(
+                    b.storage.delete_objects(paths[start : start + share])
+                    for start in range(0, len(paths), share)
+                )
+            )
         return [int(r["size"]) for r in doomed]
     finally:
         await batch.release()
@@ -277,7 +275,7 @@ async def collect_garbage(
             )
             continue
 
-        for size in await _delete_page(b, list(page), grace, FILE_DELETES_PER_WORKER * workers):
+        for size in await _delete_page(b, list(page), grace, workers):
             result.blobs_deleted += 1
             result.bytes_freed += size
         await log(

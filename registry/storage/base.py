@@ -12,7 +12,7 @@ Paths are absolute (start with ``/``), use ``/`` as separator and contain only
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, Protocol, runtime_checkable
@@ -162,6 +162,12 @@ class StorageDriver(Protocol):
         """Delete an object or a whole directory (prefix), with any uncommitted writer there.
 
         Raises PathNotFoundError when nothing is there. Directories left empty disappear.
+        """
+        ...
+
+    async def delete_objects(self, paths: Sequence[str]) -> None:
+        """Delete these objects (not directories, nor writers at them) in as few requests as
+        the store allows; those already gone are skipped. Directories left empty disappear.
         """
         ...
 

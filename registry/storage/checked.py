@@ -9,7 +9,7 @@ Drivers keep only their raw logic.
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO
 
@@ -96,6 +96,15 @@ class CheckedDriver:
             raise InvalidPathError(path, self.name, "refusing to delete the root")
         with _as_storage_error(path, self.name):
             await self.driver.delete(path)
+
+    async def delete_objects(self, paths: Sequence[str]) -> None:
+        if not paths:
+            return
+        for path in paths:
+            if self._check(path) == "/":
+                raise InvalidPathError(path, self.name, "refusing to delete the root")
+        with _as_storage_error(paths[0], self.name):
+            await self.driver.delete_objects(paths)
 
     async def redirect_url(self, path: str, method: str = "GET") -> str | None:
         with _as_storage_error(self._check(path), self.name):

@@ -19,7 +19,7 @@ import os
 import secrets
 import shutil
 import stat as stat_mode
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -243,6 +243,18 @@ class FilesystemDriver:
         if not found:
             raise PathNotFoundError(path, self.name)
         self._prune(target.parent)
+
+    async def delete_objects(self, paths: Sequence[str]) -> None:
+        await asyncio.to_thread(self._delete_objects, paths)
+
+    def _delete_objects(self, paths: Sequence[str]) -> None:
+        for path in paths:
+            target = self._local(path)
+            try:
+                target.unlink()
+            except (FileNotFoundError, IsADirectoryError):
+                continue
+            self._prune(target.parent)
 
     async def redirect_url(self, path: str, method: str = "GET") -> str | None:
         return None

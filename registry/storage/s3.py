@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import builtins
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, ParamSpec, TypeVar, cast
@@ -416,6 +416,11 @@ class S3Driver:
 
     async def delete(self, path: str) -> None:
         await self._io(self._delete, path)
+
+    async def delete_objects(self, paths: Sequence[str]) -> None:
+        # DeleteObjects skips keys that are not there, so no listing is needed.
+        keys = [self._key(path) for path in paths]
+        await self._io(self._delete_keys, paths[0] if paths else "/", keys)
 
     def _delete(self, path: str) -> None:
         key = self._key(path)

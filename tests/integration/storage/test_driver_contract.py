@@ -467,6 +467,24 @@ async def test_list_direct_children_sorted(driver: StorageDriver) -> None:
     assert await driver.list("/") == []
 
 
+async def test_delete_objects_deletes_each_skips_what_is_gone_and_prunes(
+    driver: StorageDriver,
+) -> None:
+    # More than one request's worth on S3 (DeleteObjects takes 1 000 keys).
+    doomed = [f"/d/{i:02x}/{i:04d}/data" for i in range(1_005)]
+    await asyncio.gather(*(driver.put_content(path, b"x") for path in doomed))
+    await driver.put_content("/d/00/kept/data", b"kept")
+    await driver.put_content("/d/ff/whole/data", b"a directory is not an object")
+    await driver.delete_objects([*doomed, "/d/never/was", "/d/ff/whole"])
+    walked = sorted([info.path async for info in driver.walk("/d")])
+    assert walked == ["/d/00/kept/data", "/d/ff/whole/data"]
+    # The directories they emptied are gone.
+    assert await driver.list("/d") == ["/d/00", "/d/ff"]
+    assert await driver.list("/d/00") == ["/d/00/kept"]
+    await driver.delete_objects([])
+    await driver.delete("/d")
+
+
 async def test_walk(driver: StorageDriver) -> None:
     before = datetime.now(UTC) - timedelta(minutes=5)
     files = {"/w/one": 1, "/w/sub/two": 2, "/w/sub/deeper/three": 3, "/other/four": 4}
