@@ -223,11 +223,11 @@ async def _cache(
 async def await_fill(b: Backends, repository: str, digest: Digest) -> bool:
     """Wait while the blob is being written into a proxy project's store (by the background
     copy or a client's stream); True when there was such a write to wait for."""
-    if not b.blob_fills.filling(repository, str(digest)):
+    if not await b.blob_fills.filling(b.redis, repository, str(digest)):
         return False
     with contextlib.suppress(TimeoutError):
         async with asyncio.timeout(FILL_WAIT_SECONDS):
-            await b.blob_fills.wait(repository, str(digest))
+            await b.blob_fills.wait(b.redis, repository, str(digest))
     return True
 
 
@@ -246,7 +246,10 @@ class _FillingStore(LocalAdapter):
     ) -> None:
         # A client's stream may have begun writing it since blob_exists: its write is waited
         # for, and this one made only if that stream was cut off before the end.
-        while (fill := self._b.blob_fills.begin(repository, digest)) is None:
+        while True:
+            fill = self._b.blob_fills.begin(repository, digest)
+            if fill is not None and await fill.claim_everywhere(self._b.redis):
+                break
             await await_fill(self._b, repository, Digest.parse(digest))
             if await super().blob_exists(repository, digest):
                 await chunks.aclose()  # type: ignore[attr-defined]
@@ -351,6 +354,8 @@ async def upstream_blob(
         if fill is not None:
             fill.end()
         return None
+    if fill is not None and not await fill.claim_everywhere(b.redis):
+        fill = None  # another process writes it; this stream only relays
     row = await replication_registry.get_registry(b, registry_id)
     upstream = replication_registry.adapter_of(b, row)
     try:

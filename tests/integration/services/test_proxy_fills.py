@@ -1,0 +1,69 @@
+"""Claims on proxy-cache blob writes on a real Redis, two BlobFills standing for two HTTP
+processes: a write claimed in one is waited for in the other, and a claim whose process died
+stops counting once it is no longer renewed."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from redis.asyncio import Redis
+
+from registry.services import proxy_fills
+from registry.services.proxy_fills import BlobFills
+
+DIGEST = "sha256:" + "ab" * 32
+
+
+async def test_a_write_claimed_in_one_process_is_waited_for_in_another(redis_url: str) -> None:
+    redis = Redis.from_url(redis_url)
+    here, there = BlobFills(), BlobFills()
+    try:
+        await redis.flushdb()
+        fill = here.begin("mirror/app", DIGEST)
+        assert fill is not None
+        assert await fill.claim_everywhere(redis)
+        assert await there.filling(redis, "mirror/app", DIGEST)
+        assert not await there.filling(redis, "mirror/other", DIGEST)
+        rival = there.begin("mirror/app", DIGEST)
+        assert rival is not None
+        assert not await rival.claim_everywhere(redis)
+        assert rival.ended.is_set()
+
+        waited = asyncio.create_task(there.wait(redis, "mirror/app", DIGEST))
+        await asyncio.sleep(0.2)
+        assert not waited.done()
+        fill.end()
+        await asyncio.wait_for(waited, 5)
+        assert not await there.filling(redis, "mirror/app", DIGEST)
+        again = there.begin("mirror/app", DIGEST)
+        assert again is not None
+        assert await again.claim_everywhere(redis)
+        again.end()
+    finally:
+        await redis.aclose()
+
+
+async def test_a_long_write_keeps_its_claim_and_a_dead_one_lets_go(
+    redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(proxy_fills, "CLAIM_SECONDS", 0.6)
+    redis = Redis.from_url(redis_url)
+    here, there = BlobFills(), BlobFills()
+    try:
+        await redis.flushdb()
+        fill = here.begin("mirror/app", DIGEST)
+        assert fill is not None
+        assert await fill.claim_everywhere(redis)
+        # Renewed while it runs: still held after twice its lifetime.
+        await asyncio.sleep(1.2)
+        assert await there.filling(redis, "mirror/app", DIGEST)
+        # Its process dies: nobody renews or releases the claim.
+        for task in list(here._tasks):
+            task.cancel()
+        began = time.monotonic()
+        await asyncio.wait_for(there.wait(redis, "mirror/app", DIGEST), 5)
+        assert time.monotonic() - began < 1.0
+    finally:
+        await redis.aclose()
