@@ -4,7 +4,7 @@ sees them, and a driver's own failures come out as storage errors that name path
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from typing import IO
 
@@ -115,6 +115,11 @@ class MemoryDriver:
         self.touch("delete", path)
         del self.objects[path]
 
+    async def delete_objects(self, paths: Sequence[str]) -> None:
+        for path in paths:
+            self.touch("delete_objects", path)
+            self.objects.pop(path, None)
+
     async def redirect_url(self, path: str, method: str = "GET") -> str | None:
         self.touch("redirect_url", path)
         return None
@@ -198,6 +203,10 @@ async def test_a_bad_path_never_reaches_the_driver(
 async def test_the_root_is_never_deleted(checked: CheckedDriver, inner: MemoryDriver) -> None:
     with pytest.raises(InvalidPathError, match="refusing to delete the root"):
         await checked.delete("/")
+    with pytest.raises(InvalidPathError, match="refusing to delete the root"):
+        await checked.delete_objects(["/blobs/a", "/"])
+    with pytest.raises(InvalidPathError):
+        await checked.delete_objects(["/blobs/a", "/blobs/../etc"])
     assert inner.calls == []
 
 
