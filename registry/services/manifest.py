@@ -172,9 +172,11 @@ async def put_manifest(
     content: bytes,
     content_type: str | None,
     operator: str,
+    facts: read_cache.ProjectFacts | None = None,
 ) -> PushedManifest:
     """Store a pushed manifest (and move the tag); then record the push (audit record,
-    ``PUSH_ARTIFACT`` and, near the quota, ``QUOTA_WARNING``)."""
+    ``PUSH_ARTIFACT`` and, near the quota, ``QUOTA_WARNING``). ``facts``, the project's as
+    the request found them, spare what follows the push some lookups."""
     pushed = await _store_manifest(b, project, repository, reference, content, content_type)
     tag = None if looks_like_digest(reference) else reference
     await b.audit.record(
@@ -183,9 +185,9 @@ async def put_manifest(
         )
     )
     digest = str(pushed.digest)
-    notify.artifact_event(b, PUSH_ARTIFACT, project, repository, digest, tag, operator)
-    notify.quota_warning_if_needed(b, project, repository, digest, tag, operator)
-    scan.schedule_scan_on_push(b, project, repository, digest)
+    notify.artifact_event(b, PUSH_ARTIFACT, project, repository, digest, tag, operator, facts=facts)
+    notify.quota_warning_if_needed(b, project, repository, digest, tag, operator, facts)
+    scan.schedule_scan_on_push(b, project, repository, digest, facts)
     return pushed
 
 

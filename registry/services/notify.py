@@ -24,7 +24,7 @@ from registry.events import (
     artifact_resource,
 )
 from registry.rbac import ProjectRef
-from registry.services import replication_trigger, webhook
+from registry.services import read_cache, replication_trigger, webhook
 from registry.services.context import Backends
 from registry.services.quota import human_size
 
@@ -94,11 +94,13 @@ def artifact_event(
     operator: str,
     *,
     host: str | None = None,
+    facts: read_cache.ProjectFacts | None = None,
 ) -> None:
     """An artifact was pushed (PUSH_ARTIFACT, by tag or by digest with ``tag`` None), pulled
-    (PULL_ARTIFACT: GET, not HEAD) or deleted (DELETE_ARTIFACT, ``tag`` its first tag)."""
+    (PULL_ARTIFACT: GET, not HEAD) or deleted (DELETE_ARTIFACT, ``tag`` its first tag);
+    ``facts``, the project's as the request found them, spare the replication lookup."""
     _schedule(b, _notify_artifact(b, event_type, project, repository, digest, tag, operator, host))
-    _schedule(b, replication_trigger.on_local_event(b, event_type, repository, digest, tag))
+    _schedule(b, replication_trigger.on_local_event(b, event_type, repository, digest, tag, facts))
 
 
 async def _notify_quota(
@@ -150,8 +152,13 @@ async def _warn_quota(
     digest: str,
     tag: str | None,
     operator: str,
+    facts: read_cache.ProjectFacts | None,
 ) -> None:
-    hard = await quotas.hard_limit(b.db, project.id)
+    hard = facts.hard_storage if facts is not None else None
+    if hard is None:
+        hard = await quotas.hard_limit(b.db, project.id)
+        if facts is not None and facts.live:
+            facts.hard_storage = hard
     if hard <= 0:
         return
     used = await quotas.usage(b.db, project.id)
@@ -176,10 +183,11 @@ def quota_warning_if_needed(
     digest: str,
     tag: str | None,
     operator: str,
+    facts: read_cache.ProjectFacts | None = None,
 ) -> None:
     """After a successful push: warn (QUOTA_WARNING) when it took the project's storage over
     85% of its hard limit."""
-    _schedule(b, _warn_quota(b, project, repository, digest, tag, operator))
+    _schedule(b, _warn_quota(b, project, repository, digest, tag, operator, facts))
 
 
 async def notify_tag_retention(

@@ -27,6 +27,19 @@ async def get_entry(b: Backends, project: ProjectRef, name: str) -> dict[str, st
     return {name: found[name]}
 
 
+async def cached(
+    b: Backends, project: ProjectRef, facts: read_cache.ProjectFacts | None
+) -> dict[str, str]:
+    """The project's metadata, as ``facts`` remember it when given (read once per stamp:
+    every change here announces itself)."""
+    if facts is not None and facts.metadata is not None:
+        return facts.metadata
+    metadata = await projects.metadata_of(b.db, project.id)
+    if facts is not None and facts.live:
+        facts.metadata = metadata
+    return metadata
+
+
 def _one_pair(given: dict[str, object]) -> tuple[str, str]:
     if len(given) != 1:
         raise InvalidRequest("only allow one key/value pair")

@@ -21,7 +21,7 @@ from registry.db import artifacts, projects, scan_reports
 from registry.oci import mediatypes
 from registry.rbac import ProjectRef
 from registry.scanners import cvss
-from registry.services import cve_allowlist, read_cache, scanner, signature
+from registry.services import cve_allowlist, project_metadata, read_cache, scanner, signature
 from registry.services.artifact import ACCESSORY_TYPES, IMAGE_CONFIGS
 from registry.services.context import Backends
 from registry.services.errors import PolicyViolation
@@ -40,7 +40,7 @@ async def check_pull(
     facts: read_cache.ProjectFacts | None = None,
 ) -> None:
     """Raise ``PolicyViolation`` when the project's policies refuse this pull."""
-    metadata = await _metadata(b, project, facts)
+    metadata = await project_metadata.cached(b, project, facts)
     if not any(metadata.get(key) == "true" for key in _POLICY_KEYS) or scanner_pull:
         return
     artifact = await artifacts.get_detail_by_id(b.db, artifact_id)
@@ -127,17 +127,6 @@ def _unscanned_message(metadata: dict[str, str]) -> str:
         f"current image without vulnerability scanning cannot be pulled {_policy_text(metadata)} "
         "To continue with pull, scan it first or contact your project administrator."
     )
-
-
-async def _metadata(
-    b: Backends, project: ProjectRef, facts: read_cache.ProjectFacts | None
-) -> dict[str, str]:
-    if facts is not None and facts.metadata is not None:
-        return facts.metadata
-    metadata = await projects.metadata_of(b.db, project.id)
-    if facts is not None:
-        facts.metadata = metadata
-    return metadata
 
 
 def _is_accessory(artifact: asyncpg.Record) -> bool:

@@ -11,6 +11,7 @@ from registry.auth.principal import Principal
 from registry.db import blobs, quotas
 from registry.db.pool import Executor, Pool
 from registry.query import ListQuery
+from registry.services import read_cache
 from registry.services.audit import AuditEvent
 from registry.services.errors import (
     InvalidRequest,
@@ -97,4 +98,6 @@ async def set_storage_limit(b: Backends, actor: Principal, quota_id: int, storag
         raise InvalidRequest("hard.storage is -1 (unlimited) or a number of bytes")
     if not await quotas.set_hard(b.db, quota_id, storage):
         raise QuotaUnknown()
+    # Processes remember limits under their read-cache stamps (for the quota warning).
+    await read_cache.changed_everywhere(b.redis)
     await b.audit.record(AuditEvent("update", "quota", str(quota_id), actor.name))

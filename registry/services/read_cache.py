@@ -1,6 +1,8 @@
 """What the pull path reads on every request, kept in each process: a project's id,
 visibility and pull-policy metadata, whether it is a proxy cache, its tags (tag → digest),
-its manifests by digest and the blobs it holds.
+its manifests by digest and the blobs it holds; for the push path, its storage limit and the
+registry's event-based push replication policies (whose changes announce themselves to every
+project).
 
 Every process checks, once per request, a stamp kept in Redis for the project (and one for
 all projects): a change anywhere writes a new random stamp after its transaction commits, so
@@ -27,6 +29,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -79,9 +82,14 @@ class ProjectFacts:
     project: ProjectRef | None = None
     # Unknown until read: None is a real answer for both (no metadata, not a proxy).
     metadata: dict[str, str] | None = None
-    metadata_known: bool = False
     proxied_by: int | None = None
     proxied_known: bool = False
+    # The project's storage limit in bytes (-1: none), read for the quota warning of a push.
+    hard_storage: int | None = None
+    # Registry-wide, but kept under each project's stamp: the event-based push replication
+    # policies (their rows), which every push asks for. A policy change announces
+    # changed_everywhere.
+    push_policies: tuple[Any, ...] | None = None
     # (repository, tag) → (digest, tag id)
     tags: dict[tuple[str, str], tuple[str, int]] = field(default_factory=dict)
     blobs: dict[str, CachedBlob] = field(default_factory=dict)

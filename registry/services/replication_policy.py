@@ -15,7 +15,7 @@ from registry.db import replication_registries as registries_db
 from registry.query import ListQuery
 from registry.replication.adapter import RemoteArtifact
 from registry.replication.copy import is_accessory_tag
-from registry.services import cron
+from registry.services import cron, read_cache
 from registry.services import jobs as job_service
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
@@ -188,6 +188,8 @@ async def create_policy(b: Backends, actor: Principal, body: dict[str, Any]) -> 
     if policy_id is None:
         raise ResourceExists(f"a replication policy named {fields['name']!r} exists")
     await _sync_schedule(b, policy_id, fields)
+    # Every process remembers the push policies under its read-cache stamps.
+    await read_cache.changed_everywhere(b.redis)
     await _audit(b, "create", fields["name"], actor)
     return policy_id
 
@@ -203,6 +205,8 @@ async def update_policy(
     if not updated:
         raise _unknown(policy_id)
     await _sync_schedule(b, policy_id, fields)
+    # Every process remembers the push policies under its read-cache stamps.
+    await read_cache.changed_everywhere(b.redis)
     await _audit(b, "update", fields["name"], actor)
 
 
@@ -213,6 +217,8 @@ async def delete_policy(b: Backends, actor: Principal, policy_id: int) -> None:
     await jobs_db.delete_schedule(b.db, EXECUTION_KIND, schedule_owner(policy_id))
     if not await replication_db.delete_policy(b.db, policy_id):
         raise _unknown(policy_id)
+    # Every process remembers the push policies under its read-cache stamps.
+    await read_cache.changed_everywhere(b.redis)
     await _audit(b, "delete", current["name"], actor)
 
 

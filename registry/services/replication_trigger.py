@@ -8,6 +8,7 @@ nothing of the adapters.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -17,6 +18,7 @@ from registry.db import replication as replication_db
 from registry.events import CREATE_TAG, DELETE_ARTIFACT, DELETE_TAG, PUSH_ARTIFACT
 from registry.replication.copy import is_accessory_tag
 from registry.services import jobs as job_service
+from registry.services import read_cache
 from registry.services.context import Backends
 from registry.services.errors import InvalidRequest, JobServiceUnavailable
 from registry.services.immutability import PatternInvalid
@@ -77,7 +79,7 @@ def _subject_of_accessory(tag: str) -> str:
 
 async def start_for_resource(
     b: Backends,
-    policies: list[asyncpg.Record],
+    policies: Sequence[asyncpg.Record],
     event_type: str,
     repository: str,
     digest: str,
@@ -110,15 +112,32 @@ async def start_for_resource(
 
 
 async def on_local_event(
-    b: Backends, event_type: str, repository: str, digest: str, tag: str | None
+    b: Backends,
+    event_type: str,
+    repository: str,
+    digest: str,
+    tag: str | None,
+    facts: read_cache.ProjectFacts | None = None,
 ) -> None:
     """A push, delete, or tag made or removed in this registry: run the event-based push
-    policies it matches. Never raises (it runs beside the request that caused the event)."""
+    policies it matches (as ``facts``, when given, remember them). Never raises (it runs
+    beside the request that caused the event)."""
     if event_type not in _LOCAL_EVENTS:
         return
     try:
-        policies = await replication_db.event_policies(b.db, local_source=True)
+        policies = await _push_policies(b, facts)
         if policies:
             await start_for_resource(b, policies, event_type, repository, digest, tag)
     except Exception:
         log.exception("starting event-based replication for %s failed", repository)
+
+
+async def _push_policies(
+    b: Backends, facts: read_cache.ProjectFacts | None
+) -> Sequence[asyncpg.Record]:
+    if facts is not None and facts.push_policies is not None:
+        return facts.push_policies
+    policies = tuple(await replication_db.event_policies(b.db, local_source=True))
+    if facts is not None and facts.live:
+        facts.push_policies = policies
+    return policies

@@ -16,14 +16,14 @@ from typing import Any
 import asyncpg
 
 from registry.auth.principal import Principal
-from registry.db import artifacts, projects, scan_reports
+from registry.db import artifacts, scan_reports
 from registry.db import jobs as job_records
 from registry.oci import mediatypes
 from registry.rbac import ProjectRef
 from registry.scanners.engine import VULNERABILITY_REPORT
 from registry.scanners.sbom import MEDIA_TYPES as SBOM_MEDIA_TYPES
 from registry.scanners.sbom import SPDX_JSON
-from registry.services import jobs, scanner
+from registry.services import jobs, project_metadata, read_cache, scanner
 from registry.services.artifact import kind_for
 from registry.services.audit import AuditEvent
 from registry.services.context import Backends
@@ -281,9 +281,15 @@ async def sbom_document(b: Backends, artifact: asyncpg.Record) -> dict[str, Any]
 # ---------------------------------------------------------------------------- triggers
 
 
-async def scan_on_push(b: Backends, project: ProjectRef, repository: str, digest: str) -> None:
+async def scan_on_push(
+    b: Backends,
+    project: ProjectRef,
+    repository: str,
+    digest: str,
+    facts: read_cache.ProjectFacts | None = None,
+) -> None:
     """After a push: scan it when the project has ``auto_scan``. Never fails the push."""
-    metadata = await projects.metadata_of(b.db, project.id)
+    metadata = await project_metadata.cached(b, project, facts)
     if metadata.get("auto_scan") != "true":
         return
     row = await artifacts.get_by_digest(b.db, repository, digest)
@@ -300,8 +306,14 @@ async def scan_on_push(b: Backends, project: ProjectRef, repository: str, digest
         return
 
 
-def schedule_scan_on_push(b: Backends, project: ProjectRef, repository: str, digest: str) -> None:
-    b.background.spawn(scan_on_push(b, project, repository, digest), "a scan on push")
+def schedule_scan_on_push(
+    b: Backends,
+    project: ProjectRef,
+    repository: str,
+    digest: str,
+    facts: read_cache.ProjectFacts | None = None,
+) -> None:
+    b.background.spawn(scan_on_push(b, project, repository, digest, facts), "a scan on push")
 
 
 async def scan_all(

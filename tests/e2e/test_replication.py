@@ -668,6 +668,11 @@ def test_event_based_replication_follows_pushes_and_deletes(
             "targets": [{"type": "http", "address": sink.address}],
         }
         assert api.post("/projects/events/webhook/policies", json=hook).status_code == 201
+        # Pushes before the policy exists, on fresh connections (so on each HTTP process):
+        # what they learnt of the push policies must not outlive the policy's creation.
+        for n in range(4):
+            with local.registry() as client:
+                push_image(client, "events/early", str(n))
         registry_id = _create(api, "/registries", _registry_body("events-b", remote, "harbor"))
         policy_id = _create(
             api,

@@ -124,6 +124,7 @@ async def put_manifest(request: Request) -> Response:
         bytes(body),
         request.headers.get("content-type"),
         await caller_name(request),
+        facts_of(request, project),
     )
     headers = {
         "Location": f"/v2/{name}/manifests/{pushed.digest}",

@@ -710,3 +710,27 @@ async def test_deleting_a_repository_sends_delete_artifact_for_each_artifact(
     }
     assert resources == {(first, "v1"), (second, "v2")}
     assert {p["event_data"]["repository"]["repo_full_name"] for p in payloads} == {"gone/app"}
+
+
+async def test_a_push_warns_of_a_quota_lowered_after_earlier_pushes(
+    berth: Berth, job_worker: Worker
+) -> None:
+    """The limit a push compares with is remembered between pushes: lowering it must count
+    from the next push on."""
+    await _forget_deliveries(berth)
+    await make_project(berth, "lowered")
+    async with receiver() as sink:
+        await create_policy(berth, "lowered", policy_body("ops", sink.url, ("QUOTA_WARNING",)))
+        async with berth.client() as c:
+            await push_image(c, "lowered/app", "v1")  # unlimited: no warning
+            async with api(berth) as a:
+                quota = (await a.get("/quotas", params={"reference_id": "lowered"})).json()[0]
+                used = quota["used"]["storage"]
+                # The second image is as big as the first: 90% full after it.
+                lowered = {"hard": {"storage": 2 * used * 10 // 9}}
+                assert (await a.put(f"/quotas/{quota['id']}", json=lowered)).is_success
+            digest, _ = await push_image(c, "lowered/app", "v2", seed="y")
+        (warned,) = await sink.wait_for(1, within=30)
+    payload = warned.json()
+    assert payload["type"] == "QUOTA_WARNING"
+    assert payload["event_data"]["resources"] == [{"digest": digest, "tag": "v2"}]
