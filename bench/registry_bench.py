@@ -15,12 +15,14 @@ Each target gets a fresh, randomly named repository, so runs never collide:
    then as many GETs by tag, --rate-concurrency at a time: req/s, p50, p99.
 6. blob HEAD: --requests HEADs of a small blob: req/s, p50, p99.
 
-With wrk and ab on the PATH (Debian's wrk and apache2-utils), the read-rate phases
-are driven by them for --wrk-seconds after one checked request: manifest GET and
-tags/list by wrk, blob HEAD by ab (wrk waits for the body a HEAD answer announces
-and never gets). A Python client spends a core of its own per few hundred requests
-a second and would measure itself, not the registry (--load-generator python keeps
-httpx for every phase).
+With wrk and ab on the PATH (Debian's wrk and apache2-utils), the request-rate phases
+are driven by them for --wrk-seconds after checked requests: manifest PUT (each request
+a new manifest under a new tag, made by a Lua script), manifest GET and tags/list by wrk,
+blob HEAD by ab (wrk waits for the body a HEAD answer announces and never gets). With
+curl on the PATH, the pulls are curl processes writing to /dev/null, after one pull
+whose digest this script checks. A Python client spends a core of its own per few
+hundred requests a second, or per few hundred MiB/s it hashes, and would measure
+itself, not the registry (--load-generator python keeps httpx for every phase).
 
 Blob bytes are never held whole in memory: they are generated from a seed in
 1 MiB chunks and hashed with SHA-256 while they are sent.
@@ -163,7 +165,7 @@ class TinyImage:
     def layer_digest(self) -> str:
         return sha256_digest(self.layer)
 
-    def manifest(self, index: int) -> bytes:
+    def manifest(self, index: int | str) -> bytes:
         """A distinct OCI image manifest per index (the annotation differs)."""
         doc = {
             "schemaVersion": 2,
@@ -620,6 +622,33 @@ async def pull_blob(client: RegistryClient, digest: str, size: int, lane: int = 
     return PullResult(nbytes, seconds, ttfb)
 
 
+def start_curl(
+    curl: str, url: httpx.URL, headers: dict[str, str], *, insecure: bool, timeout: float
+) -> subprocess.Popen[str]:
+    """A curl GET of ``url`` into /dev/null that follows redirects (curl sends no
+    Authorization header to another host, as a presigned URL wants)."""
+    argv = [curl, "-sS", "-o", "/dev/null", "-L", "--max-redirs", str(MAX_REDIRECTS)]
+    argv += ["--max-time", f"{timeout:g}", "-H", "Accept-Encoding: identity"]
+    argv += ["-w", "%{http_code} %{size_download} %{time_total} %{time_starttransfer}"]
+    argv += ["-k"] if insecure else []
+    for name, value in headers.items():
+        argv += ["-H", f"{name}: {value}"]
+    return subprocess.Popen(
+        [*argv, str(url)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def finish_curl(proc: subprocess.Popen[str], size: int) -> PullResult:
+    out, err = proc.communicate()
+    fields = out.split()
+    if proc.returncode != 0 or len(fields) != 4:
+        raise BenchError(f"curl failed ({proc.returncode}): {err.strip()[-400:]}")
+    status, nbytes = fields[0], int(fields[1])
+    if status != "200" or nbytes != size:
+        raise BenchError(f"curl GET blob: status {status}, {nbytes} bytes, wanted {size}")
+    return PullResult(nbytes, float(fields[2]), float(fields[3]))
+
+
 @dataclass
 class RateResult:
     count: int
@@ -714,6 +743,39 @@ end
 """
 
 
+# Every request PUTs a manifest no one sent before: the body and the tag carry this run's
+# token, the wrk thread's number and a counter. done() prints each thread's last counter, so
+# the caller can name (and delete) every manifest the run may have stored.
+_WRK_PUT_SCRIPT = """
+local prefix, suffix, base, token = %(prefix)s, %(suffix)s, %(base)s, %(token)s
+local threads = {}
+setup = function(thread)
+  table.insert(threads, thread)
+  thread:set("thread_id", #threads)
+end
+counter = 0  -- a global: done() reads it with thread:get
+wrk.method = "PUT"
+%(headers)s
+request = function()
+  counter = counter + 1
+  local unique = token .. "-" .. thread_id .. "-" .. counter
+  return wrk.format(nil, base .. unique, nil, prefix .. unique .. suffix)
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  local counters = {}
+  for i, thread in ipairs(threads) do
+    counters[i] = tostring(thread:get("counter"))
+  end
+  io.write(string.format(
+    "WRK-JSON {\\"requests\\": %%d, \\"microseconds\\": %%d, \\"socket_errors\\": %%d, "
+    .. "\\"bad_status\\": %%d, \\"p50_us\\": %%d, \\"p99_us\\": %%d, \\"counters\\": [%%s]}\\n",
+    summary.requests, summary.duration, e.connect + e.read + e.write + e.timeout, e.status,
+    latency:percentile(50), latency:percentile(99), table.concat(counters, ", ")))
+end
+"""
+
+
 def _lua_string(value: str) -> str:
     return json.dumps(value)  # a JSON string literal is a valid Lua string literal here
 
@@ -743,24 +805,41 @@ class WrkResult:
         }
 
 
-def run_wrk(
-    wrk: str,
-    base: httpx.URL,
-    paths: Sequence[str],
-    *,
-    method: str,
-    headers: dict[str, str],
-    connections: int,
-    seconds: float,
-) -> WrkResult:
-    """Drive ``paths`` (cycled) at ``base`` with wrk; every answer must be 2xx/3xx."""
-    script = _WRK_SCRIPT % {
+def _lua_headers(headers: dict[str, str]) -> str:
+    return "\n".join(
+        f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()
+    )
+
+
+def read_script(paths: Sequence[str], *, method: str, headers: dict[str, str]) -> str:
+    """A wrk script cycling through ``paths``."""
+    return _WRK_SCRIPT % {
         "paths": ", ".join(_lua_string(p) for p in paths),
         "method": _lua_string(method),
-        "headers": "\n".join(
-            f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()
-        ),
+        "headers": _lua_headers(headers),
     }
+
+
+def put_script(
+    path_prefix: str, body: bytes, placeholder: str, token: str, headers: dict[str, str]
+) -> str:
+    """A wrk script PUTting ``body`` to ``path_prefix + unique`` with ``placeholder`` in the
+    body replaced by the same ``unique`` (``token``-thread-counter)."""
+    prefix, suffix = body.decode().split(placeholder)
+    return _WRK_PUT_SCRIPT % {
+        "prefix": _lua_string(prefix),
+        "suffix": _lua_string(suffix),
+        "base": _lua_string(path_prefix),
+        "token": _lua_string(token),
+        "headers": _lua_headers(headers),
+    }
+
+
+def run_wrk(
+    wrk: str, base: httpx.URL, script: str, *, connections: int, seconds: float
+) -> tuple[WrkResult, dict[str, Any]]:
+    """Run wrk with ``script`` at ``base``; every answer must be 2xx/3xx. Returns the result
+    and what the script's done() reported."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
     try:
@@ -789,7 +868,7 @@ def run_wrk(
     found = re.search(r"^WRK-JSON (.*)$", out.stdout, re.MULTILINE)
     if out.returncode != 0 or found is None:
         raise BenchError(f"wrk failed ({out.returncode}): {(out.stderr or out.stdout)[-400:]}")
-    data = json.loads(found.group(1))
+    data: dict[str, Any] = json.loads(found.group(1))
     if data["bad_status"] or data["socket_errors"]:
         raise BenchError(
             f"wrk: {data['bad_status']} answers were not 2xx/3xx and "
@@ -797,13 +876,14 @@ def run_wrk(
         )
     if not data["requests"]:
         raise BenchError("wrk: no request completed")
-    return WrkResult(
+    result = WrkResult(
         data["requests"],
         data["microseconds"] / 1e6,
         connections,
         data["p50_us"] / 1000.0,
         data["p99_us"] / 1000.0,
     )
+    return result, data
 
 
 def run_ab_head(
@@ -994,6 +1074,7 @@ class Phases:
         self.tags: int = args.tags
         self.listed = [self.image.manifest(self.n + i) for i in range(self.tags)]
         self.listed_stored = [False] * self.tags
+        self.wrk_put_names: list[str] = []  # what wrk's PUTs may have stored
 
     async def phase(self, name: str, work: Callable[[], Awaitable[str]]) -> bool:
         return await run_phase(self.result, name, self.limit, work)
@@ -1050,8 +1131,42 @@ class Phases:
             f"({outcome.patches} PATCHes, {outcome.seconds:.2f} s)"
         )
 
+    async def curl_pulls(self, count: int) -> tuple[list[PullResult], float]:
+        """``count`` curl processes pulling the first big blob at once (after one pull
+        through httpx that checks its digest): their results and the wall time."""
+        await pull_blob(self.client, self.pushed[0], self.size)
+        url = self.client.repo_url(f"blobs/{self.pushed[0]}")
+        authorization = await self.client.authorization()
+        headers = {} if authorization is None else {"Authorization": authorization}
+
+        def run() -> tuple[list[PullResult], float]:
+            t0 = time.perf_counter()
+            procs = [
+                start_curl(
+                    self.args.curl,
+                    url,
+                    headers,
+                    insecure=self.args.insecure,
+                    timeout=self.args.timeout,
+                )
+                for _ in range(count)
+            ]
+            try:
+                results = [finish_curl(proc, self.size) for proc in procs]
+            finally:
+                for proc in procs:
+                    if proc.poll() is None:
+                        proc.kill()
+                        proc.wait()
+            return results, time.perf_counter() - t0
+
+        return await asyncio.to_thread(run)
+
     async def pull_single(self) -> str:
-        outcome = await pull_blob(self.client, self.pushed[0], self.size)
+        if self.args.curl:
+            [outcome], _ = await self.curl_pulls(1)
+        else:
+            outcome = await pull_blob(self.client, self.pushed[0], self.size)
         self.result.values["pull_single"] = outcome.mib_s
         self.result.raw["pull_single"] = {
             "bytes": outcome.nbytes,
@@ -1068,7 +1183,10 @@ class Phases:
         async def one(_i: int, lane: int) -> None:
             streams.append(await pull_blob(self.client, self.pushed[0], self.size, lane))
 
-        wall = await run_bounded(count, count, one)
+        if self.args.curl:
+            streams, wall = await self.curl_pulls(count)
+        else:
+            wall = await run_bounded(count, count, one)
         total = self.size * count / MIB / wall
         self.result.values["pull_concurrent"] = total
         self.result.raw["pull_concurrent"] = {
@@ -1138,16 +1256,17 @@ class Phases:
                 seconds=self.args.wrk_seconds,
             )
         else:
-            outcome = await asyncio.to_thread(
+            outcome, _ = await asyncio.to_thread(
                 run_wrk,
                 self.args.wrk,
                 client.base,
-                paths,
-                method=method,
-                headers=sent,
+                read_script(paths, method=method, headers=sent),
                 connections=self.conc,
                 seconds=self.args.wrk_seconds,
             )
+        return self.record_wrk(phase, what, outcome)
+
+    def record_wrk(self, phase: str, what: str, outcome: WrkResult) -> str:
         self.result.values[f"{phase}_rps"] = outcome.rps
         self.result.values[f"{phase}_p50"] = outcome.p50_ms
         self.result.values[f"{phase}_p99"] = outcome.p99_ms
@@ -1175,7 +1294,36 @@ class Phases:
                 raise BenchError(f"PUT manifest: registry says {answered}, sent {self.digests[i]}")
             self.stored[i] = True
 
-        return await self.rate("manifest_put", "manifest PUT", put)
+        if not self.args.wrk:
+            return await self.rate("manifest_put", "manifest PUT", put)
+        # The manifests the GET phase reads, checked one by one; then the rate, from wrk.
+        await run_bounded(self.n, self.conc, put)
+        return await self.wrk_put()
+
+    async def wrk_put(self) -> str:
+        """wrk PUTs new manifests (each with its own annotation and tag) for --wrk-seconds."""
+        placeholder = "@UNIQUE@"
+        body = self.image.manifest(placeholder)
+        token = secrets.token_hex(4)
+        sent = {"Content-Type": MT_OCI_MANIFEST}
+        authorization = await self.client.authorization()
+        if authorization is not None:
+            sent["Authorization"] = authorization
+        script = put_script(self.repo_path("manifests/w-"), body, placeholder, token, sent)
+        outcome, data = await asyncio.to_thread(
+            run_wrk,
+            self.args.wrk,
+            self.client.base,
+            script,
+            connections=self.conc,
+            seconds=self.args.wrk_seconds,
+        )
+        self.wrk_put_names = [
+            f"{token}-{thread}-{n}"
+            for thread, last in enumerate(data["counters"], 1)
+            for n in range(1, last + 1)
+        ]
+        return self.record_wrk("manifest_put", "manifest PUT", outcome)
 
     async def manifest_get(self) -> str:
         async def get(i: int, lane: int) -> None:
@@ -1286,6 +1434,7 @@ class Phases:
             counts[key] = counts.get(key, 0) + 1
 
         manifests = sorted({self.digests[i] for i in range(self.n) if self.stored[i]})
+        manifests += [sha256_digest(self.image.manifest(u)) for u in self.wrk_put_names]
         blobs = [*self.pushed, self.image.config_digest, self.image.layer_digest]
         urls = [self.client.repo_url(f"manifests/{d}") for d in manifests]
         urls += [self.client.repo_url(f"blobs/{d}") for d in blobs]
@@ -1305,14 +1454,13 @@ def free_port() -> int:
 
 
 def distribution_config(rootdir: str, port: int) -> str:
-    """Config for CNCF Distribution 2.x; JSON strings are valid YAML scalars."""
+    """Config for CNCF Distribution 2.x; JSON strings are valid YAML scalars. Its access log
+    stays on, as by default (Berth's is on too); both logs go to a file."""
     q = json.dumps
     return (
         "version: 0.1\n"
         "log:\n"
         "  level: warn\n"
-        "  accesslog:\n"
-        "    disabled: true\n"
         "storage:\n"
         "  filesystem:\n"
         f"    rootdirectory: {q(rootdir)}\n"
@@ -1711,15 +1859,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--load-generator",
         choices=("auto", "wrk", "python"),
         default="auto",
-        help="what drives manifest GET, blob HEAD and tags/list: wrk (and ab for HEAD), or "
-        "this script's httpx client; auto takes wrk and ab when both are on the PATH "
-        "(default: %(default)s)",
+        help="what drives manifest PUT/GET, blob HEAD, tags/list and the pulls: wrk (ab for "
+        "HEAD, curl for pulls), or this script's httpx client; auto takes each tool that is "
+        "on the PATH (default: %(default)s)",
     )
     parser.add_argument(
         "--wrk-seconds",
         type=positive_float,
         default=10.0,
-        help="how long wrk drives each read-rate phase (default: 10)",
+        help="how long wrk or ab drives each request-rate phase (default: 10)",
     )
     parser.add_argument("--json", metavar="FILE", help="also write the raw results as JSON")
     return parser
@@ -1788,14 +1936,15 @@ def speed_up_httpcore() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    args.wrk = args.ab = None
+    args.wrk = args.ab = args.curl = None
     if args.load_generator != "python":
+        args.curl = shutil.which("curl")
         args.wrk, args.ab = shutil.which("wrk"), shutil.which("ab")
-        if args.wrk is None or args.ab is None:
+        if args.wrk is None or args.ab is None or args.curl is None:
             if args.load_generator == "wrk":
                 build_parser().error(
-                    "--load-generator wrk: wrk and ab must be on the PATH "
-                    "(apt install wrk apache2-utils)"
+                    "--load-generator wrk: wrk, ab and curl must be on the PATH "
+                    "(apt install wrk apache2-utils curl)"
                 )
             args.wrk = args.ab = None
     speed_up_httpcore()

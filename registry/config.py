@@ -90,6 +90,12 @@ class Settings(BaseSettings):
         description="how long a stopping worker lets running jobs finish before it ends them "
         "(they are retried by another worker)",
     )
+    blob_send: Literal["copy", "sendfile"] = Field(
+        default="copy",
+        description="how berth serve moves a blob file to the socket: copy (read into a buffer "
+        "without blocking, then write; fastest on loopback here) or sendfile (kernel page "
+        "cache to socket, less CPU; may win on a network card)",
+    )
     header_timeout_seconds: float = Field(
         default=15.0, gt=0, description="a request's line and headers must arrive within this"
     )

@@ -55,6 +55,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         cls.header_timeout = settings.header_timeout_seconds
         cls.body_idle_timeout = settings.body_idle_timeout_seconds
         cls.max_pending = settings.max_pending_connections
+        ZeroCopyCycle.send_mode = settings.blob_send
 
     # -- the request head ------------------------------------------------------------------
 

@@ -1,9 +1,18 @@
 """The ASGI ``http.response.zerocopy`` extension for uvicorn's httptools protocol.
 
-uvicorn sends every response body through ``transport.write``: a blob download is read into
-Python in chunks and copied into the socket, which costs a core at a few GB/s. With this
-extension an app hands over an open file, an offset and a count instead, and the kernel moves
-the bytes from the page cache to the socket (``os.sendfile``) without Python touching them.
+uvicorn sends every response body through ``transport.write``: a blob download would be read
+in worker threads, a chunk per thread hop, and each chunk queued in the transport. With this
+extension an app hands over an open file, an offset and a count instead, and the protocol moves
+the bytes itself, in one of two ways (``BERTH_BLOB_SEND``):
+
+* ``copy`` (the default): the file is read into one buffer per response with
+  ``preadv2(RWF_NOWAIT)``, which answers from the page cache without blocking the event loop
+  (a worker thread reads what is not cached), and the buffer is written to the socket;
+* ``sendfile``: the kernel moves page cache to socket (``os.sendfile``), sparing that copy.
+
+Measured on loopback in a 2-core VM, 256 MiB from page cache to curl: ``copy`` 1.9-2.2 GB/s,
+``sendfile`` 1.2-1.5 GB/s (a loopback receiver copies sendfile's page references at a cost);
+a real network card may well favour ``sendfile``, which also spends less CPU.
 
 The message follows the ASGI zero-copy extension::
 
@@ -22,8 +31,9 @@ other message until the count is out.
 from __future__ import annotations
 
 import asyncio
+import errno
 import os
-from typing import Any, Protocol
+from typing import Any, ClassVar, Literal, Protocol
 
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
@@ -31,6 +41,12 @@ EXTENSION = "http.response.zerocopy"
 _DRAIN_POLL_SECONDS = 0.002
 # One sendfile call moves at most this much, so a fast reader cannot hold the loop long.
 _SENDFILE_SLICE = 8 * 1024 * 1024
+# The copy's buffer: per response, for as long as it sends.
+COPY_BUFFER = 1024 * 1024
+SendMode = Literal["copy", "sendfile"]
+# Reads that never wait for the disk: absent off Linux, refused by some file systems.
+_NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None)
+_NOWAIT_REFUSED = frozenset({errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS})
 # A client that takes nothing for this long is dropped, rather than holding the file open.
 STALL_SECONDS = 300.0
 
@@ -49,6 +65,7 @@ class ZeroCopyCycle(RequestResponseCycle):
     an HTTP/1.0 connection open when its client asked (``announce_keep_alive``)."""
 
     announce_keep_alive = False
+    send_mode: ClassVar[SendMode] = "copy"
 
     async def send(self, message: Any) -> None:
         if message["type"] == "http.response.start" and self.announce_keep_alive:
@@ -71,7 +88,7 @@ class ZeroCopyCycle(RequestResponseCycle):
         if count > self.expected_content_length:
             raise RuntimeError("Response content longer than Content-Length")
         if self.scope["method"] != "HEAD" and count:
-            sent = await _sendfile(self.transport, fd, offset, count, self)
+            sent = await _send_file(self.transport, fd, offset, count, self)
             if sent < count:  # the client went away: nothing more to say to it
                 self.disconnected = True
                 self.transport.close()
@@ -95,7 +112,7 @@ class ZeroCopyCycle(RequestResponseCycle):
         return {**message, "headers": [*headers, (b"connection", b"keep-alive")]}
 
 
-async def _sendfile(
+async def _send_file(
     transport: asyncio.Transport, fd: int, offset: int, count: int, cycle: ZeroCopyCycle
 ) -> int:
     """Send ``count`` bytes of ``fd`` from ``offset`` on the transport's socket; the bytes sent,
@@ -108,23 +125,66 @@ async def _sendfile(
     sock = transport.get_extra_info("socket")
     if sock is None or transport.is_closing():
         return 0
-    loop = asyncio.get_running_loop()
     out = os.dup(sock.fileno())
-    sent = 0
     try:
-        while sent < count and not cycle.disconnected:
+        if cycle.send_mode == "sendfile":
+            return await _sendfile(out, fd, offset, count, cycle)
+        return await _copy(out, fd, offset, count, cycle)
+    finally:
+        os.close(out)
+
+
+async def _sendfile(out: int, fd: int, offset: int, count: int, cycle: ZeroCopyCycle) -> int:
+    loop = asyncio.get_running_loop()
+    sent = 0
+    while sent < count and not cycle.disconnected:
+        try:
+            n = os.sendfile(out, fd, offset + sent, min(count - sent, _SENDFILE_SLICE))
+        except BlockingIOError:
+            await _writable(loop, out)
+            continue
+        except (ConnectionError, TimeoutError):
+            return sent
+        if n == 0:  # the file is shorter than promised
+            raise RuntimeError("file ended before the announced count")
+        sent += n
+    return sent
+
+
+async def _copy(out: int, fd: int, offset: int, count: int, cycle: ZeroCopyCycle) -> int:
+    loop = asyncio.get_running_loop()
+    buffer = memoryview(bytearray(min(COPY_BUFFER, count)))
+    nowait = _NOWAIT
+    sent = 0
+    while sent < count and not cycle.disconnected:
+        piece = buffer[: min(len(buffer), count - sent)]
+        n = -1
+        if nowait is not None:
             try:
-                n = os.sendfile(out, fd, offset + sent, min(count - sent, _SENDFILE_SLICE))
+                n = os.preadv(fd, [piece], offset + sent, nowait)
+            except BlockingIOError:  # not all in the page cache: the disk is a thread's wait
+                pass
+            except OSError as exc:
+                if exc.errno not in _NOWAIT_REFUSED:
+                    raise
+                nowait = None
+        if n < 0:
+            n = await asyncio.to_thread(os.preadv, fd, [piece], offset + sent)
+        if n == 0:  # the file is shorter than promised
+            raise RuntimeError("file ended before the announced count")
+        pending = piece[:n]
+        while pending:
+            try:
+                written = os.write(out, pending)
             except BlockingIOError:
                 await _writable(loop, out)
                 continue
             except (ConnectionError, TimeoutError):
                 return sent
-            if n == 0:  # the file is shorter than promised
-                raise RuntimeError("file ended before the announced count")
-            sent += n
-    finally:
-        os.close(out)
+            pending = pending[written:]
+            sent += written
+            if cycle.disconnected:
+                return sent
     return sent
 
 

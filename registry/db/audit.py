@@ -32,6 +32,18 @@ async def record(
     )
 
 
+async def record_many(db: Executor, rows: list[tuple[int | None, str, str, str, str]]) -> None:
+    """Insert audit rows ``(project_id, operation, resource_type, resource, username)`` in
+    one statement (one round trip and one plan, however many rows)."""
+    await db.execute(
+        """
+        INSERT INTO audit_logs (project_id, operation, resource_type, resource, username)
+        SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[])
+        """,
+        *(list(column) for column in zip(*rows, strict=True)),
+    )
+
+
 LIST_COLUMNS: ColumnMap = {
     "operation": Column("a.operation"),
     "resource_type": Column("a.resource_type"),

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from registry.db import artifacts, repositories
+from registry.db import audit as audit_db
 from registry.db.pool import Pool
 
 log = logging.getLogger(__name__)
@@ -92,11 +93,8 @@ class AuditTrail:
         await self._write_pending()
 
     async def _write(self, events: list[AuditEvent]) -> None:
-        await self._db.executemany(
-            """
-            INSERT INTO audit_logs (project_id, operation, resource_type, resource, username)
-            VALUES ($1, $2, $3, $4, $5)
-            """,
+        await audit_db.record_many(
+            self._db,
             [(e.project_id, e.operation, e.resource_type, e.resource, e.username) for e in events],
         )
 

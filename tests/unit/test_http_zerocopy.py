@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 
 from registry.http_protocol import GuardedHttpProtocol
-from registry.http_zerocopy import EXTENSION
+from registry.http_zerocopy import EXTENSION, ZeroCopyCycle
 
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -30,9 +30,13 @@ def content(tmp_path: Path) -> tuple[Path, bytes]:
     return path, data
 
 
-@pytest.fixture
-async def url(content: tuple[Path, bytes]) -> AsyncIterator[str]:
+@pytest.fixture(params=["copy", "sendfile"])
+async def url(
+    request: pytest.FixtureRequest, content: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[str]:
+    """A server sending files in each of BERTH_BLOB_SEND's ways."""
     path, _ = content
+    monkeypatch.setattr(ZeroCopyCycle, "send_mode", request.param)
 
     async def app(scope: dict[str, Any], receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -126,3 +130,21 @@ async def test_a_client_hanging_up_does_not_stop_the_server(
         await writer.wait_closed()
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         assert (await client.get("/")).content == data
+
+
+async def test_a_file_out_of_the_page_cache_is_read_in_full(
+    url: str, content: tuple[Path, bytes]
+) -> None:
+    path, data = content
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        # The copy's read that never waits now finds nothing cached, so a thread reads.
+        with pytest.raises(BlockingIOError):
+            os.preadv(fd, [bytearray(4096)], SIZE // 2, os.RWF_NOWAIT)
+    finally:
+        os.close(fd)
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        got = await client.get("/", params={"offset": 4096})
+    assert got.content == data[4096:]

@@ -49,11 +49,24 @@ async def test_a_burst_of_concurrent_events_all_land(pool: Pool) -> None:
     trail = AuditTrail(pool)
     trail.start()
     try:
-        events = [AuditEvent("pull", "artifact", f"audit-test/r:{i}", "dev") for i in range(300)]
+        # Every other one names no project: batches mix both.
+        events = [
+            AuditEvent("pull", "artifact", f"audit-test/r:{i}", f"dev{i}", i if i % 2 else None)
+            for i in range(300)
+        ]
         await asyncio.gather(*(trail.record(event) for event in events))
     finally:
         await trail.stop()
-    assert await _count(pool) == 300
+    rows = await pool.fetch(
+        "SELECT project_id, operation, resource_type, resource, username FROM audit_logs "
+        "WHERE resource LIKE 'audit-test/%'"
+    )
+    landed = sorted((tuple(row) for row in rows), key=lambda row: row[3])
+    wanted = sorted(
+        ((e.project_id, e.operation, e.resource_type, e.resource, e.username) for e in events),
+        key=lambda row: row[3],
+    )
+    assert landed == wanted
 
 
 async def test_record_raises_when_the_database_cannot_take_the_event(database_url: str) -> None:
