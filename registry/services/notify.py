@@ -100,7 +100,10 @@ def artifact_event(
     (PULL_ARTIFACT: GET, not HEAD) or deleted (DELETE_ARTIFACT, ``tag`` its first tag);
     ``facts``, the project's as the request found them, spare the replication lookup."""
     _schedule(b, _notify_artifact(b, event_type, project, repository, digest, tag, operator, host))
-    _schedule(b, replication_trigger.on_local_event(b, event_type, repository, digest, tag, facts))
+    if replication_trigger.follows(event_type):  # not pulls: no task per pull for nothing
+        _schedule(
+            b, replication_trigger.on_local_event(b, event_type, repository, digest, tag, facts)
+        )
 
 
 async def _notify_quota(

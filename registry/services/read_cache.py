@@ -9,7 +9,10 @@ all projects): a change anywhere writes a new random stamp after its transaction
 the next request on any replica or worker process sees a different stamp and forgets what it
 knew about that project. One Redis round trip (MGET of two keys) replaces the database round
 trips; no stale answer follows a change that has been acknowledged, which pub/sub cannot
-promise (its message may arrive after the next request). Stamps are random rather than
+promise (its message may arrive after the next request). Requests that ask for a project's
+stamp while a read of it is under way share the next read, which starts when that one ends:
+a request only ever takes a stamp read after it asked, and a busy process sends one read per
+round trip instead of one per request. Stamps are random rather than
 counters so that a Redis that lost its data, and starts over, never matches what was cached
 before.
 
@@ -23,6 +26,7 @@ since changes made meanwhile could not be announced); an entry also ages out aft
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -118,12 +122,13 @@ class ReadCache:
         self._projects: OrderedDict[str, ProjectFacts] = OrderedDict()
         # Manifest bytes (plus a per-entry allowance) held by all live facts.
         self._manifest_bytes = 0
+        self._stamps = _StampReads()
 
     async def facts(self, redis: Redis, name: str) -> ProjectFacts | None:
         """The facts of project ``name`` as of now, empty when something changed since they
         were read; None when Redis cannot vouch for them (read the database then)."""
         try:
-            stamp = await _stamp(redis, name)
+            stamp = await self._stamps.read(redis, name)
         except (RedisError, OSError, TimeoutError) as exc:
             if self._projects:
                 log.warning("read cache off while Redis is unreachable: %r", exc)
@@ -188,6 +193,54 @@ _ENTRY_OVERHEAD = 512
 
 def _cost(manifest: CachedManifest) -> int:
     return len(manifest.content) + _ENTRY_OVERHEAD
+
+
+class _StampReads:
+    """Stamp reads per project, shared by the requests that asked before each one started."""
+
+    def __init__(self) -> None:
+        self._running: dict[str, asyncio.Task[tuple[Stamp, Stamp]]] = {}
+        # The read that starts when the running one ends, for those who asked meanwhile.
+        self._next: dict[str, asyncio.Future[tuple[Stamp, Stamp]]] = {}
+
+    async def read(self, redis: Redis, name: str) -> tuple[Stamp, Stamp]:
+        if name not in self._running:
+            return await asyncio.shield(self._start(redis, name))
+        waiting = self._next.get(name)
+        if waiting is None:
+            waiting = self._next[name] = asyncio.get_running_loop().create_future()
+            # Its callers may all have gone (shield leaves it running): mark a failure seen.
+            waiting.add_done_callback(lambda f: f.cancelled() or f.exception())
+        return await asyncio.shield(waiting)
+
+    def _start(self, redis: Redis, name: str) -> asyncio.Task[tuple[Stamp, Stamp]]:
+        task = asyncio.create_task(_stamp(redis, name))
+        self._running[name] = task
+        task.add_done_callback(lambda done: self._finished(redis, name, done))
+        return task
+
+    def _finished(self, redis: Redis, name: str, done: asyncio.Task[tuple[Stamp, Stamp]]) -> None:
+        del self._running[name]
+        if not done.cancelled():
+            done.exception()  # retrieved here: the callers each get it from their own await
+        waiting = self._next.pop(name, None)
+        if waiting is None:
+            return
+        following = self._start(redis, name)
+        following.add_done_callback(lambda result: _settle(waiting, result))
+
+
+def _settle(
+    waiting: asyncio.Future[tuple[Stamp, Stamp]], result: asyncio.Task[tuple[Stamp, Stamp]]
+) -> None:
+    if waiting.done():
+        return
+    if result.cancelled():
+        waiting.cancel()
+    elif (exc := result.exception()) is not None:
+        waiting.set_exception(exc)
+    else:
+        waiting.set_result(result.result())
 
 
 async def _stamp(redis: Redis, name: str) -> tuple[Stamp, Stamp]:

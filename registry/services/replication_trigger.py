@@ -111,6 +111,11 @@ async def start_for_resource(
     return started
 
 
+def follows(event_type: str) -> bool:
+    """Whether event-based push replication acts on this kind of event at all."""
+    return event_type in _LOCAL_EVENTS
+
+
 async def on_local_event(
     b: Backends,
     event_type: str,
