@@ -115,19 +115,31 @@ async def delete_untagged_artifacts(
     return deleted
 
 
-async def _delete_page(b: Backends, page: list[Any], grace: int, workers: int) -> list[int]:
-    """Delete the blobs of a candidate page that are still collectable; their sizes.
+@dataclass
+class _Unlisted:
+    """A page whose collectable blobs are gone from the database; their files still to go,
+    under the digests' locks."""
+
+    batch: lease.Batch
+    doomed: list[Any]
+
+    @property
+    def sizes(self) -> list[int]:
+        return [int(r["size"]) for r in self.doomed]
+
+
+async def _unlist_page(b: Backends, page: list[Any], grace: int) -> _Unlisted:
+    """Delete the rows of a candidate page's blobs that are still collectable.
 
     A handful of round trips per page instead of per blob: the digests' locks in one Redis
-    pipeline (a digest being pushed right now is left for the next run), the rows locked,
-    re-checked and deleted in one transaction, then the files in ``workers`` batches side by
-    side (an object store deletes a thousand per request)."""
+    script (a digest being pushed right now is left for the next run), then the rows locked,
+    re-checked and deleted in one transaction."""
     keys = {row["digest"]: f"berth:blob:{row['digest']}" for row in page}
     batch = await lease.take_free(b.redis, list(keys.values()), PAGE_LOCK_SECONDS)
     try:
         ids = [row["id"] for row in page if keys[row["digest"]] in batch.taken]
         if not ids:
-            return []
+            return _Unlisted(batch, [])
         async with b.db.acquire() as conn, conn.transaction():
             # SKIP LOCKED: a row a manifest push is referencing right now is not waited for
             # (nor deadlocked on); it is not garbage.
@@ -151,10 +163,22 @@ async def _delete_page(b: Backends, page: list[Any], grace: int, workers: int) -
         if unlinked != "DELETE 0":
             # Projects that still listed a blob may have it cached.
             await read_cache.changed_everywhere(b.redis)
-        # After the commit: a reader that still found the row gets BLOB_UNKNOWN from storage,
-        # never bytes of a blob the registry no longer lists. Near the locks' end the files
-        # are left to the orphan sweep, which takes the lock again.
-        if doomed and batch.time_left() >= PAGE_LOCK_MARGIN_SECONDS:
+    except BaseException:
+        await batch.release()
+        raise
+    return _Unlisted(batch, list(doomed))
+
+
+async def _delete_files(b: Backends, unlisted: _Unlisted, workers: int) -> None:
+    """Delete an unlisted page's files in ``workers`` batches side by side (an object store
+    deletes a thousand per request), then let go of its locks.
+
+    After the commit: a reader that still found a row gets BLOB_UNKNOWN from storage, never
+    bytes of a blob the registry no longer lists. Near the locks' end the files are left to
+    the orphan sweep, which takes the lock again."""
+    try:
+        doomed = unlisted.doomed
+        if doomed and unlisted.batch.time_left() >= PAGE_LOCK_MARGIN_SECONDS:
             paths = [layout.blob_path(Digest.parse(r["digest"])) for r in doomed]
             share = -(-len(paths) // workers)
             await asyncio.gather(
@@ -163,9 +187,8 @@ async def _delete_page(b: Backends, page: list[Any], grace: int, workers: int) -
                     for start in range(0, len(paths), share)
                 )
             )
-        return [int(r["size"]) for r in doomed]
     finally:
-        await batch.release()
+        await unlisted.batch.release()
 
 
 _STILL_COLLECTABLE = """
@@ -260,27 +283,37 @@ async def collect_garbage(
         result.uploads_purged = await purge_expired_uploads(b)
     workers = max(1, min(workers, 5))
     last_id = 0
-    while not await should_stop():
-        page = await b.db.fetch(_CANDIDATES, last_id, grace, PAGE)
-        if not page:
-            break
-        last_id = page[-1]["id"]
-        if dry_run:
-            page_bytes = sum(row["size"] for row in page)
-            result.blobs_deleted += len(page)
-            result.bytes_freed += page_bytes
-            # One line per page, not per blob: a dry run over 100k blobs stays readable.
-            await log(
-                f"would delete {len(page)} blobs ({page_bytes} bytes), e.g. {page[0]['digest']}"
-            )
-            continue
+    # One page's files go while the next page's rows are found and deleted.
+    deleting: asyncio.Task[None] | None = None
+    try:
+        while not await should_stop():
+            page = await b.db.fetch(_CANDIDATES, last_id, grace, PAGE)
+            if not page:
+                break
+            last_id = page[-1]["id"]
+            if dry_run:
+                page_bytes = sum(row["size"] for row in page)
+                result.blobs_deleted += len(page)
+                result.bytes_freed += page_bytes
+                # One line per page, not per blob: a dry run over 100k blobs stays readable.
+                await log(
+                    f"would delete {len(page)} blobs ({page_bytes} bytes), e.g. {page[0]['digest']}"
+                )
+                continue
 
-        for size in await _delete_page(b, list(page), grace, workers):
-            result.blobs_deleted += 1
-            result.bytes_freed += size
-        await log(
-            f"progress: {result.blobs_deleted} blobs deleted, {result.bytes_freed} bytes freed"
-        )
+            unlisted = await _unlist_page(b, list(page), grace)
+            if deleting is not None:
+                await deleting
+            deleting = asyncio.create_task(_delete_files(b, unlisted, workers))
+            for size in unlisted.sizes:
+                result.blobs_deleted += 1
+                result.bytes_freed += size
+            await log(
+                f"progress: {result.blobs_deleted} blobs deleted, {result.bytes_freed} bytes freed"
+            )
+    finally:
+        if deleting is not None:
+            await deleting
     if not await should_stop():
         result.orphan_files_deleted = await _sweep_orphan_files(b, grace, dry_run, log, should_stop)
     verb = "would free" if dry_run else "freed"

@@ -248,13 +248,21 @@ class FilesystemDriver:
         await asyncio.to_thread(self._delete_objects, paths)
 
     def _delete_objects(self, paths: Sequence[str]) -> None:
+        # Plain strings and os calls: per file, pathlib would cost as much as the unlink.
+        root = str(self.root)
         for path in paths:
-            target = self._local(path)
+            target = root + path
             try:
-                target.unlink()
+                os.unlink(target)
             except (FileNotFoundError, IsADirectoryError):
                 continue
-            self._prune(target.parent)
+            directory = os.path.dirname(target)
+            while len(directory) > len(root) and directory.startswith(root + "/"):
+                try:
+                    os.rmdir(directory)
+                except OSError:
+                    break
+                directory = os.path.dirname(directory)
 
     async def redirect_url(self, path: str, method: str = "GET") -> str | None:
         return None
