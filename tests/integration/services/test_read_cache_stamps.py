@@ -80,7 +80,8 @@ async def test_a_change_announced_during_a_read_is_seen_by_later_requests(
     assert not any(task.done() for task in late)  # they wait for a read of their own
     release.set()
     before, *after = await asyncio.gather(early, *late)
-    assert before is not None and after[0] is not None
+    assert before is not None
+    assert after[0] is not None
     assert after[0].stamp != before.stamp
     assert all(facts is after[0] for facts in after)
     assert calls == 2
