@@ -150,8 +150,11 @@ class ConfigurationCache:
         self._values: dict[str, Any] | None = None
         self._loaded_at = 0.0
 
-    async def get(self) -> dict[str, Any]:
-        if self._values is None or time.monotonic() - self._loaded_at > self._ttl:
+    async def get(self, *, fresh: bool = False) -> dict[str, Any]:
+        """The configuration, at most ``ttl_seconds`` old in this process (a change made
+        through another process takes effect here within that); ``fresh`` reads it now, for
+        those who show it back (the API, the portal)."""
+        if fresh or self._values is None or time.monotonic() - self._loaded_at > self._ttl:
             loaded = await configurations.load(self._db)
             for key, purpose in SEALED_CONFIGURATION.items():
                 if isinstance(loaded.get(key), str):

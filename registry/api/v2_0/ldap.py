@@ -18,7 +18,7 @@ from registry.services.identity import ldap_config
 
 
 async def _config(request: Request, overrides: dict[str, Any] | None = None) -> ldap.LdapConfig:
-    stored = await backends(request).config.get()
+    stored = await backends(request).config.get(fresh=True)
     merged = {**stored, **(overrides or {})}
     if overrides and not overrides.get("ldap_search_password"):
         # The portal never sees the stored secret, so a test of edited settings reuses it.

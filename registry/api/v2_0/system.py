@@ -62,7 +62,7 @@ async def systeminfo(request: Request) -> Response:
 @harbor_endpoint
 async def get_configurations(request: Request) -> Response:
     await sysadmin(request)
-    return json_response(for_display(await backends(request).config.get()))
+    return json_response(for_display(await backends(request).config.get(fresh=True)))
 
 
 @harbor_endpoint

@@ -176,7 +176,8 @@ async def _configuration_page(
     test_result: tuple[bool, str] | None = None,
     shown: dict[str, Any] | None = None,
 ) -> Response:
-    current = {k: v["value"] for k, v in for_display(await backends(request).config.get()).items()}
+    stored = await backends(request).config.get(fresh=True)
+    current = {k: v["value"] for k, v in for_display(stored).items()}
     current.update(shown or {})
     return render(
         request,
@@ -214,7 +215,7 @@ async def test_ldap(request: Request) -> Response:
     form = await signed_form(request)
     await sysadmin(request)
     values = _configuration_values(form)
-    stored = await backends(request).config.get()
+    stored = await backends(request).config.get(fresh=True)
     merged = {**stored, **{k: v for k, v in values.items() if k.startswith("ldap_")}}
     values.pop("ldap_search_password", None)
     try:
