@@ -1,13 +1,15 @@
 """The read cache's stamp reads on a real Redis: requests asking at once share reads, and a
 request never takes a read that began before it asked (it would miss a change announced in
-between)."""
+between). Reads are counted by Redis itself (INFO commandstats); a read's answer is held up
+on its way back by a TCP relay between the cache's client and Redis."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections.abc import AsyncIterator
-from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from redis.asyncio import Redis
@@ -25,63 +27,104 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
         await client.aclose()
 
 
-def _count_reads(redis: Redis, monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    """Each MGET the client sends, as the loop time its answer came back."""
-    reads: list[float] = []
-    real = redis.mget
+class Relay:
+    """Forwards TCP both ways; answers from Redis pass only while ``answers`` is set."""
 
-    async def mget(*args: Any, **kwargs: Any) -> Any:
-        answer = await real(*args, **kwargs)
-        reads.append(asyncio.get_running_loop().time())
-        return answer
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.answers = asyncio.Event()
+        self.answers.set()
+        self.held = asyncio.Event()  # an answer arrived while answers were stopped
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: list[asyncio.StreamWriter] = []
 
-    monkeypatch.setattr(redis, "mget", mget)
-    return reads
+    async def _pipe(
+        self, src: asyncio.StreamReader, dst: asyncio.StreamWriter, gated: bool
+    ) -> None:
+        with contextlib.suppress(ConnectionError):
+            while data := await src.read(65536):
+                if gated and not self.answers.is_set():
+                    self.held.set()
+                    await self.answers.wait()
+                dst.write(data)
+                await dst.drain()
+        dst.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.target)
+        self._writers += [writer, up_writer]
+        for task in (
+            asyncio.create_task(self._pipe(reader, up_writer, gated=False)),
+            asyncio.create_task(self._pipe(up_reader, writer, gated=True)),
+        ):
+            self._tasks.add(task)
+
+    async def close(self) -> None:
+        self.answers.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        for writer in self._writers:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
 
 
-async def test_requests_asking_at_once_share_two_reads(
-    redis: Redis, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+async def relayed(redis_url: str) -> AsyncIterator[tuple[Redis, Relay]]:
+    parts = urlsplit(redis_url)
+    assert parts.hostname is not None
+    assert parts.port is not None
+    relay = Relay((parts.hostname, parts.port))
+    server = await asyncio.start_server(relay._serve, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    auth = parts.netloc.rpartition("@")[0]
+    netloc = f"{auth}@127.0.0.1:{port}" if auth else f"127.0.0.1:{port}"
+    client = Redis.from_url(urlunsplit(parts._replace(netloc=netloc)))
+    try:
+        yield client, relay
+    finally:
+        await client.aclose()
+        server.close()
+        await relay.close()
+        await server.wait_closed()
+
+
+async def _mget_calls(redis: Redis) -> int:
+    stats = await redis.info("commandstats")
+    return int(stats.get("cmdstat_mget", {}).get("calls", 0))
+
+
+async def test_requests_asking_at_once_share_two_reads(redis: Redis) -> None:
     project = f"stamps-{secrets.token_hex(4)}"
     cache = ReadCache()
     await cache.facts(redis, project)  # sets the project's first stamp
-    reads = _count_reads(redis, monkeypatch)
+    before = await _mget_calls(redis)
     found = await asyncio.gather(*(cache.facts(redis, project) for _ in range(50)))
     # The first asks alone; the 49 that asked while its read was out share the next one.
-    assert len(reads) == 2
+    assert await _mget_calls(redis) - before == 2
     assert all(facts is found[0] for facts in found)
 
 
 async def test_a_change_announced_during_a_read_is_seen_by_later_requests(
-    redis: Redis, monkeypatch: pytest.MonkeyPatch
+    redis: Redis, relayed: tuple[Redis, Relay]
 ) -> None:
+    through_relay, relay = relayed
     project = f"stamps-{secrets.token_hex(4)}"
     cache = ReadCache()
-    await cache.facts(redis, project)
-    real = redis.mget
-    answered, release = asyncio.Event(), asyncio.Event()
-    calls = 0
-
-    async def mget(*args: Any, **kwargs: Any) -> Any:
-        nonlocal calls
-        calls += 1
-        answer = await real(*args, **kwargs)
-        if calls == 1:  # the first read's answer is still on its way back
-            answered.set()
-            await release.wait()
-        return answer
-
-    monkeypatch.setattr(redis, "mget", mget)
-    early = asyncio.create_task(cache.facts(redis, project))
-    await answered.wait()
+    await cache.facts(through_relay, project)
+    reads_before = await _mget_calls(redis)
+    relay.answers.clear()
+    early = asyncio.create_task(cache.facts(through_relay, project))
+    await relay.held.wait()  # Redis answered the first read; the answer is on its way
     await read_cache.changed(redis, project)  # acknowledged before the next requests ask
-    late = [asyncio.create_task(cache.facts(redis, project)) for _ in range(3)]
+    late = [asyncio.create_task(cache.facts(through_relay, project)) for _ in range(3)]
     await asyncio.sleep(0.05)
-    assert not any(task.done() for task in late)  # they wait for a read of their own
-    release.set()
+    assert not any(task.done() for task in late)
+    relay.answers.set()
     before, *after = await asyncio.gather(early, *late)
     assert before is not None
     assert after[0] is not None
     assert after[0].stamp != before.stamp
     assert all(facts is after[0] for facts in after)
-    assert calls == 2
+    assert await _mget_calls(redis) - reads_before == 2
