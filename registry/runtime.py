@@ -11,6 +11,9 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from registry.config import Settings
 from registry.db.pool import open_pool
@@ -23,6 +26,27 @@ from registry.services.identity import IdentityService
 from registry.services.secret_storage import open_secret_box
 from registry.storage import create_driver
 from registry.token.keys import load_key_ring
+
+
+def connect_redis(url: str, timeout_seconds: float) -> Redis:
+    """A Redis client whose commands are bounded by ``timeout_seconds``.
+
+    redis-py's clients made from a URL do not retry: after Redis restarted, every pooled
+    connection it had dropped failed its next command, so a process that had been idle during
+    the outage answered 503s for a while after Redis was back. One immediate retry on a new
+    connection hides that, and costs nothing when Redis is down (the connect is refused at
+    once). Timeouts are not retried, so a frozen Redis is waited for only once.
+    """
+    return Redis.from_url(
+        url,
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
+        health_check_interval=30,
+        retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+        # No CLIENT SETINFO on each new connection: two round trips, and redis-py looks its
+        # own version up in the installed metadata every time.
+        driver_info=None,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -43,15 +67,7 @@ async def open_backends(
             else settings.database_command_timeout_seconds
         ),
     )
-    redis = Redis.from_url(
-        settings.redis_url.get_secret_value(),
-        socket_timeout=settings.redis_timeout_seconds,
-        socket_connect_timeout=settings.redis_timeout_seconds,
-        health_check_interval=30,
-        # No CLIENT SETINFO on each new connection: two round trips, and redis-py looks its
-        # own version up in the installed metadata every time.
-        driver_info=None,
-    )
+    redis = connect_redis(settings.redis_url.get_secret_value(), settings.redis_timeout_seconds)
     try:
         await redis.ping()
         secrets = await open_secret_box(settings, db)

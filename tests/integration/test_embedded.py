@@ -23,6 +23,7 @@ from registry.embedded import (
     EmbeddedServiceError,
     find_free_port,
 )
+from registry.runtime import connect_redis
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -267,3 +268,37 @@ def test_find_free_port_is_bindable() -> None:
     port = find_free_port()
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", port))
+
+
+async def test_a_client_idle_while_redis_restarted_works_at_its_next_command(root: Path) -> None:
+    """What a ``berth serve`` process that served nothing during a Redis outage sees: its
+    pooled connections were dropped by the old Redis, yet the next request's command works."""
+    redis = EmbeddedRedis(root)
+    url = await asyncio.to_thread(redis.start)
+    client = connect_redis(url, timeout_seconds=3.0)
+    try:
+        # Several pooled connections, as a process that served requests at once holds.
+        assert await asyncio.gather(*(client.ping() for _ in range(4))) == [True] * 4
+        killed = redis.pid
+        assert killed is not None
+        os.kill(killed, signal.SIGKILL)
+        while redis.poll() is None:  # reaped, as berth serve's supervisor sees it exit
+            await asyncio.sleep(0.01)
+
+        began = asyncio.get_running_loop().time()
+        with pytest.raises(aioredis.ConnectionError):
+            await client.ping()
+        # Down is told at once (the caller answers 503), not after retries.
+        assert asyncio.get_running_loop().time() - began < 1.0
+
+        # What berth serve's supervisor does: the same port and password again.
+        await asyncio.to_thread(redis.restart)
+        assert redis.url == url
+        try:
+            # At once, so that every pooled connection is drawn, not just the one reused.
+            assert await asyncio.gather(*(client.set(f"k{i}", i) for i in range(8))) == [True] * 8
+            assert await client.get("k7") == b"7"
+        finally:
+            await asyncio.to_thread(redis.stop)
+    finally:
+        await client.aclose()
