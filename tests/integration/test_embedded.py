@@ -10,6 +10,7 @@ import socket
 import stat
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -270,6 +271,12 @@ def test_find_free_port_is_bindable() -> None:
         sock.bind(("127.0.0.1", port))
 
 
+def _reap(redis: EmbeddedRedis) -> None:
+    """Wait for the killed server's exit the way berth serve's supervisor sees it: by polling."""
+    while redis.poll() is None:
+        time.sleep(0.01)
+
+
 async def test_a_client_idle_while_redis_restarted_works_at_its_next_command(root: Path) -> None:
     """What a ``berth serve`` process that served nothing during a Redis outage sees: its
     pooled connections were dropped by the old Redis, yet the next request's command works."""
@@ -282,8 +289,7 @@ async def test_a_client_idle_while_redis_restarted_works_at_its_next_command(roo
         killed = redis.pid
         assert killed is not None
         os.kill(killed, signal.SIGKILL)
-        while redis.poll() is None:  # reaped, as berth serve's supervisor sees it exit
-            await asyncio.sleep(0.01)
+        await asyncio.to_thread(_reap, redis)
 
         began = asyncio.get_running_loop().time()
         with pytest.raises(aioredis.ConnectionError):
