@@ -3,6 +3,8 @@ configuration checks and the audit forwarding uses."""
 
 from __future__ import annotations
 
+import functools
+
 from registry.services.errors import ConfigurationInvalid
 
 # Harbor's event types, in Harbor's order: what /auditlog-exts/events lists and what
@@ -32,6 +34,7 @@ EVENT_TYPES = (
 OTHER = "other"
 
 
+@functools.lru_cache(maxsize=8)  # asked on every audited request, with one text at a time
 def disabled_types(text: str) -> frozenset[str]:
     return frozenset(t.strip() for t in text.split(",") if t.strip())
 

@@ -99,7 +99,11 @@ def artifact_event(
     """An artifact was pushed (PUSH_ARTIFACT, by tag or by digest with ``tag`` None), pulled
     (PULL_ARTIFACT: GET, not HEAD) or deleted (DELETE_ARTIFACT, ``tag`` its first tag);
     ``facts``, the project's as the request found them, spare the replication lookup."""
-    _schedule(b, _notify_artifact(b, event_type, project, repository, digest, tag, operator, host))
+    # Most pulls are of projects without webhooks: no task for each of them just to learn that.
+    if not b.webhook_subscriptions.surely_unwanted(project.id, event_type):
+        _schedule(
+            b, _notify_artifact(b, event_type, project, repository, digest, tag, operator, host)
+        )
     if replication_trigger.follows(event_type):  # not pulls: no task per pull for nothing
         _schedule(
             b, replication_trigger.on_local_event(b, event_type, repository, digest, tag, facts)

@@ -28,6 +28,17 @@ class Subscriptions:
             self._types[project_id] = found
         return event_type in found[0]
 
+    def surely_unwanted(self, project_id: int, event_type: str) -> bool:
+        """True when what this process remembers (and is not yet due to ask again) says no
+        policy of the project wants ``event_type``: the caller need not start the work that
+        would ask. False when it does not know."""
+        found = self._types.get(project_id)
+        return (
+            found is not None
+            and time.monotonic() - found[1] <= self._ttl
+            and event_type not in found[0]
+        )
+
     def invalidate(self, project_id: int | None = None) -> None:
         if project_id is None:
             self._types.clear()

@@ -61,3 +61,26 @@ async def test_policies_keep_their_auth_header_sealed(backends: Backends, admin:
         "update",
         "delete",
     ]
+
+
+async def test_a_pull_starts_no_notification_once_no_policy_is_known_to_want_it(
+    backends: Backends, admin: Principal
+) -> None:
+    project = await find_by_id(
+        backends.db, await project_service.create_project(backends, admin, "quiet", {})
+    )
+    assert project is not None
+    subscriptions = backends.webhook_subscriptions
+    # Not asked yet: unknown, so the work that asks must start.
+    assert not subscriptions.surely_unwanted(project.id, "PULL_ARTIFACT")
+    assert not await subscriptions.wants(backends.db, project.id, "PULL_ARTIFACT")
+    assert subscriptions.surely_unwanted(project.id, "PULL_ARTIFACT")
+
+    await webhook_policy.create_policy(
+        backends, admin, project, {**_policy("pulls"), "event_types": ["PULL_ARTIFACT"]}
+    )
+    # The policy made here is known at once: pulls start their notification again.
+    assert not subscriptions.surely_unwanted(project.id, "PULL_ARTIFACT")
+    assert await subscriptions.wants(backends.db, project.id, "PULL_ARTIFACT")
+    assert not subscriptions.surely_unwanted(project.id, "PULL_ARTIFACT")
+    assert subscriptions.surely_unwanted(project.id, "DELETE_ARTIFACT")
