@@ -1,8 +1,10 @@
-"""How many SQL statements a manifest push sends: one transaction, with a manifest's layers and
-an index's children linked in one statement each, whatever their number."""
+"""How many SQL statements a manifest push sends (a manifest's layers and an index's children
+linked in one statement each, whatever their number), and that pushes to one repository never
+wait for each other on its row."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -111,7 +113,7 @@ def _show(what: str, statements: list[str]) -> None:
     print(f"{what}: {len(statements)} statements", *(s[:160] for s in statements), sep="\n  ")
 
 
-async def test_a_push_costs_two_statements_whatever_its_layer_count(
+async def test_a_push_costs_three_statements_whatever_its_layer_count(
     backends: Backends, admin: Principal, counted: StatementLog
 ) -> None:
     project, descriptors = await _project_with_blobs(backends, admin, 21)
@@ -128,7 +130,8 @@ async def test_a_push_costs_two_statements_whatever_its_layer_count(
         backends, counted, project, "large", large, mediatypes.OCI_MANIFEST
     )
     _show("image push, 20 layers (request)", answered_large)
-    assert len(answered) == len(answered_large) == 2
+    # What it references, the write, and the repository's update time.
+    assert len(answered) == len(answered_large) == 3
     # The one write stored the layers, and the tags point at what was pushed.
     linked = await backends.db.fetchval(
         "SELECT count(*) FROM artifact_blobs ab JOIN artifacts a ON a.id = ab.artifact_id "
@@ -144,7 +147,7 @@ async def test_a_push_costs_two_statements_whatever_its_layer_count(
     assert (await manifest_service.get_manifest(backends, "counted/app", "small")).content == large
 
 
-async def test_an_index_push_costs_two_statements_whatever_its_child_count(
+async def test_an_index_push_costs_three_statements_whatever_its_child_count(
     backends: Backends, admin: Principal, counted: StatementLog
 ) -> None:
     project, descriptors = await _project_with_blobs(backends, admin, 6)
@@ -169,10 +172,91 @@ async def test_an_index_push_costs_two_statements_whatever_its_child_count(
         answered, _ = await _push(backends, counted, project, tag, index, mediatypes.OCI_INDEX)
         _show(f"index push, {len(some)} children (request)", answered)
         counts.append(len(answered))
-    assert counts == [2, 2]
+    assert counts == [3, 3]
     platforms = await backends.db.fetch(
         "SELECT ar.platform FROM artifact_references ar "
         "JOIN tags t ON t.artifact_id = ar.parent_id "
         "WHERE t.name = 'five' ORDER BY ar.platform->>'architecture'"
     )
     assert [r["platform"]["architecture"] for r in platforms] == [f"arch{i}" for i in range(5)]
+
+
+async def _held(database_url: str, statement: str, *args: object) -> asyncpg.Connection:
+    """A connection inside a transaction that ran ``statement`` and has not ended."""
+    conn = await asyncpg.connect(database_url)
+    await conn.execute("BEGIN")
+    await conn.execute(statement, *args)
+    return conn
+
+
+async def test_a_push_does_not_wait_for_another_holding_the_repository_row(
+    backends: Backends, admin: Principal, counted: StatementLog, database_url: str
+) -> None:
+    project, descriptors = await _project_with_blobs(backends, admin, 2)
+    image = _image(descriptors[0], descriptors[1:])
+    await _push(backends, counted, project, "first", image, mediatypes.OCI_MANIFEST)
+    # What another push bumping the update time holds until it commits.
+    other = await _held(
+        database_url,
+        "SELECT id FROM repositories WHERE name = $1 FOR NO KEY UPDATE",
+        "counted/app",
+    )
+    try:
+        # Waiting for that commit would hang here until the timeout.
+        async with asyncio.timeout(10):
+            await _push(backends, counted, project, "second", image, mediatypes.OCI_MANIFEST)
+    finally:
+        await other.close()
+    stored = await manifest_service.get_manifest(backends, "counted/app", "second")
+    assert stored.content == image
+
+
+async def test_pushes_racing_to_make_a_repository_land_in_the_one_made(
+    backends: Backends, admin: Principal, counted: StatementLog, database_url: str
+) -> None:
+    project, descriptors = await _project_with_blobs(backends, admin, 2)
+    image = _image(descriptors[0], descriptors[1:])
+    other = await _held(
+        database_url,
+        "INSERT INTO repositories (project_id, name) VALUES ($1, 'counted/app')",
+        project.id,
+    )
+    try:
+        push = asyncio.create_task(
+            _push(backends, counted, project, "raced", image, mediatypes.OCI_MANIFEST)
+        )
+        await asyncio.sleep(0.5)  # the push's insert now waits on the other's row
+        await other.execute("COMMIT")
+        async with asyncio.timeout(10):
+            await push
+    finally:
+        await other.close()
+    rows = await backends.db.fetch("SELECT id FROM repositories WHERE name = 'counted/app'")
+    assert len(rows) == 1
+    stored = await manifest_service.get_manifest(backends, "counted/app", "raced")
+    assert stored.content == image
+
+
+async def test_a_push_racing_the_deletion_of_its_repository_makes_it_anew(
+    backends: Backends, admin: Principal, counted: StatementLog, database_url: str
+) -> None:
+    project, descriptors = await _project_with_blobs(backends, admin, 2)
+    image = _image(descriptors[0], descriptors[1:])
+    await _push(backends, counted, project, "old", image, mediatypes.OCI_MANIFEST)
+    before = await backends.db.fetchval("SELECT id FROM repositories WHERE name = 'counted/app'")
+    other = await _held(database_url, "DELETE FROM repositories WHERE id = $1", before)
+    try:
+        push = asyncio.create_task(
+            _push(backends, counted, project, "new", image, mediatypes.OCI_MANIFEST)
+        )
+        await asyncio.sleep(0.5)  # the push's foreign key check now waits on the deletion
+        await other.execute("COMMIT")
+        async with asyncio.timeout(10):
+            await push
+    finally:
+        await other.close()
+    after = await backends.db.fetchval("SELECT id FROM repositories WHERE name = 'counted/app'")
+    assert after is not None
+    assert after != before
+    stored = await manifest_service.get_manifest(backends, "counted/app", "new")
+    assert stored.content == image
