@@ -4,6 +4,7 @@ one read of everything the manifest refers to, one write of everything it create
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,21 +33,9 @@ async def referenced(
     child_digests: list[str],
     tag: str | None,
 ) -> Referenced:
+    # A function (migration 0017) so that its plan is made once per connection, not per push.
     rows = await db.fetch(
-        """
-        SELECT 'blob' AS kind, b.digest, b.id, b.size FROM blobs b
-        JOIN project_blobs pb ON pb.blob_id = b.id AND pb.project_id = $1
-        WHERE b.digest = ANY($3::text[])
-        UNION ALL
-        SELECT 'child', a.digest, a.id, a.size FROM artifacts a
-        JOIN repositories r ON r.id = a.repository_id
-        WHERE r.name = $2 AND a.digest = ANY($4::text[])
-        UNION ALL
-        SELECT 'tag', a.digest, a.id, a.size FROM tags t
-        JOIN repositories r ON r.id = t.repository_id
-        JOIN artifacts a ON a.id = t.artifact_id
-        WHERE r.name = $2 AND t.name = $5::text
-        """,
+        "SELECT kind, digest, id, size FROM manifest_references($1, $2, $3, $4, $5)",
         project_id,
         repository,
         blob_digests,
@@ -130,6 +119,10 @@ WHERE id = (
     FOR NO KEY UPDATE SKIP LOCKED
 )
 """
+# When this process last sent _TOUCH for a repository: within the second it is not sent again,
+# sparing most pushes that round trip (a push through another process may still send it).
+_TOUCHED: dict[int, float] = {}
+_TOUCHED_CAPACITY = 10_000
 # Foreign keys to the repository row (PostgreSQL's default names).
 _REPOSITORY_KEYS = frozenset({"artifacts_repository_id_fkey", "tags_repository_id_fkey"})
 
@@ -170,8 +163,18 @@ async def store(
             continue  # the repository was deleted as this statement ran: make it again
         if row is not None:
             if row["existing"] is not None:
-                await db.execute(_TOUCH, row["existing"])
+                await _touch(db, row["existing"])
             return row["id"], row["created"]
         # Another push made the repository as this statement ran (its insert waited for that
         # one's commit, then did nothing): the next statement sees it.
     raise RuntimeError(f"repository {repository} was made and deleted while a push was stored")
+
+
+async def _touch(db: Executor, repository_id: int) -> None:
+    now = time.monotonic()
+    if now - _TOUCHED.get(repository_id, -1.0) < 1.0:
+        return
+    if len(_TOUCHED) >= _TOUCHED_CAPACITY:
+        _TOUCHED.clear()
+    _TOUCHED[repository_id] = now
+    await db.execute(_TOUCH, repository_id)
