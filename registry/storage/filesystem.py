@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import builtins
+import ctypes
+import ctypes.util
 import os
 import secrets
 import shutil
@@ -43,6 +45,41 @@ _PARTIAL_SUFFIX = "!partial"
 # Tries at creating a parent directory that concurrent deletes keep pruning.
 _PARENT_ATTEMPTS = 10
 _EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+def _load_sync_file_range() -> Callable[[int, int, int], None] | None:
+    """Linux's sync_file_range(SYNC_FILE_RANGE_WRITE): start writing a range back to disk
+    without waiting for it. None where libc lacks it."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        call = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    call.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    call.restype = ctypes.c_int
+    write = 2  # SYNC_FILE_RANGE_WRITE
+
+    def start_writeback(descriptor: int, offset: int, count: int) -> None:
+        call(descriptor, offset, count, write)  # advice only: a failure leaves it to fsync
+
+    return start_writeback
+
+
+# An upload's bytes start for the disk every WRITEBACK_BYTES as they arrive, so the fsync that
+# completes the blob waits for the last stretch only, not for the whole blob at once.
+_start_writeback = _load_sync_file_range()
+WRITEBACK_BYTES = 8 * 1024 * 1024
+
+
+def _sync_file(file: Path) -> None:
+    """Put ``file``'s bytes on disk. A blob is named where readers find it (and acknowledged)
+    only after this: otherwise a machine that loses power could keep the name, and PostgreSQL's
+    record of the blob, over bytes that never reached the disk."""
+    descriptor = os.open(file, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _visible(name: str) -> bool:
@@ -107,10 +144,13 @@ class FilesystemDriver:
         try:
             with file:
                 file.write(content)
+                file.flush()
+                os.fsync(file.fileno())
             os.replace(staging, target)
         except BaseException:
             staging.unlink(missing_ok=True)
             raise
+        self._sync_directories(target)
 
     async def reader(
         self, path: str, offset: int = 0, length: int | None = None
@@ -219,7 +259,9 @@ class FilesystemDriver:
         if not origin.is_file():
             raise PathNotFoundError(source, self.name)
         target = self._local(dest)
+        _sync_file(origin)
         self._with_parent(target, lambda: os.replace(origin, target))
+        self._sync_directories(target)
         self._prune(origin.parent)
 
     async def delete(self, path: str) -> None:
@@ -327,6 +369,20 @@ class FilesystemDriver:
         target.parent.mkdir(parents=True, exist_ok=True)
         return action()
 
+    def _sync_directories(self, target: Path) -> None:
+        """Make the names leading to ``target`` durable, its directory's up to the root's: any
+        level may have been made for it (a directory that did not change syncs at no cost)."""
+        directory = target.parent
+        while True:
+            descriptor = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+            if directory == self.root or not directory.is_relative_to(self.root):
+                return
+            directory = directory.parent
+
     def _prune(self, directory: Path) -> None:
         while directory != self.root and directory.is_relative_to(self.root):
             try:
@@ -349,6 +405,7 @@ class _FilesystemWriter:
         self._size = self._start = file.tell()
         self._closed = False
         self._committed = False
+        self._written_back = self._start
 
     @property
     def size(self) -> int:
@@ -367,6 +424,11 @@ class _FilesystemWriter:
         for chunk in chunks:
             if chunk:
                 self._file.write(chunk)
+        end = self._file.tell()
+        if _start_writeback is not None and end - self._written_back >= WRITEBACK_BYTES:
+            self._file.flush()
+            _start_writeback(self._file.fileno(), self._written_back, end - self._written_back)
+            self._written_back = end
 
     async def close(self) -> None:
         if self._closed:
