@@ -194,6 +194,38 @@ async def _held(database_url: str, statement: str, *args: object) -> asyncpg.Con
     return conn
 
 
+_WAITING = (
+    "SELECT count(*) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+)
+
+
+async def _push_racing(
+    other: asyncpg.Connection,
+    backends: Backends,
+    log: StatementLog,
+    project: ProjectRef,
+    tag: str,
+    image: bytes,
+) -> None:
+    """Push while ``other``'s open transaction holds what the push needs; commit that
+    transaction once the push waits for it, then let the push finish."""
+    push = asyncio.create_task(_push(backends, log, project, tag, image, mediatypes.OCI_MANIFEST))
+    try:
+        for _ in range(1000):  # up to 10 s for the push to reach the wait
+            if await other.fetchval(_WAITING):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the push never waited for the other transaction")
+        await other.execute("COMMIT")
+        async with asyncio.timeout(10):
+            await push
+    finally:
+        push.cancel()
+        await other.close()
+
+
 async def test_a_push_does_not_wait_for_another_holding_the_repository_row(
     backends: Backends, admin: Principal, counted: StatementLog, database_url: str
 ) -> None:
@@ -226,16 +258,8 @@ async def test_pushes_racing_to_make_a_repository_land_in_the_one_made(
         "INSERT INTO repositories (project_id, name) VALUES ($1, 'counted/app')",
         project.id,
     )
-    try:
-        push = asyncio.create_task(
-            _push(backends, counted, project, "raced", image, mediatypes.OCI_MANIFEST)
-        )
-        await asyncio.sleep(0.5)  # the push's insert now waits on the other's row
-        await other.execute("COMMIT")
-        async with asyncio.timeout(10):
-            await push
-    finally:
-        await other.close()
+    # The push's insert waits on the other's uncommitted row, then finds it.
+    await _push_racing(other, backends, counted, project, "raced", image)
     rows = await backends.db.fetch("SELECT id FROM repositories WHERE name = 'counted/app'")
     assert len(rows) == 1
     stored = await manifest_service.get_manifest(backends, "counted/app", "raced")
@@ -250,16 +274,8 @@ async def test_a_push_racing_the_deletion_of_its_repository_makes_it_anew(
     await _push(backends, counted, project, "old", image, mediatypes.OCI_MANIFEST)
     before = await backends.db.fetchval("SELECT id FROM repositories WHERE name = 'counted/app'")
     other = await _held(database_url, "DELETE FROM repositories WHERE id = $1", before)
-    try:
-        push = asyncio.create_task(
-            _push(backends, counted, project, "new", image, mediatypes.OCI_MANIFEST)
-        )
-        await asyncio.sleep(0.5)  # the push's foreign key check now waits on the deletion
-        await other.execute("COMMIT")
-        async with asyncio.timeout(10):
-            await push
-    finally:
-        await other.close()
+    # The push's foreign key check waits on the deletion, which then takes the row.
+    await _push_racing(other, backends, counted, project, "new", image)
     after = await backends.db.fetchval("SELECT id FROM repositories WHERE name = 'counted/app'")
     assert after is not None
     assert after != before
