@@ -18,14 +18,19 @@ class Subscriptions:
         self._ttl = ttl_seconds
         self._capacity = capacity
         self._types: dict[int, tuple[frozenset[str], float]] = {}
+        # Counts invalidations: an answer read while one happened is used, never kept, since
+        # it may predate the change that caused it.
+        self._changes = 0
 
     async def wants(self, db: Executor, project_id: int, event_type: str) -> bool:
         found = self._types.get(project_id)
         if found is None or time.monotonic() - found[1] > self._ttl:
             if len(self._types) >= self._capacity:
                 self._types.clear()
+            changes = self._changes
             found = (await webhooks.subscribed_event_types(db, project_id), time.monotonic())
-            self._types[project_id] = found
+            if changes == self._changes:
+                self._types[project_id] = found
         return event_type in found[0]
 
     def surely_unwanted(self, project_id: int, event_type: str) -> bool:
@@ -40,6 +45,7 @@ class Subscriptions:
         )
 
     def invalidate(self, project_id: int | None = None) -> None:
+        self._changes += 1
         if project_id is None:
             self._types.clear()
         else:
