@@ -18,7 +18,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from registry.config import Settings
 from registry.db.pool import open_pool
 from registry.jobs.queue import CeleryJobQueue
-from registry.services.audit import AuditTrail
+from registry.services.audit import PULL_DB_SETTINGS, AuditTrail
 from registry.services.audit_forward import AuditPolicy
 from registry.services.configuration import ConfigurationCache
 from registry.services.context import Backends
@@ -67,6 +67,15 @@ async def open_backends(
             else settings.database_command_timeout_seconds
         ),
     )
+    # Pull records only (see AuditTrail); connected when the first pull is recorded.
+    pull_db = await open_pool(
+        settings.database_url.get_secret_value(),
+        1,
+        min_size=0,
+        connect_timeout=settings.database_timeout_seconds,
+        command_timeout=settings.database_command_timeout_seconds,
+        server_settings=PULL_DB_SETTINGS,
+    )
     redis = connect_redis(settings.redis_url.get_secret_value(), settings.redis_timeout_seconds)
     try:
         await redis.ping()
@@ -86,7 +95,7 @@ async def open_backends(
                 failure_limit=settings.login_failure_limit,
                 failure_window_seconds=settings.login_failure_window_seconds,
             ),
-            audit=AuditTrail(db),
+            audit=AuditTrail(db, pull_db=pull_db),
             jobs=CeleryJobQueue(settings),
             secrets=secrets,
         )
@@ -99,4 +108,5 @@ async def open_backends(
             backends.jobs.close()
     finally:
         await redis.aclose()
+        await pull_db.close()
         await db.close()

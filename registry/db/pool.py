@@ -39,6 +39,7 @@ async def open_pool(
     dsn: str,
     size: int = 10,
     *,
+    min_size: int = 1,
     connect_timeout: float = 5.0,
     command_timeout: float | None = 15.0,
     **kwargs: Any,
@@ -47,7 +48,7 @@ async def open_pool(
     surfaces as ``TimeoutError`` (a 503 for clients) instead of a request that hangs."""
     pool = await asyncpg.create_pool(
         dsn,
-        min_size=1,
+        min_size=min(min_size, size),
         max_size=size,
         init=_init_connection,
         timeout=connect_timeout,

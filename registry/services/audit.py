@@ -1,10 +1,18 @@
 """The audit trail.
 
 ``record`` returns once the event is committed, so a response that acknowledges a push, pull
-or delete is never followed by a lost audit line (a crash right after answering keeps it).
-Events recorded at the same moment are written together by one writer task, one INSERT per
-batch (group commit): a burst of pulls costs one round trip, not one each. Pull times and
-counts are not audit records; they stay batched off the request path, flushed every second.
+or delete is never followed by a lost audit line (a crash of Berth right after answering keeps
+it). Events recorded at the same moment are written together by one writer task, one INSERT
+per batch (group commit): a burst of pulls costs one round trip, not one each.
+
+Batches of pulls alone may go to ``pull_db``, a pool whose commits do not wait for PostgreSQL
+to flush its log to disk (``synchronous_commit = off``). A pull changes nothing but its audit
+line, and waiting for the disk on every pull batch cost a third of the manifest GETs a second
+(4 400 against 5 900 at 16 connections). The line is in PostgreSQL before the pull is
+answered, so only a crash of the database server itself (or its machine) can lose one, and
+then only those of its last 0.6 s (three times ``wal_writer_delay``). Pushes, deletions and
+every other record commit to disk before their answer. Pull times and counts are not audit
+records; they stay batched off the request path, flushed every second.
 """
 
 from __future__ import annotations
@@ -23,6 +31,10 @@ log = logging.getLogger(__name__)
 
 # The job kind that purges old audit records.
 PURGE_KIND = "PURGE_AUDIT_LOG"
+# The operation of a pull's record, the one that may be committed without waiting for the disk.
+PULL = "pull"
+# What a pool for pull records sets on its connections.
+PULL_DB_SETTINGS = {"synchronous_commit": "off"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,8 +52,11 @@ class AuditGate(Protocol):
 
 
 class AuditTrail:
-    def __init__(self, db: Pool, interval_seconds: float = 1.0) -> None:
+    def __init__(
+        self, db: Pool, interval_seconds: float = 1.0, *, pull_db: Pool | None = None
+    ) -> None:
         self._db = db
+        self._pull_db = pull_db
         # What the configuration says about each event (disabled types, forwarding); set by
         # the composition root once the configuration can be read.
         self.gate: AuditGate | None = None
@@ -93,8 +108,11 @@ class AuditTrail:
         await self._write_pending()
 
     async def _write(self, events: list[AuditEvent]) -> None:
+        db = self._db
+        if self._pull_db is not None and all(e.operation == PULL for e in events):
+            db = self._pull_db
         await audit_db.record_many(
-            self._db,
+            db,
             [(e.project_id, e.operation, e.resource_type, e.resource, e.username) for e in events],
         )
 

@@ -35,7 +35,7 @@ from registry.oci.digest import Digest
 from registry.rbac import Action, ProjectRef
 from registry.services import access, lease, notify
 from registry.services.artifact import HELM_CONFIG, remove_artifacts
-from registry.services.audit import AuditEvent
+from registry.services.audit import PULL, AuditEvent
 from registry.services.blob import read_blob
 from registry.services.context import Backends
 from registry.services.errors import (
@@ -382,7 +382,7 @@ async def download(b: Backends, actor: Principal, project: ProjectRef, filename:
     notify.chart_event(b, DOWNLOAD_CHART, project, row["name"], row["version"], actor.name)
     await b.audit.record(
         AuditEvent(
-            "pull",
+            PULL,
             "chart",
             f"{repository_of(project, row['name'])}:{row['version']}",
             actor.name,

@@ -16,7 +16,7 @@ from registry.oci.names import is_valid_tag
 from registry.rbac import ProjectRef
 from registry.services import notify, read_cache, scan
 from registry.services.artifact import check_tags_mutable, kind_for, remove_artifacts
-from registry.services.audit import AuditEvent
+from registry.services.audit import PULL, AuditEvent
 from registry.services.blob import parse_digest
 from registry.services.context import Backends
 from registry.services.errors import (
@@ -140,7 +140,7 @@ async def pull_manifest(
     b.audit.record_pull(stored.artifact_id, stored.tag_id, stored.repository_id)
     notify.artifact_event(b, PULL_ARTIFACT, project, repository, stored.digest, tag, operator)
     await b.audit.record(
-        AuditEvent("pull", "artifact", audit_resource(repository, reference), operator, project.id)
+        AuditEvent(PULL, "artifact", audit_resource(repository, reference), operator, project.id)
     )
     return stored
 

@@ -1,6 +1,6 @@
 """The audit trail against the real PostgreSQL: a recorded event is committed when ``record``
-returns, concurrent events all land, and a failed write is the caller's
-error (the request is not acknowledged)."""
+returns, concurrent events all land, a failed write is the caller's error (the request is not
+acknowledged), and only batches of pulls alone skip waiting for the disk."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from registry.db.migrate import migrate
 from registry.db.pool import Pool, open_pool
-from registry.services.audit import AuditEvent, AuditTrail
+from registry.services.audit import PULL_DB_SETTINGS, AuditEvent, AuditTrail
 
 
 @pytest.fixture
@@ -77,3 +77,32 @@ async def test_record_raises_when_the_database_cannot_take_the_event(database_ur
     with pytest.raises(Exception):  # noqa: B017, PT011 — asyncpg's own "pool is closed"
         await trail.record(AuditEvent("create", "artifact", "audit-test/lost:1", "admin"))
     await trail.stop()
+
+
+async def test_pulls_alone_commit_without_waiting_for_the_disk_and_the_rest_wait(
+    pool: Pool, database_url: str
+) -> None:
+    pull_db = await open_pool(
+        database_url, 1, min_size=0, command_timeout=None, server_settings=PULL_DB_SETTINGS
+    )
+    assert await pull_db.fetchval("SHOW synchronous_commit") == "off"
+    assert await pool.fetchval("SHOW synchronous_commit") == "on"
+    trail = AuditTrail(pool, pull_db=pull_db)
+    trail.start()
+    try:
+        await trail.record(AuditEvent("pull", "artifact", "audit-test/p:1", "dev"))
+        # In PostgreSQL when record returns, as every record is.
+        assert await _count(pool) == 1
+        await pull_db.close()
+        # Pulls alone went to the closed pool; anything else, alone or with pulls, does not.
+        with pytest.raises(Exception):  # noqa: B017, PT011 — asyncpg's own "pool is closed"
+            await trail.record(AuditEvent("pull", "artifact", "audit-test/p:2", "dev"))
+        await trail.record(AuditEvent("create", "artifact", "audit-test/c:1", "dev"))
+        await asyncio.gather(
+            trail.record(AuditEvent("pull", "artifact", "audit-test/p:3", "dev")),
+            trail.record(AuditEvent("delete", "artifact", "audit-test/d:1", "dev")),
+        )
+        assert await _count(pool) == 4
+    finally:
+        await trail.stop()
+        await pull_db.close()
