@@ -32,7 +32,11 @@ async def record(
     )
 
 
-async def record_many(db: Executor, rows: list[tuple[int | None, str, str, str, str]]) -> None:
+# (project_id, operation, resource_type, resource, username)
+Row = tuple[int | None, str, str, str, str]
+
+
+async def record_many(db: Executor, rows: list[Row]) -> None:
     """Insert audit rows ``(project_id, operation, resource_type, resource, username)`` in
     one statement (one round trip and one plan, however many rows)."""
     await db.execute(

@@ -10,9 +10,11 @@ from asyncpg.pool import PoolConnectionProxy
 
 if TYPE_CHECKING:
     Pool = asyncpg.Pool[asyncpg.Record]
-    Connection = asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]
+    PooledConnection = PoolConnectionProxy[asyncpg.Record]
+    Connection = asyncpg.Connection[asyncpg.Record] | PooledConnection
 else:  # asyncpg's classes are generic only in its type stubs
     Pool = asyncpg.Pool
+    PooledConnection = PoolConnectionProxy
     Connection = asyncpg.Connection | PoolConnectionProxy
 
 # Anything a query can run on: the pool itself or a connection taken from it.

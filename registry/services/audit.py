@@ -25,7 +25,7 @@ from typing import Protocol
 
 from registry.db import artifacts, repositories
 from registry.db import audit as audit_db
-from registry.db.pool import Pool
+from registry.db.pool import Pool, PooledConnection
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,8 @@ class AuditTrail:
     ) -> None:
         self._db = db
         self._pull_db = pull_db
+        self._pull_conn: PooledConnection | None = None
+        self._pull_lock = asyncio.Lock()
         # What the configuration says about each event (disabled types, forwarding); set by
         # the composition root once the configuration can be read.
         self.gate: AuditGate | None = None
@@ -108,13 +110,32 @@ class AuditTrail:
         await self._write_pending()
 
     async def _write(self, events: list[AuditEvent]) -> None:
-        db = self._db
+        rows = [
+            (e.project_id, e.operation, e.resource_type, e.resource, e.username) for e in events
+        ]
         if self._pull_db is not None and all(e.operation == PULL for e in events):
-            db = self._pull_db
-        await audit_db.record_many(
-            db,
-            [(e.project_id, e.operation, e.resource_type, e.resource, e.username) for e in events],
-        )
+            await self._write_pulls(self._pull_db, rows)
+        else:
+            await audit_db.record_many(self._db, rows)
+
+    async def _write_pulls(self, pull_db: Pool, rows: list[audit_db.Row]) -> None:
+        # Pull batches come a few thousand a second under load, and taking a connection from
+        # the pool and giving it back cost more CPU than the INSERT itself (32 of 86 us): the
+        # connection is kept between batches, and given back only when a write on it failed.
+        async with self._pull_lock:
+            if self._pull_conn is None:
+                self._pull_conn = await pull_db.acquire()
+            try:
+                await audit_db.record_many(self._pull_conn, rows)
+            except BaseException:
+                await self._release_pull_conn(pull_db)
+                raise
+
+    async def _release_pull_conn(self, pull_db: Pool) -> None:
+        conn, self._pull_conn = self._pull_conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                await pull_db.release(conn)
 
     async def _write_pending(self) -> None:
         batch, self._pending = self._pending, []
@@ -153,7 +174,12 @@ class AuditTrail:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._writer = self._pull_flusher = None
-        await self.flush()
+        try:
+            await self.flush()
+        finally:
+            if self._pull_db is not None:
+                async with self._pull_lock:
+                    await self._release_pull_conn(self._pull_db)
 
 
 async def purge_audit_logs(

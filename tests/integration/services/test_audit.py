@@ -79,12 +79,17 @@ async def test_record_raises_when_the_database_cannot_take_the_event(database_ur
     await trail.stop()
 
 
+async def _pull_pool(database_url: str) -> Pool:
+    settings = {**PULL_DB_SETTINGS, "application_name": "audit-test-pulls"}
+    return await open_pool(
+        database_url, 1, min_size=0, command_timeout=None, server_settings=settings
+    )
+
+
 async def test_pulls_alone_commit_without_waiting_for_the_disk_and_the_rest_wait(
     pool: Pool, database_url: str
 ) -> None:
-    pull_db = await open_pool(
-        database_url, 1, min_size=0, command_timeout=None, server_settings=PULL_DB_SETTINGS
-    )
+    pull_db = await _pull_pool(database_url)
     assert await pull_db.fetchval("SHOW synchronous_commit") == "off"
     assert await pool.fetchval("SHOW synchronous_commit") == "on"
     trail = AuditTrail(pool, pull_db=pull_db)
@@ -93,7 +98,7 @@ async def test_pulls_alone_commit_without_waiting_for_the_disk_and_the_rest_wait
         await trail.record(AuditEvent("pull", "artifact", "audit-test/p:1", "dev"))
         # In PostgreSQL when record returns, as every record is.
         assert await _count(pool) == 1
-        await pull_db.close()
+        pull_db.terminate()
         # Pulls alone went to the closed pool; anything else, alone or with pulls, does not.
         with pytest.raises(Exception):  # noqa: B017, PT011 — asyncpg's own "pool is closed"
             await trail.record(AuditEvent("pull", "artifact", "audit-test/p:2", "dev"))
@@ -103,6 +108,30 @@ async def test_pulls_alone_commit_without_waiting_for_the_disk_and_the_rest_wait
             trail.record(AuditEvent("delete", "artifact", "audit-test/d:1", "dev")),
         )
         assert await _count(pool) == 4
+    finally:
+        await trail.stop()
+        await pull_db.close()
+
+
+async def test_pulls_are_recorded_again_once_their_connection_was_killed(
+    pool: Pool, database_url: str
+) -> None:
+    pull_db = await _pull_pool(database_url)
+    trail = AuditTrail(pool, pull_db=pull_db)
+    trail.start()
+    try:
+        await trail.record(AuditEvent("pull", "artifact", "audit-test/k:1", "dev"))
+        killed = await pool.fetchval(
+            "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity "
+            "WHERE application_name = 'audit-test-pulls'"
+        )
+        assert killed == 1  # the one connection the writer keeps between batches
+        # The pull that meets the dead connection fails (its request answers 503)...
+        with pytest.raises(Exception):  # noqa: B017, PT011 — asyncpg's connection error
+            await trail.record(AuditEvent("pull", "artifact", "audit-test/k:2", "dev"))
+        # ...and the next one is written on a new connection.
+        await trail.record(AuditEvent("pull", "artifact", "audit-test/k:3", "dev"))
+        assert await _count(pool) == 2
     finally:
         await trail.stop()
         await pull_db.close()
