@@ -35,6 +35,7 @@ PURGE_KIND = "PURGE_AUDIT_LOG"
 PULL = "pull"
 # What a pool for pull records sets on its connections.
 PULL_DB_SETTINGS = {"synchronous_commit": "off"}
+_RELEASE_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,8 +135,9 @@ class AuditTrail:
     async def _release_pull_conn(self, pull_db: Pool) -> None:
         conn, self._pull_conn = self._pull_conn, None
         if conn is not None:
+            # Bounded: a frozen server must not hold the writer (asyncpg closes it instead).
             with contextlib.suppress(Exception):
-                await pull_db.release(conn)
+                await pull_db.release(conn, timeout=_RELEASE_SECONDS)
 
     async def _write_pending(self) -> None:
         batch, self._pending = self._pending, []
