@@ -393,6 +393,11 @@ class FilesystemDriver:
 
 
 class _FilesystemWriter:
+    """Bytes reach the file in a worker thread, about CHUNK_SIZE at a time, while the next
+    batch arrives: :meth:`write` waits only for the batch before the one it hands over, so
+    receiving (and hashing, on the event loop) overlaps the copy into the page cache. A failed
+    batch is raised by the next call that waits for it."""
+
     def __init__(
         self, driver: FilesystemDriver, path: str, target: Path, partial: Path, file: IO[Any]
     ) -> None:
@@ -401,7 +406,9 @@ class _FilesystemWriter:
         self._target = target
         self._partial = partial
         self._file = file
-        self._buffer = bytearray()
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._in_flight: asyncio.Future[None] | None = None
         self._size = self._start = file.tell()
         self._closed = False
         self._committed = False
@@ -413,17 +420,37 @@ class _FilesystemWriter:
 
     async def write(self, data: bytes) -> None:
         self._ensure_open()
-        self._size += len(data)
-        if len(self._buffer) + len(data) < CHUNK_SIZE:
-            self._buffer += data
+        # Held past this call, so it must not change under the thread.
+        chunk = data if type(data) is bytes else bytes(data)
+        self._size += len(chunk)
+        self._pending.append(chunk)
+        self._pending_bytes += len(chunk)
+        if self._pending_bytes < CHUNK_SIZE:
             return
-        buffered, self._buffer = self._buffer, bytearray()
-        await asyncio.to_thread(self._write_out, buffered, data)
+        batch = self._take_pending()
+        await self._settle()
+        self._in_flight = asyncio.ensure_future(asyncio.to_thread(self._write_out, batch))
 
-    def _write_out(self, *chunks: bytes | bytearray) -> None:
-        for chunk in chunks:
-            if chunk:
-                self._file.write(chunk)
+    def _take_pending(self) -> list[bytes]:
+        batch, self._pending, self._pending_bytes = self._pending, [], 0
+        return batch
+
+    async def _settle(self) -> None:
+        """Wait for the batch in the worker thread; a cancelled caller leaves it running (it
+        cannot be stopped) for whoever settles next."""
+        if self._in_flight is not None:
+            await asyncio.shield(self._in_flight)
+            self._in_flight = None
+
+    async def _settle_ignoring_failure(self) -> None:
+        try:
+            await self._settle()
+        except Exception:  # the bytes are being dropped anyway
+            self._in_flight = None
+
+    def _write_out(self, batch: Sequence[bytes]) -> None:
+        for chunk in batch:
+            self._file.write(chunk)
         end = self._file.tell()
         if _start_writeback is not None and end - self._written_back >= WRITEBACK_BYTES:
             self._file.flush()
@@ -434,12 +461,18 @@ class _FilesystemWriter:
         if self._closed:
             return
         self._closed = True
-        buffered, self._buffer = self._buffer, bytearray()
-        await asyncio.to_thread(self._flush_and_close, buffered)
-
-    def _flush_and_close(self, buffered: bytearray) -> None:
+        batch = self._take_pending()
         try:
-            self._write_out(buffered)
+            await self._settle()
+        except BaseException:
+            await self._settle_ignoring_failure()
+            await asyncio.to_thread(self._file.close)
+            raise
+        await asyncio.to_thread(self._flush_and_close, batch)
+
+    def _flush_and_close(self, batch: Sequence[bytes]) -> None:
+        try:
+            self._write_out(batch)
         finally:
             self._file.close()
 
@@ -447,8 +480,9 @@ class _FilesystemWriter:
         if self._closed:
             return
         self._closed = True
-        self._buffer = bytearray()
+        self._take_pending()
         self._size = self._start
+        await self._settle_ignoring_failure()
         await asyncio.to_thread(self._truncate_and_close)
 
     def _truncate_and_close(self) -> None:
@@ -468,7 +502,8 @@ class _FilesystemWriter:
             return
         if not self._closed:
             self._closed = True
-            self._buffer = bytearray()
+            self._take_pending()
+            await self._settle_ignoring_failure()
             await asyncio.to_thread(self._file.close)
         await asyncio.to_thread(self._discard)
 

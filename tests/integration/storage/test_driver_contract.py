@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import http.client
 import os
@@ -396,6 +397,12 @@ async def test_filesystem_writer_that_died_mid_write_is_cut_back(
     # Written out (more than the buffer holds) but never closed, as by a process killed mid-PATCH.
     dead = await filesystem_backend.driver().writer(path, append=True)
     await dead.write(payload(2 * MiB))
+    partial = filesystem_backend.data_dir / "storage/uploads/u10/data!partial"
+    for _ in range(500):  # the writer's thread puts the batch in the file after write() returns
+        if partial.stat().st_size == len(first) + 2 * MiB:
+            break
+        await asyncio.sleep(0.01)
+    assert partial.stat().st_size == len(first) + 2 * MiB
     writer = await filesystem_backend.driver().writer(path, append=True, offset=len(first))
     await writer.write(b"resumed")
     await dead.close()  # only releases the descriptor: its buffer is empty
@@ -403,6 +410,29 @@ async def test_filesystem_writer_that_died_mid_write_is_cut_back(
     driver = filesystem_backend.driver()
     assert await driver.get_content(path) == first + b"resumed"
     await driver.delete("/uploads/u10")
+
+
+async def test_filesystem_write_failure_in_the_background_is_raised(
+    filesystem_backend: Backend,
+) -> None:
+    # Batches reach the file in a worker thread after write() returns; a disk that is full
+    # (here /dev/full behind the writer's file) must fail the upload, not drop bytes silently.
+    partial = filesystem_backend.data_dir / "storage/uploads/u13/data!partial"
+    partial.parent.mkdir(parents=True)
+    partial.symlink_to("/dev/full")
+    writer = await filesystem_backend.driver().writer("/uploads/u13/data")
+
+    async def upload() -> None:
+        for _ in range(48):
+            await writer.write(payload(64 * 1024))
+        await writer.close()
+
+    with pytest.raises(StorageError, match="No space left"):
+        await upload()
+    with contextlib.suppress(StorageError):  # /dev/full cannot be truncated
+        await writer.rollback()
+    partial.unlink()
+    await filesystem_backend.driver().delete("/uploads/u13")
 
 
 async def test_filesystem_writers_and_deletes_side_by_side_never_fail(
