@@ -427,8 +427,10 @@ class _FilesystemWriter:
         self._pending_bytes += len(chunk)
         if self._pending_bytes < CHUNK_SIZE:
             return
-        batch = self._take_pending()
+        # Taken only once the previous batch is done: a caller cancelled while it waits
+        # leaves these bytes pending, for close() to write, instead of dropping them.
         await self._settle()
+        batch = self._take_pending()
         self._in_flight = asyncio.ensure_future(asyncio.to_thread(self._write_out, batch))
 
     def _take_pending(self) -> list[bytes]:

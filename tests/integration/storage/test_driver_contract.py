@@ -435,6 +435,27 @@ async def test_filesystem_write_failure_in_the_background_is_raised(
     await filesystem_backend.driver().delete("/uploads/u13")
 
 
+async def test_filesystem_write_cancelled_while_the_batch_before_is_written_loses_nothing(
+    filesystem_backend: Backend,
+) -> None:
+    # A caller cancelled inside write(), while the previous batch is still going to the file:
+    # its bytes stay with the writer, and a later commit still stores every byte in order.
+    driver = filesystem_backend.driver()
+    first, second = payload(64 * MiB), payload(MiB)
+    writer = await driver.writer("/uploads/u14/data")
+    await writer.write(first)  # handed to the thread; the next batch waits for it
+    waiting = asyncio.ensure_future(writer.write(second))
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert waiting.cancel(), "the first batch was written before the second could wait for it"
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    await writer.commit()
+    stored = await driver.get_content("/uploads/u14/data")
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(first + second).digest()
+    await driver.delete("/uploads/u14")
+
+
 async def test_filesystem_writers_and_deletes_side_by_side_never_fail(
     filesystem_backend: Backend,
 ) -> None:
