@@ -90,12 +90,11 @@ class Settings(BaseSettings):
         description="how long a stopping worker lets running jobs finish before it ends them "
         "(they are retried by another worker)",
     )
-    blob_send: Literal["copy", "mmap", "sendfile"] = Field(
-        default="mmap",
-        description="how berth serve moves a blob file to the socket: mmap (write the socket "
-        "from the file mapped a window at a time; one copy, fastest on loopback here), copy "
-        "(read into a buffer without blocking, then write) or sendfile (kernel page cache to "
-        "socket, least CPU in the server; may win with a network card between)",
+    blob_send: Literal["copy", "sendfile"] = Field(
+        default="sendfile",
+        description="how berth serve moves a blob file to the socket: sendfile (kernel page "
+        "cache to socket, no copy by the server; a slice not in the page cache is sent from a "
+        "worker thread) or copy (read into a buffer without blocking, then write)",
     )
     header_timeout_seconds: float = Field(
         default=15.0, gt=0, description="a request's line and headers must arrive within this"

@@ -3,23 +3,21 @@
 uvicorn sends every response body through ``transport.write``: a blob download would be read
 in worker threads, a chunk per thread hop, and each chunk queued in the transport. With this
 extension an app hands over an open file, an offset and a count instead, and the protocol moves
-the bytes itself, in one of three ways (``BERTH_BLOB_SEND``):
+the bytes itself, in one of two ways (``BERTH_BLOB_SEND``):
 
-* ``mmap`` (the default): a worker thread maps the file a window at a time and faults the
-  window in (``MADV_POPULATE_READ``, reading from disk what is not cached), and the loop writes
-  the socket straight from the mapping: one copy, page cache to socket;
+* ``sendfile`` (the default): the kernel moves page cache to socket (``os.sendfile``), no copy
+  by the server. Before each call a one-byte ``preadv2(RWF_NOWAIT)`` at both ends of the slice
+  asks whether it is cached; a slice that is not is sent from a worker thread, so the disk
+  never blocks the event loop;
 * ``copy``: the file is read into one buffer per response with ``preadv2(RWF_NOWAIT)``, which
   answers from the page cache without blocking the event loop (a worker thread reads what is
-  not cached), and the buffer is written to the socket: two copies;
-* ``sendfile``: the kernel moves page cache to socket (``os.sendfile``), no copy by the server.
+  not cached), and the buffer is written to the socket.
 
-Measured on loopback in a 2-core VM, 256 MiB from page cache, two HTTP processes, eight curl
-clients at once (medians of 8 runs, alternating): ``mmap`` 3.6-3.8 GB/s at 0.28 CPU-seconds of
-the server per GiB, ``copy`` 3.4-3.5 GB/s at 0.34, ``sendfile`` 3.3 GB/s at 0.18, because a
-loopback receiver copies sendfile's page references slowly, at twice the CPU (the kernel's
-copies and loopback delivery are over 90% of the server's profile either way). Where the
-receiver is across a network card, ``sendfile`` may well win. A kernel or file system that
-refuses the mapping (before Linux 5.14, no ``MADV_POPULATE_READ``) gets ``copy``.
+Measured on loopback in a 2-core VM, 256 MiB from page cache, two HTTP processes, curl
+clients, alternating (medians of 7): one pull ``sendfile`` 4.8-4.9 GB/s, ``copy`` 3.6-4.0;
+eight at once 4.2-4.6 and 4.6-4.7 GB/s; the server's CPU per GiB 0.15 and 0.26 seconds. Those
+figures are with :mod:`registry.loopback_pacing`: while BBR paced loopback connections,
+sendfile managed 1.6-1.7 GB/s for one pull and copy looked the faster.
 
 The message follows the ASGI zero-copy extension::
 
@@ -39,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import mmap
 import os
 from pathlib import Path
 from typing import Any, ClassVar, Literal, Protocol
@@ -47,6 +44,7 @@ from typing import Any, ClassVar, Literal, Protocol
 from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
 
 from registry.http_access_log import log_request
+from registry.loopback_pacing import unpace_loopback
 
 EXTENSION = "http.response.zerocopy"
 _DRAIN_POLL_SECONDS = 0.002
@@ -70,18 +68,12 @@ def _copy_buffer_bytes() -> int:
 
 
 COPY_BUFFER = _copy_buffer_bytes()
-SendMode = Literal["copy", "mmap", "sendfile"]
+SendMode = Literal["copy", "sendfile"]
 # Reads that never wait for the disk: absent off Linux, refused by some file systems.
 _NOWAIT: int | None = getattr(os, "RWF_NOWAIT", None)
 _NOWAIT_REFUSED = frozenset({errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS})
-# The mapped send maps the file this much at a time, the next window while one is written:
-# at most two windows (16 MiB) of page cache count towards a response's RSS.
-MAP_WINDOW = 8 * 1024 * 1024
-# Faults a window's pages in (reading what is not cached) without touching them from Python:
-# Linux 5.14, a name Python 3.11's mmap module lacks.
-_POPULATE_READ: int = getattr(mmap, "MADV_POPULATE_READ", 22)
-# Errors that say this system cannot map or populate files: the copy takes over.
-_MAP_REFUSED = frozenset({errno.EINVAL, errno.ENODEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EACCES})
+# The one byte :func:`_cached` reads; only ever used on the event loop's thread.
+_PROBE = bytearray(1)
 # A client that takes nothing for this long is dropped, rather than holding the file open.
 STALL_SECONDS = 300.0
 
@@ -101,7 +93,7 @@ class ZeroCopyCycle(RequestResponseCycle):
     access log line itself (:mod:`registry.http_access_log`)."""
 
     announce_keep_alive = False
-    send_mode: ClassVar[SendMode] = "mmap"
+    send_mode: ClassVar[SendMode] = "sendfile"
 
     async def send(self, message: Any) -> None:
         if message["type"] == "http.response.start" and not self.response_started:
@@ -166,12 +158,11 @@ async def _send_file(
     sock = transport.get_extra_info("socket")
     if sock is None or transport.is_closing():
         return 0
+    unpace_loopback(sock)
     out = os.dup(sock.fileno())
     try:
         if cycle.send_mode == "sendfile":
             return await _sendfile(out, fd, offset, count, cycle)
-        if cycle.send_mode == "mmap" and _Mapped.usable:
-            return await _Mapped(out, fd, cycle).send(offset, count)
         return await _copy(out, fd, offset, count, cycle)
     finally:
         os.close(out)
@@ -181,8 +172,13 @@ async def _sendfile(out: int, fd: int, offset: int, count: int, cycle: ZeroCopyC
     loop = asyncio.get_running_loop()
     sent = 0
     while sent < count and not cycle.disconnected:
+        position = offset + sent
+        piece = min(count - sent, _SENDFILE_SLICE)
         try:
-            n = os.sendfile(out, fd, offset + sent, min(count - sent, _SENDFILE_SLICE))
+            if _cached(fd, position, piece):
+                n = os.sendfile(out, fd, position, piece)
+            else:  # sendfile would read the disk: a thread's wait, not the loop's
+                n = await asyncio.to_thread(os.sendfile, out, fd, position, piece)
         except BlockingIOError:
             await _writable(loop, out)
             continue
@@ -194,100 +190,22 @@ async def _sendfile(out: int, fd: int, offset: int, count: int, cycle: ZeroCopyC
     return sent
 
 
-class _Mapped:
-    """The mapped send: each window of the file is mapped and faulted in by a worker thread
-    (so the disk never blocks the loop) while the window before it is written to the socket
-    straight from the mapping, one copy fewer than reading into a buffer. Python never reads
-    the mapping itself, so a file cut short under it fails the write (EFAULT), not the process
-    (SIGBUS)."""
-
-    # Set once mapping or populating a file is refused here; the copy is used from then on.
-    usable: ClassVar[bool] = True
-
-    def __init__(self, out: int, fd: int, cycle: ZeroCopyCycle) -> None:
-        self._out = out
-        self._fd = fd
-        self._cycle = cycle
-
-    async def send(self, offset: int, count: int) -> int:
-        end = offset + count
-        # Mappings start on a page boundary; the first window skips the bytes before offset.
-        start = offset - offset % mmap.ALLOCATIONGRANULARITY
-        sent = 0
-        upcoming: asyncio.Future[mmap.mmap] | None = self._map_soon(start, end)
-        try:
-            while upcoming is not None and not self._cycle.disconnected:
-                try:
-                    window = await upcoming
-                except OSError as exc:
-                    if exc.errno not in _MAP_REFUSED:
-                        raise
-                    _Mapped.usable = False
-                    upcoming = None
-                    return sent + await _copy(
-                        self._out, self._fd, offset + sent, count - sent, self._cycle
-                    )
-                window_end = start + len(window)
-                upcoming = self._map_soon(window_end, end) if window_end < end else None
-                skip = max(offset - start, 0)
-                wanted = window_end - start - skip
-                # No slice of the mapping outlives the write (not even in a traceback's frame),
-                # so the window can always be unmapped here.
-                with window, memoryview(window) as view:
-                    written = await self._write(view, skip)
-                sent += written
-                if written < wanted:  # the client went away
-                    return sent
-                start = window_end
-            return sent
-        finally:
-            if upcoming is not None:  # its thread may still be mapping: unmap when it is done
-                upcoming.add_done_callback(_close_unused)
-
-    def _map_soon(self, start: int, end: int) -> asyncio.Future[mmap.mmap]:
-        return asyncio.ensure_future(
-            asyncio.to_thread(_map_window, self._fd, start, min(MAP_WINDOW, end - start))
-        )
-
-    async def _write(self, view: memoryview, skip: int) -> int:
-        """Write ``view`` from ``skip`` on; the bytes written, fewer if the client went away."""
-        loop = asyncio.get_running_loop()
-        position = skip
-        while position < len(view):
-            try:
-                position += os.write(self._out, view[position:])
-            except BlockingIOError:
-                await _writable(loop, self._out)
-            except (ConnectionError, TimeoutError):
-                break
-            except OSError as exc:
-                if exc.errno == errno.EFAULT:  # the file was cut short under the mapping
-                    raise RuntimeError("file ended before the announced count") from None
-                raise
-            if self._cycle.disconnected:
-                break
-        return position - skip
-
-
-def _map_window(fd: int, start: int, length: int) -> mmap.mmap:
+def _cached(fd: int, position: int, length: int) -> bool:
+    """Whether the first and the last byte of ``length`` bytes at ``position`` are in the page
+    cache (a file's cached pages are nearly always one run; a hole between costs the loop one
+    read). Where reads that never wait are missing or refused, nothing counts as cached."""
+    if _NOWAIT is None:
+        return False
     try:
-        window = mmap.mmap(fd, length, offset=start, prot=mmap.PROT_READ)
-    except ValueError as exc:  # mmap checks the length against the file's size
-        raise RuntimeError("file ended before the announced count") from exc
-    try:
-        window.madvise(_POPULATE_READ)
+        for at in (position, position + length - 1):
+            os.preadv(fd, [_PROBE], at, _NOWAIT)
+    except BlockingIOError:
+        return False
     except OSError as exc:
-        window.close()
-        if exc.errno == errno.EFAULT:  # cut short after it was mapped
-            raise RuntimeError("file ended before the announced count") from exc
+        if exc.errno in _NOWAIT_REFUSED:
+            return False
         raise
-    return window
-
-
-def _close_unused(future: asyncio.Future[mmap.mmap]) -> None:
-    # Retrieving the exception also keeps asyncio from logging it as never retrieved.
-    if not future.cancelled() and future.exception() is None:
-        future.result().close()
+    return True
 
 
 async def _copy(out: int, fd: int, offset: int, count: int, cycle: ZeroCopyCycle) -> int:

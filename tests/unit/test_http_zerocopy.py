@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,6 @@ import httpx
 import pytest
 import uvicorn
 
-from registry import http_zerocopy
 from registry.http_protocol import GuardedHttpProtocol
 from registry.http_zerocopy import EXTENSION, ZeroCopyCycle
 
@@ -31,7 +31,7 @@ def content(tmp_path: Path) -> tuple[Path, bytes]:
     return path, data
 
 
-@pytest.fixture(params=["mmap", "copy", "sendfile"])
+@pytest.fixture(params=["copy", "sendfile"])
 async def url(
     request: pytest.FixtureRequest, content: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> AsyncIterator[str]:
@@ -151,58 +151,6 @@ async def test_a_file_out_of_the_page_cache_is_read_in_full(
     assert got.content == data[4096:]
 
 
-def _mapped(path: Path) -> bool:
-    return str(path) in Path("/proc/self/maps").read_text()
-
-
-@pytest.fixture
-def small_windows(monkeypatch: pytest.MonkeyPatch) -> int:
-    """Mapping windows of 64 KiB, so one response spans ~100 of them."""
-    monkeypatch.setattr(http_zerocopy, "MAP_WINDOW", 64 * 1024)
-    return 64 * 1024
-
-
-@pytest.mark.parametrize("url", ["mmap"], indirect=True)
-async def test_mapped_ranges_across_many_windows(
-    url: str, content: tuple[Path, bytes], small_windows: int
-) -> None:
-    path, data = content
-    # Ranges starting off a page boundary, ending inside, at and past a window's end.
-    spans = [
-        (0, SIZE),
-        (1, 4095),
-        (4095, small_windows + 2),
-        (small_windows - 1, 3 * small_windows),
-        (SIZE - 17, 17),
-    ]
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        for offset, count in spans:
-            got = await client.get("/", params={"offset": offset, "count": count})
-            assert got.content == data[offset : offset + count], (offset, count)
-    assert not _mapped(path)
-
-
-@pytest.mark.parametrize("url", ["mmap"], indirect=True)
-async def test_a_client_hanging_up_leaves_no_mapping_behind(
-    url: str, content: tuple[Path, bytes], small_windows: int
-) -> None:
-    path, data = content
-    host, port = url.removeprefix("http://").split(":")
-    reader, writer = await asyncio.open_connection(host, int(port))
-    writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
-    await writer.drain()
-    await reader.readexactly(300_000)  # the head and a few windows; then hang up
-    writer.close()
-    await writer.wait_closed()
-    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        assert (await client.get("/")).content == data
-    for _ in range(100):  # the window being mapped when the client left is unmapped after
-        if not _mapped(path):
-            break
-        await asyncio.sleep(0.02)
-    assert not _mapped(path)
-
-
 async def test_a_file_shorter_than_announced_cuts_the_response_off(
     url: str, content: tuple[Path, bytes]
 ) -> None:
@@ -214,17 +162,34 @@ async def test_a_file_shorter_than_announced_cuts_the_response_off(
         assert (await client.get("/", params={"count": 10})).content == data[:10]
 
 
-@pytest.mark.parametrize("url", ["mmap"], indirect=True)
-async def test_a_system_refusing_the_mapping_gets_the_copy(
+@pytest.mark.parametrize("url", ["sendfile"], indirect=True)
+async def test_sendfile_reads_the_disk_in_a_thread_and_the_page_cache_on_the_loop(
     url: str, content: tuple[Path, bytes], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, data = content
-    # What a kernel before 5.14 answers for MADV_POPULATE_READ: EINVAL.
-    monkeypatch.setattr(http_zerocopy, "_POPULATE_READ", 1_000_000)
-    monkeypatch.setattr(http_zerocopy._Mapped, "usable", True)
+    path, data = content
+    loop_thread = threading.get_ident()
+    calls: list[bool] = []  # per sendfile call: made on the event loop's thread?
+    real_sendfile = os.sendfile
+
+    def spy(out: int, fd: int, offset: int | None, count: int) -> int:
+        calls.append(threading.get_ident() == loop_thread)
+        return real_sendfile(out, fd, offset, count)
+
+    monkeypatch.setattr(os, "sendfile", spy)
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
     async with httpx.AsyncClient(base_url=url, timeout=30) as client:
-        first = await client.get("/", params={"offset": 3})
-        assert http_zerocopy._Mapped.usable is False
-        second = await client.get("/")
-    assert first.content == data[3:]
-    assert second.content == data
+        cold = await client.get("/")
+        from_disk = list(calls)
+        calls.clear()
+        warm = await client.get("/")
+    assert cold.content == data
+    assert warm.content == data
+    assert from_disk
+    assert not from_disk[0], "the first, uncached slice was sent on the loop"
+    assert calls
+    assert all(calls), "a cached file was sent from a thread"
