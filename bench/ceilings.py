@@ -3,8 +3,10 @@
 
 * sha256: what one core hashes (every push is digested, every verifying client hashes a pull);
 * loopback TCP: one connection over 127.0.0.1, bytes from a buffer into a buffer, and eight
-  at once (what a pull with 8 streams could reach if serving a blob cost nothing: a registry
-  also copies each byte out of the page cache, one copy more than this moves);
+  at once (what a pull with 8 streams could reach if serving a blob cost nothing), each with
+  the system's congestion control and with the senders on CUBIC, which does not pace (BBR
+  paces every connection with timers, loopback ones too; Berth sends blobs to loopback
+  peers unpaced);
 * bare ASGI download: uvicorn (its defaults: uvloop, httptools) streaming a blob from memory
   in 1 MiB body messages, read by a raw socket client: what the server stack allows a
   download that does no I/O at all.
@@ -50,9 +52,18 @@ def _receive_all(sock: socket.socket, total: int) -> None:
         received += n
 
 
-def loopback_tcp_gbps(mib: int, streams: int = 1) -> float:
+def congestion_control() -> str:
+    try:
+        with open("/proc/sys/net/ipv4/tcp_congestion_control") as file:
+            return file.read().strip()
+    except OSError:
+        return "unknown"
+
+
+def loopback_tcp_gbps(mib: int, streams: int = 1, *, unpaced: bool = False) -> float:
     """``mib`` MiB over ``streams`` connections at once, each its own sender and receiver
-    thread (every call moves 1 MiB, so the GIL is not what bounds them)."""
+    thread (every call moves 1 MiB, so the GIL is not what bounds them); ``unpaced``: the
+    senders use CUBIC instead of the system's congestion control."""
     per_stream = max(1, mib // streams)
     with socket.create_server(("127.0.0.1", 0), backlog=streams) as server:
         port = server.getsockname()[1]
@@ -60,6 +71,8 @@ def loopback_tcp_gbps(mib: int, streams: int = 1) -> float:
 
         def send() -> None:
             with socket.create_connection(("127.0.0.1", port)) as out:
+                if unpaced:
+                    out.setsockopt(socket.IPPROTO_TCP, socket.TCP_CONGESTION, b"cubic")
                 for _ in range(per_stream):
                     out.sendall(payload)
 
@@ -144,22 +157,31 @@ def asgi_download_gbps(mib: int) -> float:
         server.wait(10)
 
 
-def measure(mib: int) -> dict[str, float]:
+def measure(mib: int) -> dict[str, Any]:
+    def best(streams: int, unpaced: bool) -> float:
+        return max(loopback_tcp_gbps(mib, streams, unpaced=unpaced) for _ in range(3))
+
     return {
         "sha256_gb_per_s": max(sha256_gbps(mib // 4) for _ in range(3)),
-        "loopback_tcp_gb_per_s": max(loopback_tcp_gbps(mib) for _ in range(3)),
-        "loopback_tcp_8_streams_gb_per_s": max(loopback_tcp_gbps(mib, 8) for _ in range(3)),
+        "tcp_congestion_control": congestion_control(),
+        "loopback_tcp_gb_per_s": best(1, False),
+        "loopback_tcp_8_streams_gb_per_s": best(8, False),
+        "loopback_tcp_unpaced_gb_per_s": best(1, True),
+        "loopback_tcp_8_streams_unpaced_gb_per_s": best(8, True),
         "asgi_download_gb_per_s": asgi_download_gbps(mib),
     }
 
 
-def render(ceilings: dict[str, float]) -> str:
+def render(ceilings: dict[str, Any]) -> str:
+    system = ceilings["tcp_congestion_control"]
     return "\n".join(
         [
             "machine ceilings (best of 3; GB = 10^9 bytes):",
             f"  sha256, one core          {ceilings['sha256_gb_per_s']:.2f} GB/s",
-            f"  loopback TCP, one stream  {ceilings['loopback_tcp_gb_per_s']:.2f} GB/s",
-            f"  loopback TCP, 8 streams   {ceilings['loopback_tcp_8_streams_gb_per_s']:.2f} GB/s",
+            f"  loopback TCP, one stream  {ceilings['loopback_tcp_gb_per_s']:.2f} GB/s ({system}), "
+            f"{ceilings['loopback_tcp_unpaced_gb_per_s']:.2f} GB/s (cubic)",
+            f"  loopback TCP, 8 streams   {ceilings['loopback_tcp_8_streams_gb_per_s']:.2f} GB/s "
+            f"({system}), {ceilings['loopback_tcp_8_streams_unpaced_gb_per_s']:.2f} GB/s (cubic)",
             f"  bare ASGI download        {ceilings['asgi_download_gb_per_s']:.2f} GB/s",
         ]
     )
